@@ -1,0 +1,1 @@
+"""Deployment pieces: Alembic migrations, service helpers."""

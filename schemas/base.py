@@ -1,0 +1,63 @@
+"""Shared building blocks: strict base model, constrained scalar types, the error type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+SCHEMA_VERSION = 1
+
+BIGINT_MAX = 2**63 - 1
+
+Id = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+Version = Annotated[int, Field(ge=0, le=BIGINT_MAX, description="Monotonic per entity; newer wins.")]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+OrderId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    Field(description="Opaque upstream order id; never parsed."),
+]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_\-]+$")]
+Lat = Annotated[float, Field(ge=-90, le=90)]
+Lon = Annotated[float, Field(ge=-180, le=180)]
+MinorUnits = Annotated[int, Field(ge=0, le=10**12, description="Money in minor units (cents).")]
+# Timestamps come as ISO-8601 strings over JSON, so this one field type is lax; an offset is required.
+Timestamp = Annotated[AwareDatetime, Field(strict=False)]
+SchemaVersion = Annotated[
+    Literal[1], Field(description="Version of this message's schema; bumped on breaking changes.")
+]
+
+
+class StrictModel(BaseModel):
+    """Unknown fields, wrong types and out-of-range values are errors, never coerced."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class InvalidMessage(ValueError):
+    """A message that can never succeed: it is dead-lettered, not retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def describe(error: ValidationError, limit: int = 5) -> str:
+    """A short, human-readable summary of a pydantic error (location: message; ...)."""
+    parts = [_one(err) for err in error.errors()[:limit]]
+    more = error.error_count() - limit
+    if more > 0:
+        parts.append(f"... and {more} more")
+    return "; ".join(parts)
+
+
+def _one(err: Any) -> str:
+    location = ".".join(str(p) for p in err["loc"]) or "message"
+    return f"{location}: {err['msg']}"
+
+
+def utc_iso(value: datetime) -> str:
+    return value.isoformat()

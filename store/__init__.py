@@ -1,0 +1,1 @@
+"""The Postgres store: table models, named SQL, engine and unit of work."""

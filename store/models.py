@@ -1,0 +1,201 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations must match these; CI checks it.
+
+There are deliberately no foreign keys between independently published entities (an order can
+arrive before its venue's catalog event); only order lines reference their order.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _versioned() -> list[Column[object]]:
+    return [
+        Column("version", BigInteger, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    ]
+
+
+cities = Table(
+    "cities",
+    metadata,
+    Column("city_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("lat", Double, nullable=False),
+    Column("lon", Double, nullable=False),
+    Column("timezone", Text, nullable=False),
+    *_versioned(),
+)
+
+brands = Table(
+    "brands",
+    metadata,
+    Column("brand_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    *_versioned(),
+)
+
+food_categories = Table(
+    "food_categories",
+    metadata,
+    Column("category_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("slug", Text, nullable=False),
+    Column("parent_id", BigInteger),
+    *_versioned(),
+)
+
+venues = Table(
+    "venues",
+    metadata,
+    Column("venue_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("city_id", BigInteger, nullable=False),
+    Column("brand_id", BigInteger),
+    Column("name", Text, nullable=False),
+    Column("lat", Double, nullable=False),
+    Column("lon", Double, nullable=False),
+    Column("delivery_radius_m", Integer, nullable=False),
+    Column("cuisines", ARRAY(Text), nullable=False),
+    Column("category_ids", ARRAY(BigInteger), nullable=False),
+    Column("price_level", SmallInteger, nullable=False),
+    Column("rating", Double),
+    Column("opening_hours", JSONB, nullable=False),
+    Column("active", Boolean, nullable=False),
+    *_versioned(),
+    Index(None, "city_id"),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("item_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("venue_id", BigInteger, nullable=False),
+    Column("category_id", BigInteger),
+    Column("name", Text, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("available", Boolean, nullable=False),
+    *_versioned(),
+    Index(None, "venue_id"),
+)
+
+banners = Table(
+    "banners",
+    metadata,
+    Column("banner_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("city_ids", ARRAY(BigInteger), nullable=False),
+    Column("category_ids", ARRAY(BigInteger), nullable=False),
+    Column("brand_ids", ARRAY(BigInteger), nullable=False),
+    Column("venue_ids", ARRAY(BigInteger), nullable=False),
+    Column("segments", ARRAY(Text), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("active", Boolean, nullable=False),
+    *_versioned(),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("city_id", BigInteger, nullable=False),
+    Column("home_lat", Double, nullable=False),
+    Column("home_lon", Double, nullable=False),
+    Column("segment", Text),
+    *_versioned(),
+    Index(None, "city_id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", Text, primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("venue_id", BigInteger, nullable=False),
+    Column("city_id", BigInteger),
+    Column("placed_at", DateTime(timezone=True), nullable=False),
+    Column("total", BigInteger),
+    Column("source", Text, nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "user_id", "placed_at"),
+    Index(None, "venue_id", "placed_at"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column(
+        "order_id",
+        Text,
+        ForeignKey("orders.order_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("line_no", Integer, primary_key=True, autoincrement=False),
+    Column("item_id", BigInteger, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Index(None, "item_id"),
+)
+
+activity_events = Table(
+    "activity_events",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("surface", Text, nullable=False),
+    Column("venue_id", BigInteger),
+    Column("item_id", BigInteger),
+    Column("banner_id", BigInteger),
+    Column("brand_id", BigInteger),
+    Column("category_id", BigInteger),
+    Column("position", Integer),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Index(None, "user_id", "occurred_at"),
+)
+
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("event_type", Text, nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "processed_at"),
+)
+
+rejected_messages = Table(
+    "rejected_messages",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("fingerprint", Text, nullable=False, unique=True),
+    Column("message_id", Text),
+    Column("queue_name", Text, nullable=False),
+    Column("actor_name", Text),
+    Column("reason", Text, nullable=False),
+    Column("raw_body", Text, nullable=False),
+    Column("rejected_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "rejected_at"),
+)

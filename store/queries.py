@@ -1,0 +1,196 @@
+"""Hot SQL, named and kept together. Rows arrive as one JSON array per statement
+(`jsonb_to_recordset`), so a batch of any size is one round trip per event type.
+
+Idempotency: every intake statement first records the event ids in `processed_events`
+(in the same transaction); only ids that were new reach the target table. Catalog upserts
+are last-writer-wins by `version`: an older version never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class VersionedTable:
+    """A catalog table whose rows are replaced by newer versions of the same entity."""
+
+    table: str
+    key: str
+    columns: tuple[tuple[str, str], ...]  # (name, Postgres type) besides key and version
+
+    def record(self) -> str:
+        cols = [("event_id", "text"), (self.key, "bigint"), ("version", "bigint"), *self.columns]
+        return ", ".join(f"{name} {kind}" for name, kind in cols)
+
+    def names(self) -> list[str]:
+        return [self.key, "version", *(name for name, _ in self.columns)]
+
+
+def _fresh_events(record: str) -> str:
+    return f"""
+    WITH incoming AS (
+        SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS x({record})
+    ), fresh AS (
+        INSERT INTO processed_events (event_id, event_type)
+        SELECT event_id, %(event_type)s FROM incoming
+        ON CONFLICT (event_id) DO NOTHING
+        RETURNING event_id
+    )"""
+
+
+def versioned_upsert(spec: VersionedTable) -> str:
+    names = spec.names()
+    cols = ", ".join(names)
+    assignments = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n != spec.key)
+    return (
+        _fresh_events(spec.record())
+        + f""", newest AS (
+        SELECT DISTINCT ON ({spec.key}) {cols}
+        FROM incoming JOIN fresh USING (event_id)
+        ORDER BY {spec.key}, version DESC
+    )
+    INSERT INTO {spec.table} AS t ({cols}, updated_at)
+    SELECT {cols}, now() FROM newest
+    ON CONFLICT ({spec.key}) DO UPDATE SET {assignments}, updated_at = now()
+    WHERE t.version < EXCLUDED.version
+    """
+    )
+
+
+CATALOG: dict[str, VersionedTable] = {
+    "city.upserted": VersionedTable(
+        "cities",
+        "city_id",
+        (("name", "text"), ("lat", "float8"), ("lon", "float8"), ("timezone", "text")),
+    ),
+    "brand.upserted": VersionedTable("brands", "brand_id", (("name", "text"),)),
+    "category.upserted": VersionedTable(
+        "food_categories",
+        "category_id",
+        (("name", "text"), ("slug", "text"), ("parent_id", "bigint")),
+    ),
+    "venue.upserted": VersionedTable(
+        "venues",
+        "venue_id",
+        (
+            ("city_id", "bigint"),
+            ("brand_id", "bigint"),
+            ("name", "text"),
+            ("lat", "float8"),
+            ("lon", "float8"),
+            ("delivery_radius_m", "int"),
+            ("cuisines", "text[]"),
+            ("category_ids", "bigint[]"),
+            ("price_level", "smallint"),
+            ("rating", "float8"),
+            ("opening_hours", "jsonb"),
+            ("active", "boolean"),
+        ),
+    ),
+    "item.upserted": VersionedTable(
+        "items",
+        "item_id",
+        (
+            ("venue_id", "bigint"),
+            ("category_id", "bigint"),
+            ("name", "text"),
+            ("price", "bigint"),
+            ("available", "boolean"),
+        ),
+    ),
+    "banner.upserted": VersionedTable(
+        "banners",
+        "banner_id",
+        (
+            ("name", "text"),
+            ("city_ids", "bigint[]"),
+            ("category_ids", "bigint[]"),
+            ("brand_ids", "bigint[]"),
+            ("venue_ids", "bigint[]"),
+            ("segments", "text[]"),
+            ("starts_at", "timestamptz"),
+            ("ends_at", "timestamptz"),
+            ("active", "boolean"),
+        ),
+    ),
+    "user.upserted": VersionedTable(
+        "users",
+        "user_id",
+        (("city_id", "bigint"), ("home_lat", "float8"), ("home_lon", "float8"), ("segment", "text")),
+    ),
+}
+
+INSERT_ORDERS = (
+    _fresh_events(
+        "event_id text, order_id text, user_id bigint, venue_id bigint, city_id bigint,"
+        " placed_at timestamptz, total bigint, lines jsonb"
+    )
+    + """, chosen AS (
+        SELECT DISTINCT ON (order_id) incoming.*
+        FROM incoming JOIN fresh USING (event_id)
+        ORDER BY order_id, event_id
+    ), new_orders AS (
+        INSERT INTO orders (order_id, user_id, venue_id, city_id, placed_at, total, source)
+        SELECT order_id, user_id, venue_id, city_id, placed_at, total, 'event' FROM chosen
+        ON CONFLICT (order_id) DO NOTHING
+        RETURNING order_id
+    )
+    INSERT INTO order_lines (order_id, line_no, item_id, quantity)
+    SELECT c.order_id, l.line_no, l.item_id, l.quantity
+    FROM chosen c
+    JOIN new_orders USING (order_id)
+    CROSS JOIN LATERAL jsonb_to_recordset(c.lines) AS l(line_no int, item_id bigint, quantity int)
+    ON CONFLICT DO NOTHING
+    """
+)
+
+INSERT_ACTIVITY = (
+    _fresh_events(
+        "event_id text, user_id bigint, kind text, surface text, venue_id bigint, item_id bigint,"
+        " banner_id bigint, brand_id bigint, category_id bigint, position int,"
+        " occurred_at timestamptz"
+    )
+    + """
+    INSERT INTO activity_events (event_id, user_id, kind, surface, venue_id, item_id, banner_id,
+                                 brand_id, category_id, position, occurred_at)
+    SELECT event_id, user_id, kind, surface, venue_id, item_id, banner_id,
+           brand_id, category_id, position, occurred_at
+    FROM incoming JOIN fresh USING (event_id)
+    ON CONFLICT (event_id) DO NOTHING
+    """
+)
+
+INTAKE: dict[str, str] = {
+    **{event_type: versioned_upsert(spec) for event_type, spec in CATALOG.items()},
+    "order.completed": INSERT_ORDERS,
+    "activity": INSERT_ACTIVITY,
+}
+
+RECORD_REJECTION = """
+    INSERT INTO rejected_messages
+        (fingerprint, message_id, queue_name, actor_name, reason, raw_body)
+    VALUES (%(fingerprint)s, %(message_id)s, %(queue_name)s, %(actor_name)s, %(reason)s,
+            %(raw_body)s)
+    ON CONFLICT (fingerprint) DO NOTHING
+"""
+
+RECENT_REJECTIONS = """
+    SELECT id, message_id, queue_name, actor_name, reason, raw_body, rejected_at
+    FROM rejected_messages ORDER BY rejected_at DESC, id DESC LIMIT %(limit)s
+"""
+
+TABLE_COUNTS = """
+    SELECT 'cities' AS table_name, count(*) FROM cities
+    UNION ALL SELECT 'brands', count(*) FROM brands
+    UNION ALL SELECT 'food_categories', count(*) FROM food_categories
+    UNION ALL SELECT 'venues', count(*) FROM venues
+    UNION ALL SELECT 'items', count(*) FROM items
+    UNION ALL SELECT 'banners', count(*) FROM banners
+    UNION ALL SELECT 'users', count(*) FROM users
+    UNION ALL SELECT 'orders', count(*) FROM orders
+    UNION ALL SELECT 'order_lines', count(*) FROM order_lines
+    UNION ALL SELECT 'activity_events', count(*) FROM activity_events
+    UNION ALL SELECT 'processed_events', count(*) FROM processed_events
+    UNION ALL SELECT 'rejected_messages', count(*) FROM rejected_messages
+"""

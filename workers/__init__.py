@@ -1,0 +1,1 @@
+"""Process-level wiring: settings, the one broker module, middleware, the `larder` CLI."""
