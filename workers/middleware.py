@@ -13,7 +13,7 @@ import dramatiq
 import pika.exceptions
 import psycopg
 import sqlalchemy.exc
-from dramatiq.errors import ActorNotFound, ConnectionError as BrokerConnectionError
+from dramatiq.errors import ActorNotFound, BrokerConnectionError
 
 from schemas import InvalidMessage
 from store import queries

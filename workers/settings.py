@@ -14,7 +14,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
-DEV_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEV_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/larder"
 _SECRETS = ("rabbitmq_url", "database_url", "sentry_dsn")
 
 

@@ -1,0 +1,60 @@
+"""JSON Schema export of every message type, for producers in any language."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from schemas import events
+from schemas.envelope import DramatiqEnvelope
+from schemas.rows import RejectedMessage
+
+JSON_DIR = Path(__file__).resolve().parent / "json"
+
+EVENT_TYPES = (
+    events.CityUpserted,
+    events.BrandUpserted,
+    events.CategoryUpserted,
+    events.VenueUpserted,
+    events.ItemUpserted,
+    events.BannerUpserted,
+    events.UserUpserted,
+    events.OrderCompleted,
+    events.ActivityEvent,
+)
+
+EXPORTED: dict[str, Any] = {
+    "dramatiq-envelope": DramatiqEnvelope,
+    "intake-message": events.IntakeMessage,
+    "intake-batch": events.Batch,
+    **{model.model_fields["type"].annotation.__args__[0]: model for model in EVENT_TYPES},
+    "rejected-message": RejectedMessage,
+}
+
+
+def render(target: Any) -> str:
+    schema = TypeAdapter(target).json_schema(mode="validation")
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def export(directory: Path = JSON_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, target in EXPORTED.items():
+        path = directory / f"{name}.schema.json"
+        path.write_text(render(target), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def stale(directory: Path = JSON_DIR) -> list[str]:
+    """Names whose committed schema file differs from what the models produce now."""
+    outdated = []
+    for name, target in EXPORTED.items():
+        path = directory / f"{name}.schema.json"
+        if not path.exists() or path.read_text(encoding="utf-8") != render(target):
+            outdated.append(name)
+    return outdated

@@ -1,0 +1,179 @@
+"""The `larder` command line. Commands import the broker lazily: settings are read once,
+when a command starts, and nothing connects before a command needs it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from workers.settings import get_settings
+
+
+@click.group()
+def main() -> None:
+    """larder: precompute fleet (RabbitMQ -> Dramatiq actors -> Postgres)."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database if needed and migrate it to the newest revision."""
+    from store import migrate
+    from store.db import make_engine
+    from workers.services import ensure_database
+
+    url = get_settings().database_url.get_secret_value()
+    ensure_database(url)
+    engine = make_engine(url, pool_size=1)
+    migrate.upgrade(engine)
+    click.echo("database migrated to head")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail when the migrated schema and the models disagree."""
+    from store import migrate
+    from store.db import make_engine
+
+    differences = migrate.drift(make_engine(get_settings().database_url.get_secret_value(), 1))
+    for difference in differences:
+        click.echo(f"drift: {difference}", err=True)
+    if differences:
+        sys.exit(1)
+    click.echo("models and migrations agree")
+
+
+@main.group()
+def schemas() -> None:
+    """JSON Schema files for producers."""
+
+
+@schemas.command("export")
+@click.option("--check", is_flag=True, help="Fail if the committed files are out of date.")
+def schemas_export(check: bool) -> None:
+    """Write every message schema as JSON Schema under schemas/json/."""
+    from schemas.export import export, stale
+
+    if check:
+        outdated = stale()
+        for name in outdated:
+            click.echo(f"out of date: {name}", err=True)
+        sys.exit(1 if outdated else 0)
+    for path in export():
+        click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 1000))
+def publish(file: Path, batch_size: int) -> None:
+    """Publish events from FILE.jsonl (one JSON event per line), routed by type.
+
+    Every line is validated first; a bad line is reported with its number and nothing is sent."""
+    from workers.publishing import BadFile, publish as send, read_events
+
+    try:
+        events = read_events(file)
+    except BadFile as error:
+        raise click.ClickException(f"{file}: nothing published\n{error}") from None
+    from workers.broker import broker
+
+    report = send(broker, events, batch_size)
+    click.echo(f"published {report.events} events in {report.messages} messages: {report.by_type}")
+
+
+@main.group("import")
+def import_() -> None:
+    """Bulk loads."""
+
+
+@import_.command("orders")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_orders(file: Path) -> None:
+    """Load order history from a CSV (order_id,user_id,venue_id,item_id,quantity,placed_at[,line_no])."""
+    from domain.orders_csv import BadFile
+    from store.db import make_engine
+    from store.orders_import import import_orders as load
+
+    engine = make_engine(get_settings().database_url.get_secret_value(), 1)
+    try:
+        report = load(engine, file)
+    except BadFile as error:
+        raise click.ClickException(f"{file}: nothing loaded\n{error}") from None
+    click.echo(
+        f"read {report.lines_read} lines: {report.orders_new} new orders, "
+        f"{report.lines_new} new order lines"
+    )
+
+
+@main.command()
+@click.option("--cities", default=3, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--venues", default=120, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--items-per-venue", default=25, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--users", default=1000, show_default=True, type=click.IntRange(1, 10_000_000))
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
+@click.option("--seed", "seed_", default=7, show_default=True, type=int)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the events as JSONL instead of publishing them.")
+def seed(cities: int, venues: int, items_per_venue: int, users: int, days: int, seed_: int,
+         out: Path | None) -> None:
+    """Generate a deterministic synthetic world and publish it through intake."""
+    from domain.world import WorldConfig, generate
+
+    config = WorldConfig(cities=cities, venues=venues, items_per_venue=items_per_venue,
+                         users=users, days=days, seed=seed_)
+    if out is not None:
+        with out.open("w", encoding="utf-8") as handle:
+            count = sum(handle.write(json.dumps(e) + "\n") > 0 for e in generate(config))
+        click.echo(f"wrote {count} events to {out}")
+        return
+    from workers.broker import broker
+    from workers.publishing import publish as send
+
+    report = send(broker, generate(config))
+    click.echo(f"published {report.events} events in {report.messages} messages: {report.by_type}")
+
+
+@main.command()
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True)
+def rejected(limit: int, as_json: bool) -> None:
+    """List the most recent dead-lettered messages and why."""
+    from store import queries
+    from store.db import make_engine
+
+    engine = make_engine(get_settings().database_url.get_secret_value(), 1)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(queries.RECENT_REJECTIONS, {"limit": limit}).mappings().all()
+    _print_rows([dict(r) for r in rows], as_json)
+
+
+def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(rows, default=str, indent=2))
+        return
+    for row in rows:
+        click.echo("  ".join(f"{k}={str(v)[:80]}" for k, v in row.items()))
+
+
+@main.command()
+@click.option("--users", default=300, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--venues", default=60, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 365))
+def demo(users: int, venues: int, days: int) -> None:
+    """Run the fleet end to end: migrate, seed a small world, process it, show what landed."""
+    from workers.demo import run
+
+    run(users=users, venues=venues, days=days)
+
+
+if __name__ == "__main__":
+    main()

