@@ -13,7 +13,9 @@ from workers import queues
 from workers.broker import database
 
 
-@dramatiq.actor(actor_name="ingest", queue_name=queues.name(queues.EVENTS), throws=(InvalidMessage,))
+@dramatiq.actor(
+    actor_name="ingest", queue_name=queues.name(queues.EVENTS), throws=(InvalidMessage,)
+)
 def ingest(message: dict[str, Any]) -> None:
     """Apply one intake message; duplicates and stale versions change nothing."""
     events = parse_intake(message)

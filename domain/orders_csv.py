@@ -97,7 +97,7 @@ def parse_order_lines(lines: Iterable[str]) -> ParsedOrders:
         else:
             rows.append(row_or_reason)
 
-    parsed = _assemble(rows, has_line_no, problems)
+    parsed = _assemble(rows, problems)
     if problems:
         problems.sort(key=lambda problem: problem[0])
         raise BadFile(problems)
@@ -213,7 +213,7 @@ def _timestamp(text: str) -> datetime | str:
     return value
 
 
-def _assemble(rows: list[_Row], has_line_no: bool, problems: list[Problem]) -> ParsedOrders:
+def _assemble(rows: list[_Row], problems: list[Problem]) -> ParsedOrders:
     """Check agreement across the lines of each order, number lines, split headers from lines."""
     first_seen: dict[str, _Row] = {}
     line_at: dict[tuple[str, int], int] = {}  # (order_id, line_no) -> file line

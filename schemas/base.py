@@ -12,14 +12,17 @@ SCHEMA_VERSION = 1
 BIGINT_MAX = 2**63 - 1
 
 Id = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
-Version = Annotated[int, Field(ge=0, le=BIGINT_MAX, description="Monotonic per entity; newer wins.")]
-EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Version = Annotated[
+    int, Field(ge=0, le=BIGINT_MAX, description="Monotonic per entity; newer wins.")
+]
+_NO_NUL = r"^[^\x00]*$"  # Postgres text cannot hold NUL: reject it at the edge, not in SQL
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_NO_NUL)]
 OrderId = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=64),
+    StringConstraints(min_length=1, max_length=64, pattern=_NO_NUL),
     Field(description="Opaque upstream order id; never parsed."),
 ]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NO_NUL)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_\-]+$")]
 Lat = Annotated[float, Field(ge=-90, le=90)]
 Lon = Annotated[float, Field(ge=-180, le=180)]

@@ -6,7 +6,7 @@ catalog and user upserts carry a per-entity `version` (newer wins, older is igno
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, StringConstraints, TypeAdapter, ValidationError, model_validator
 
@@ -49,7 +49,7 @@ class CityUpserted(_Upsert):
     name: Name
     lat: Lat
     lon: Lon
-    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "UTC"
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")] = "UTC"
 
 
 class BrandUpserted(_Upsert):
@@ -204,6 +204,11 @@ class Batch(StrictModel):
 
 
 IntakeMessage = Annotated[Event | Batch, Field(discriminator="type")]
+
+def type_of(model: type[StrictModel]) -> str:
+    """The `type` discriminator value of an event model."""
+    return str(get_args(model.model_fields["type"].annotation)[0])
+
 
 _EVENT = TypeAdapter[Event](Event)
 _INTAKE = TypeAdapter[Event | Batch](IntakeMessage)

@@ -30,7 +30,7 @@ EXPORTED: dict[str, Any] = {
     "dramatiq-envelope": DramatiqEnvelope,
     "intake-message": events.IntakeMessage,
     "intake-batch": events.Batch,
-    **{model.model_fields["type"].annotation.__args__[0]: model for model in EVENT_TYPES},
+    **{events.type_of(model): model for model in EVENT_TYPES},
     "rejected-message": RejectedMessage,
 }
 

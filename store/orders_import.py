@@ -119,8 +119,9 @@ def _load(raw: psycopg.Connection, parsed: ParsedOrders, progress: bool) -> tupl
         ) as bar:
             _copy(cursor, COPY_STAGED_ORDERS, parsed.orders, bar)
             _copy(cursor, COPY_STAGED_LINES, parsed.lines, bar)
-        cursor.execute(MERGE_STAGED)
-        counts = cursor.fetchone()
+            bar.set_description("inserting")  # the last, longest step shows no progress of its own
+            cursor.execute(MERGE_STAGED)
+            counts = cursor.fetchone()
     assert counts is not None
     return int(counts[0]), int(counts[1])
 

@@ -117,7 +117,12 @@ CATALOG: dict[str, VersionedTable] = {
     "user.upserted": VersionedTable(
         "users",
         "user_id",
-        (("city_id", "bigint"), ("home_lat", "float8"), ("home_lon", "float8"), ("segment", "text")),
+        (
+            ("city_id", "bigint"),
+            ("home_lat", "float8"),
+            ("home_lon", "float8"),
+            ("segment", "text"),
+        ),
     ),
 }
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def venue(event_id: str = "v-1", venue_id: int = 1, version: int = 1, **fields: Any) -> dict[str, Any]:
+def venue(
+    event_id: str = "v-1", venue_id: int = 1, version: int = 1, **fields: Any
+) -> dict[str, Any]:
     return {
         "type": "venue.upserted",
         "schema_version": 1,
@@ -24,7 +26,9 @@ def venue(event_id: str = "v-1", venue_id: int = 1, version: int = 1, **fields: 
     }
 
 
-def order(event_id: str = "o-1", order_id: str = "ORD-1", user_id: int = 1, **fields: Any) -> dict[str, Any]:
+def order(
+    event_id: str = "o-1", order_id: str = "ORD-1", user_id: int = 1, **fields: Any
+) -> dict[str, Any]:
     return {
         "type": "order.completed",
         "schema_version": 1,

@@ -17,8 +17,14 @@ EVENTS = queues.name(queues.EVENTS)
 
 
 def send(broker: Any, body: dict[str, Any], message_id: str | None = None) -> Message[Any]:
-    message = Message(queue_name=EVENTS, actor_name="ingest", args=(body,), kwargs={}, options={},
-                      message_id=message_id or str(uuid.uuid4()))
+    message = Message(
+        queue_name=EVENTS,
+        actor_name="ingest",
+        args=(body,),
+        kwargs={},
+        options={},
+        message_id=message_id or str(uuid.uuid4()),
+    )
     return broker.enqueue(message)
 
 
@@ -64,8 +70,10 @@ def test_same_message_twice_and_copies_at_once_leave_same_state(
     broker: Any, worker: Any, db: Any
 ) -> None:
     # Given a batch processed once
-    body = batch([venue(f"v{i}", venue_id=i) for i in range(1, 51)]
-                 + [order(f"o{i}", order_id=f"O{i}") for i in range(50)])
+    body = batch(
+        [venue(f"v{i}", venue_id=i) for i in range(1, 51)]
+        + [order(f"o{i}", order_id=f"O{i}") for i in range(50)]
+    )
     send(broker, body, message_id="fixed-id")
     drain(broker, worker)
     once = snapshot(db)
@@ -85,8 +93,15 @@ def test_older_version_never_overwrites_newer(broker: Any, worker: Any, db: Any)
     drain(broker, worker)
     # When an older version (3) arrives afterwards, then a newer one (6) in a batch with an old one
     send(broker, venue("old", venue_id=7, version=3, name="stale"))
-    send(broker, batch([venue("v6", venue_id=7, version=6, name="six"),
-                        venue("v4", venue_id=7, version=4, name="four")]))
+    send(
+        broker,
+        batch(
+            [
+                venue("v6", venue_id=7, version=6, name="six"),
+                venue("v4", venue_id=7, version=4, name="four"),
+            ]
+        ),
+    )
     drain(broker, worker)
     # Then the highest version wins
     assert scalar(db, "SELECT name || ':' || version FROM venues WHERE venue_id = 7") == "six:6"
@@ -114,8 +129,16 @@ def test_invalid_message_is_dead_lettered_once_and_worker_keeps_going(
 
 def test_unknown_actor_is_dead_lettered_with_reason(broker: Any, worker: Any, db: Any) -> None:
     # Given a message addressed to an actor nobody defines
-    broker.enqueue(Message(queue_name=EVENTS, actor_name="nope", args=(), kwargs={}, options={},
-                           message_id="unknown-1"))
+    broker.enqueue(
+        Message(
+            queue_name=EVENTS,
+            actor_name="nope",
+            args=(),
+            kwargs={},
+            options={},
+            message_id="unknown-1",
+        )
+    )
     # When the worker receives it
     drain(broker, worker)
     # Then it is recorded as rejected
@@ -135,8 +158,12 @@ def test_non_json_and_oversized_bodies_are_dead_lettered(
     wait_for(lambda: scalar(db, "SELECT count(*) FROM rejected_messages") == 3)
     # Then each is recorded with its queue and reason, and moved to the dead-letter queue
     with db.engine.connect() as conn:
-        reasons = sorted(r for (r,) in conn.exec_driver_sql(
-            "SELECT reason FROM rejected_messages WHERE queue_name = %(q)s", {"q": EVENTS}))
+        reasons = sorted(
+            r
+            for (r,) in conn.exec_driver_sql(
+                "SELECT reason FROM rejected_messages WHERE queue_name = %(q)s", {"q": EVENTS}
+            )
+        )
     assert reasons[0].startswith("not a Dramatiq message")
     assert reasons[1].startswith("not a Dramatiq message")
     assert reasons[2].startswith("oversized payload")
@@ -150,9 +177,19 @@ def test_hand_written_json_from_a_non_python_producer(
     body = {
         "queue_name": EVENTS,
         "actor_name": "ingest",
-        "args": [{"type": "user.upserted", "schema_version": 1, "event_id": "u-1-v1",
-                  "version": 1, "user_id": 1, "city_id": 1, "home_lat": 60.17,
-                  "home_lon": 24.94, "segment": "regular"}],
+        "args": [
+            {
+                "type": "user.upserted",
+                "schema_version": 1,
+                "event_id": "u-1-v1",
+                "version": 1,
+                "user_id": 1,
+                "city_id": 1,
+                "home_lat": 60.17,
+                "home_lon": 24.94,
+                "segment": "regular",
+            }
+        ],
         "kwargs": {},
         "options": {},
         "message_id": "5f1d7a3e-0b7c-4b8e-9a55-6a2d2c1f9e01",
@@ -174,7 +211,11 @@ def _publish_raw(url: str, bodies: list[bytes]) -> None:
 
 def _rejection(db: Any, message_id: str) -> dict[str, Any] | None:
     with db.engine.connect() as conn:
-        row = conn.exec_driver_sql(
-            "SELECT * FROM rejected_messages WHERE message_id = %(m)s", {"m": message_id}
-        ).mappings().first()
+        row = (
+            conn.exec_driver_sql(
+                "SELECT * FROM rejected_messages WHERE message_id = %(m)s", {"m": message_id}
+            )
+            .mappings()
+            .first()
+        )
     return dict(row) if row else None

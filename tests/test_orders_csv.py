@@ -210,3 +210,10 @@ def test_many_problems_are_all_kept_but_the_message_is_truncated() -> None:
     assert len(message) == 51
     assert message[0] == "line 2: quantity must be in 1..999, got 0"
     assert message[-1] == "... and 70 more"
+
+
+def test_problems_from_different_checks_come_back_in_file_order() -> None:
+    # Given a disagreeing line (line 3, found when orders are assembled) before a bad field (line 4)
+    text = HEADER + f"A,1,1,100,1,{T0},1\n" + f"A,2,1,101,1,{T0},2\n" + f"B,1,1,100,0,{T0},1\n"
+    # When parsed Then the problems are listed by line number
+    assert [line for line, _ in problems(text)] == [3, 4]

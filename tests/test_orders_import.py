@@ -1,24 +1,17 @@
-"""`import_orders` against a real Postgres, in a throwaway database of this module's own."""
+"""`import_orders` against the real Postgres (the session database, emptied per test)."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
-import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy import Engine, text
 
 from domain.orders_csv import BadFile
-from store.db import make_engine
-from store.migrate import upgrade
 from store.orders_import import ImportReport, import_orders
 
-ADMIN_URL = os.environ.get("LARDER_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 INSTACART = Path(__file__).resolve().parents[2] / "shared/data/instacart/order_lines.csv"
 
 HEADER = "order_id,user_id,venue_id,item_id,quantity,placed_at,line_no\n"
@@ -34,37 +27,10 @@ ORDERS_TABLE = "SELECT order_id, user_id, venue_id, city_id, placed_at, total, s
 LINES_TABLE = "SELECT order_id, line_no, item_id, quantity FROM order_lines"
 
 
-def _admin_connection() -> psycopg.Connection:
-    try:
-        return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        reason = f"POSTGRES UNREACHABLE at {ADMIN_URL}; import tests NOT RUN: {error}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Engine]:
-    """A freshly migrated database for this module, dropped afterwards."""
-    name = f"larder_t_import_{uuid.uuid4().hex[:8]}"
-    with _admin_connection() as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    engine = make_engine(url, pool_size=2)
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with _admin_connection() as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@pytest.fixture(autouse=True)
-def empty_tables(engine: Engine) -> None:
-    with engine.begin() as connection:
-        connection.execute(text("TRUNCATE orders, order_lines"))
+@pytest.fixture
+def engine(db: Any) -> Engine:
+    """The session's test database, emptied for this test (see conftest)."""
+    return cast(Engine, db.engine)
 
 
 def write(tmp_path: Path, content: str) -> Path:

@@ -23,9 +23,16 @@ EVENTS = queues.name(queues.EVENTS)
 
 def send_venues(broker: Any, ids: range) -> None:
     for i in ids:
-        broker.enqueue(Message(queue_name=EVENTS, actor_name="ingest",
-                               args=(venue(f"v{i}", venue_id=i),), kwargs={}, options={},
-                               message_id=str(uuid.uuid4())))
+        broker.enqueue(
+            Message(
+                queue_name=EVENTS,
+                actor_name="ingest",
+                args=(venue(f"v{i}", venue_id=i),),
+                kwargs={},
+                options={},
+                message_id=str(uuid.uuid4()),
+            )
+        )
 
 
 def set_database_open(is_open: bool) -> None:
@@ -33,8 +40,11 @@ def set_database_open(is_open: bool) -> None:
     with psycopg.connect(SERVER_URL, autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(is_open).lower()}')
         if not is_open:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                         " WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
 
 
 def test_postgres_outage_is_retried_until_it_succeeds(broker: Any, worker: Any, db: Any) -> None:
@@ -60,7 +70,8 @@ def test_dropped_amqp_connections_lose_nothing(broker: Any, worker: Any, db: Any
     # When RabbitMQ closes every client connection mid-stream (publisher's and consumers')
     closer = subprocess.Popen(
         ["rabbitmqctl", "close_all_connections", "larder test: dropped connection"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     send_venues(broker, range(1, 2001))
     assert closer.wait(timeout=60) == 0

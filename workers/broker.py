@@ -47,8 +47,9 @@ class _ScreeningConsumer(_RabbitmqConsumer):
 
     broker: LarderRabbitmqBroker
 
-    def __init__(self, broker: LarderRabbitmqBroker, queue_name: str, prefetch: int,
-                 timeout: int) -> None:
+    def __init__(
+        self, broker: LarderRabbitmqBroker, queue_name: str, prefetch: int, timeout: int
+    ) -> None:
         super().__init__(broker, queue_name, prefetch, timeout)
         self.iterator = self._screened(self.iterator)
 
@@ -61,7 +62,7 @@ class _ScreeningConsumer(_RabbitmqConsumer):
             try:
                 self.broker.dead_letters.reject_raw(self.queue_name, body, *problem)
             except Exception as error:  # Postgres down: leave it unacked, reconnect, redeliver
-                raise pika.exceptions.AMQPConnectionError(f"cannot record rejection: {error}")
+                raise pika.exceptions.AMQPConnectionError(f"cannot record rejection: {error}") from error
             self._nack(method.delivery_tag)
             yield None, None, None
 
@@ -77,7 +78,9 @@ class LarderRabbitmqBroker(RabbitmqBroker):
         return _ScreeningConsumer
 
 
-def middleware(settings: Settings, database: Database, dead_letters: DeadLetters) -> list[Middleware]:
+def middleware(
+    settings: Settings, database: Database, dead_letters: DeadLetters
+) -> list[Middleware]:
     stack: list[Middleware] = [
         LogContext(),
         AgeLimit(),

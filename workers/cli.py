@@ -78,7 +78,8 @@ def publish(file: Path, batch_size: int) -> None:
     """Publish events from FILE.jsonl (one JSON event per line), routed by type.
 
     Every line is validated first; a bad line is reported with its number and nothing is sent."""
-    from workers.publishing import BadFile, publish as send, read_events
+    from workers.publishing import BadFile, read_events
+    from workers.publishing import publish as send
 
     try:
         events = read_events(file)
@@ -109,8 +110,8 @@ def import_orders(file: Path) -> None:
     except BadFile as error:
         raise click.ClickException(f"{file}: nothing loaded\n{error}") from None
     click.echo(
-        f"read {report.lines_read} lines: {report.orders_new} new orders, "
-        f"{report.lines_new} new order lines"
+        f"read {report.lines_read} lines ({report.orders_read} orders): "
+        f"{report.orders_new} new orders, {report.lines_new} new order lines"
     )
 
 
@@ -121,15 +122,31 @@ def import_orders(file: Path) -> None:
 @click.option("--users", default=1000, show_default=True, type=click.IntRange(1, 10_000_000))
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
 @click.option("--seed", "seed_", default=7, show_default=True, type=int)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the events as JSONL instead of publishing them.")
-def seed(cities: int, venues: int, items_per_venue: int, users: int, days: int, seed_: int,
-         out: Path | None) -> None:
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the events as JSONL instead of publishing them.",
+)
+def seed(
+    cities: int,
+    venues: int,
+    items_per_venue: int,
+    users: int,
+    days: int,
+    seed_: int,
+    out: Path | None,
+) -> None:
     """Generate a deterministic synthetic world and publish it through intake."""
     from domain.world import WorldConfig, generate
 
-    config = WorldConfig(cities=cities, venues=venues, items_per_venue=items_per_venue,
-                         users=users, days=days, seed=seed_)
+    config = WorldConfig(
+        cities=cities,
+        venues=venues,
+        items_per_venue=items_per_venue,
+        users=users,
+        days=days,
+        seed=seed_,
+    )
     if out is not None:
         with out.open("w", encoding="utf-8") as handle:
             count = sum(handle.write(json.dumps(e) + "\n") > 0 for e in generate(config))

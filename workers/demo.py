@@ -75,16 +75,45 @@ def publish_bad_messages(broker: Any) -> None:
     from dramatiq.message import Message
 
     queue = queues.name(queues.EVENTS)
-    bad_event = {"type": "venue.upserted", "schema_version": 1, "event_id": "demo-bad-1",
-                 "version": 1, "venue_id": 1, "rating": 7, "colour": "red"}
+    bad_event = {
+        "type": "venue.upserted",
+        "schema_version": 1,
+        "event_id": "demo-bad-1",
+        "version": 1,
+        "venue_id": 1,
+        "city_id": 1,
+        "name": "Nowhere",
+        "lat": 60.2,
+        "lon": 24.9,
+        "delivery_radius_m": 3000,
+        "rating": 7,
+        "colour": "red",
+    }
     tag = uuid.uuid4().hex[:8]
-    broker.enqueue(Message(queue_name=queue, actor_name="ingest", args=(bad_event,), kwargs={},
-                           options={}, message_id=f"demo-invalid-{tag}"))
-    broker.enqueue(Message(queue_name=queue, actor_name="no_such_actor", args=(), kwargs={},
-                           options={}, message_id=f"demo-unknown-{tag}"))
+    broker.enqueue(
+        Message(
+            queue_name=queue,
+            actor_name="ingest",
+            args=(bad_event,),
+            kwargs={},
+            options={},
+            message_id=f"demo-invalid-{tag}",
+        )
+    )
+    broker.enqueue(
+        Message(
+            queue_name=queue,
+            actor_name="no_such_actor",
+            args=(),
+            kwargs={},
+            options={},
+            message_id=f"demo-unknown-{tag}",
+        )
+    )
     if isinstance(broker, RabbitmqBroker):
-        broker.channel.basic_publish(exchange="", routing_key=queue,
-                                     body=f"this is not JSON {tag}".encode())
+        broker.channel.basic_publish(
+            exchange="", routing_key=queue, body=f"this is not JSON {tag}".encode()
+        )
     click.echo("published bad messages (invalid event, unknown actor, non-JSON body on RabbitMQ)")
 
 
@@ -115,11 +144,14 @@ def show(database: Any) -> None:
     for table, count in counts:
         click.echo(f"  {table:<18} {count:>9}")
     click.echo("\na few venues:")
-    for row in venues:
-        click.echo(f"  {tuple(row)}")
+    for venue_id, name, city_id, cuisines, rating in venues:
+        click.echo(f"  venue {venue_id} {name!r} in city {city_id}: {cuisines}, rating {rating}")
     click.echo("\nlatest orders:")
-    for row in orders:
-        click.echo(f"  {tuple(row)}")
+    for order_id, user_id, venue_id, placed_at, lines in orders:
+        click.echo(
+            f"  order {order_id}: user {user_id} at venue {venue_id},"
+            f" {placed_at:%Y-%m-%d %H:%M}, {lines} lines"
+        )
     click.echo("\nrejected messages (dead-lettered, not retried):")
     for row in rejected:
         click.echo(f"  [{row['queue_name']}/{row['actor_name']}] {row['reason'][:110]}")

@@ -141,9 +141,7 @@ class DeadLetters(dramatiq.Middleware):
         with self.database.unit_of_work() as uow:
             uow.connection.exec_driver_sql(queries.RECORD_REJECTION, rejection)
         metrics.REJECTED.labels(rejection["queue_name"], rejection["actor_name"] or "", kind).inc()
-        log.warning(
-            "dead-lettered message on %s: %s", rejection["queue_name"], rejection["reason"]
-        )
+        log.warning("dead-lettered message on %s: %s", rejection["queue_name"], rejection["reason"])
 
 
 def classify(error: BaseException | None) -> tuple[str, str]:

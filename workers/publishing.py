@@ -84,11 +84,15 @@ def batches(events: Iterable[dict[str, Any]], size: int = MAX_BATCH) -> Iterator
 def _message(target: tuple[str, str] | None, events: list[dict[str, Any]]) -> Message[Any]:
     assert target is not None
     actor_name, workload = target
-    body: dict[str, Any] = events[0] if len(events) == 1 else {
-        "type": "batch",
-        "schema_version": SCHEMA_VERSION,
-        "events": events,
-    }
+    body: dict[str, Any] = (
+        events[0]
+        if len(events) == 1
+        else {
+            "type": "batch",
+            "schema_version": SCHEMA_VERSION,
+            "events": events,
+        }
+    )
     return Message(
         queue_name=queues.name(workload),
         actor_name=actor_name,
@@ -98,8 +102,9 @@ def _message(target: tuple[str, str] | None, events: list[dict[str, Any]]) -> Me
     )
 
 
-def publish(broker: dramatiq.Broker, events: Iterable[dict[str, Any]],
-            size: int = MAX_BATCH) -> PublishReport:
+def publish(
+    broker: dramatiq.Broker, events: Iterable[dict[str, Any]], size: int = MAX_BATCH
+) -> PublishReport:
     report = PublishReport()
     for message in batches(events, size):
         broker.enqueue(message)

@@ -39,8 +39,9 @@ def postgres_answers(url: str, timeout: int = 2) -> bool:
 def port_open(url: str, default_port: int, timeout: float = 1.0) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port),
-                                      timeout=timeout):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), timeout=timeout
+        ):
             return True
     except OSError:
         return False
@@ -74,7 +75,9 @@ def ensure_database(url: str) -> bool:
 def drop_database(url: str) -> None:
     name = database_name(url)
     with psycopg.connect(_server_url(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def start_embedded_postgres(directory: Path = EMBEDDED_DIR) -> str:

@@ -16,8 +16,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(sqlalchemy_url(config.get_main_option("sqlalchemy.url") or ""),
-                           poolclass=pool.NullPool)
+    engine = create_engine(
+        sqlalchemy_url(config.get_main_option("sqlalchemy.url") or ""), poolclass=pool.NullPool
+    )
     with engine.connect() as conn:
         _run(conn)
 
@@ -29,8 +30,9 @@ def _run(connection: object) -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata,
-                      literal_binds=True)
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 else:

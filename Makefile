@@ -1,0 +1,34 @@
+# The two commands: `make demo` runs the fleet's main job; `make test` passes the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo services lint test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[embedded,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/larder demo
+
+services:
+	bash infra/services.sh $(if $(filter true,$(CI)),--install,)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: install services lint
+	$(BIN)/pytest
+
+bench: install services
+	$(BIN)/python -m benchmarks.intake
+
+clean:
+	rm -rf $(VENV) .larder .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,77 @@
+"""`larder` commands against the real services."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from tests.conftest import scalar, wait_for
+from tests.factories import activity, order, venue
+from workers import queues
+from workers.cli import main
+
+EVENTS = queues.name(queues.EVENTS)
+
+
+def write_jsonl(path: Path, lines: list[Any]) -> Path:
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
+    return path
+
+
+def test_publish_sends_a_file_in_batches(broker: Any, worker: Any, db: Any, tmp_path: Path) -> None:
+    # Given a file of 2,500 valid events
+    events = [venue(f"v{i}", venue_id=i) for i in range(1, 1201)]
+    events += [order(f"o{i}", order_id=f"O{i}") for i in range(1300)]
+    path = write_jsonl(tmp_path / "events.jsonl", events)
+    # When it is published
+    result = CliRunner().invoke(main, ["publish", str(path)])
+    # Then it went out as batches of at most 1,000 and everything lands
+    assert result.exit_code == 0, result.output
+    assert "published 2500 events in 3 messages" in result.output
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM processed_events") == 2500, timeout=60)
+
+
+def test_publish_rejects_a_bad_file_and_sends_nothing(broker: Any, tmp_path: Path) -> None:
+    # Given a file whose 3rd line breaks the schema and 5th is not JSON
+    path = write_jsonl(
+        tmp_path / "bad.jsonl", [venue(), activity(), venue("x", rating=11), order(), "{not json"]
+    )
+    # When it is published
+    result = CliRunner().invoke(main, ["publish", str(path)])
+    # Then both lines are reported by number and nothing was sent
+    assert result.exit_code == 1
+    assert "nothing published" in result.output
+    assert "line 3: venue.upserted.rating" in result.output
+    assert "line 5: not JSON" in result.output
+    assert broker.get_queue_message_counts(EVENTS)[0] == 0
+
+
+def test_db_check_reports_models_and_migrations_agree(db: Any) -> None:
+    result = CliRunner().invoke(main, ["db", "check"])
+    assert result.exit_code == 0, result.output
+    assert "agree" in result.output
+
+
+def test_rejected_lists_dead_letters_as_json(broker: Any, worker: Any, db: Any) -> None:
+    # Given a rejected message
+    from dramatiq.message import Message
+
+    broker.enqueue(
+        Message(
+            queue_name=EVENTS,
+            actor_name="ingest",
+            args=(venue(rating=-1),),
+            kwargs={},
+            options={},
+            message_id="cli-bad",
+        )
+    )
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM rejected_messages") == 1)
+    # When listed
+    result = CliRunner().invoke(main, ["rejected", "--json"])
+    # Then it shows with its reason
+    rows = json.loads(result.output)
+    assert rows[0]["message_id"] == "cli-bad" and "rating" in rows[0]["reason"]
