@@ -18,6 +18,6 @@ from workers.broker import database
 )
 def ingest(message: dict[str, Any]) -> None:
     """Apply one intake message; duplicates and stale versions change nothing."""
-    events = parse_intake(message)
-    with database.unit_of_work() as uow:
-        store.apply(uow.connection, plan.plan(events))
+    rows = plan.plan(parse_intake(message))
+    with database.unit_of_work(single_statement=len(rows) == 1) as uow:
+        store.apply(uow.connection, rows)

@@ -18,7 +18,6 @@ stays bounded by one or two days of events plus per-user state held in numpy arr
 from __future__ import annotations
 
 import bisect
-import heapq
 import itertools
 import math
 import time
@@ -192,12 +191,17 @@ def allocate(total: int, weights: list[float]) -> list[int]:
     return counts
 
 
-def haversine_m(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
-    """Great-circle distance in metres; works on floats and broadcasts over numpy arrays."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+def haversine_a(
+    lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray
+) -> FloatArray:
+    """The haversine term `a` for every pair (rows: points 1, columns: points 2), where
+    distance = 2R asin(sqrt(a)). Built from per-point half-angle sines and cosines (angle
+    difference identities), so a users x venues matrix needs no per-pair trigonometry."""
+    h1, h2 = np.radians(lat1) / 2, np.radians(lat2) / 2
+    g1, g2 = np.radians(lon1) / 2, np.radians(lon2) / 2
+    sin_dp = np.outer(np.cos(h1), np.sin(h2)) - np.outer(np.sin(h1), np.cos(h2))
+    sin_dl = np.outer(np.cos(g1), np.sin(g2)) - np.outer(np.sin(g1), np.cos(g2))
+    return np.asarray(sin_dp**2 + np.outer(np.cos(2 * h1), np.cos(2 * h2)) * sin_dl**2)
 
 
 def offset_points(
@@ -752,18 +756,22 @@ def _consider(
         return
     k = min(CONSIDERED, venues.size)
     log_pop = POPULARITY_EXPONENT * np.log(catalog.popularity[venues])
+    threshold = np.sin(np.maximum(catalog.radius[venues] - 1.0, 0.0) / (2 * EARTH_RADIUS_M)) ** 2
     for chunk in np.array_split(members, max(1, members.size // 2048)):
-        dist = haversine_m(
-            users.lat[chunk, None], users.lon[chunk, None], catalog.lat[venues], catalog.lon[venues]
+        a = haversine_a(
+            users.lat[chunk], users.lon[chunk], catalog.lat[venues], catalog.lon[venues]
         )
         log_w = (
             log_pop
             + np.log(taste[chunk][:, catalog.venue_cuisine[venues]] + 0.01)
-            - dist / DISTANCE_DECAY_M
+            - 2 * EARTH_RADIUS_M * np.sqrt(a) / DISTANCE_DECAY_M  # small-angle distance
         )
-        log_w = np.where(dist <= catalog.radius[venues] - 1.0, log_w, -np.inf)
+        log_w = np.where(a <= threshold, log_w, -np.inf)
         keys = log_w - np.log(-np.log(rng.random(log_w.shape) + 1e-300) + 1e-300)
-        top = np.argsort(-keys, axis=1, kind="stable")[:, :k]
+        top = np.argpartition(-keys, k - 1, axis=1)[:, :k]
+        top = np.take_along_axis(
+            top, np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1), axis=1
+        )
         chosen_w = np.take_along_axis(log_w, top, axis=1)
         valid = np.isfinite(chosen_w)
         weights = np.where(
@@ -806,22 +814,23 @@ class History:
         self.end = self.start + config.days * DAY_S
         self.zones = [ZoneInfo(c.timezone) for c in catalog.cities]
         self.intervals = [week_intervals(h) for h in catalog.hours]
-        self.heap: list[tuple[int, int, Event]] = []
+        self.pending: list[tuple[int, int, Event]] = []  # (ts, seq, event); seq keeps causal order
         self.seq = itertools.count()
-        self.counters = {"order.completed": 0, "activity": 0}
+        self.orders = self.activities = 0
         self.user_city = users.city.tolist()
         self.user_segment = users.segment.tolist()
 
     def emit(self, ts: int, event: Event) -> None:
-        heapq.heappush(self.heap, (ts, next(self.seq), event))
+        self.pending.append((ts, next(self.seq), event))
 
     def drain(self, before: int) -> Iterator[Event]:
-        while self.heap and self.heap[0][0] < before:
-            yield heapq.heappop(self.heap)[2]
-
-    def new_event(self, kind: str) -> Event:
-        self.counters[kind] += 1
-        return _base(kind, self.seed, self.counters[kind])
+        """Everything buffered earlier than `before`, in time order (a sort of a mostly sorted
+        list beats a heap here)."""
+        self.pending.sort()  # (ts, seq) are unique, so events themselves are never compared
+        cut = bisect.bisect_left(self.pending, (before,))
+        ready, self.pending = self.pending[:cut], self.pending[cut:]
+        for _, _, event in ready:
+            yield event
 
     def run(self, rng: np.random.Generator) -> Iterator[Event]:
         first = self.config.start.date()
@@ -944,8 +953,8 @@ class History:
         for k, (item, _) in enumerate(lines):
             at = clicked + (placed - clicked) * (k + 1) // (len(lines) + 1)
             self.activity(u, at, "add_to_cart", "venue", venue_id=v + 1, item_id=item)
-        self.counters["order.completed"] += 1
-        n = self.counters["order.completed"]
+        self.orders += 1
+        n = self.orders
         prices = self.catalog.item_price
         event = {
             **_base("order.completed", self.seed, n),
@@ -1021,8 +1030,11 @@ class History:
                 return
 
     def activity(self, u: int, ts: int, kind: str, surface: str, **targets: int) -> None:
+        self.activities += 1
         event = {
-            **self.new_event("activity"),
+            "type": "activity",
+            "schema_version": 1,
+            "event_id": f"seed{self.seed}-activity-{self.activities}",
             "kind": kind,
             "surface": surface,
             "user_id": u + 1,

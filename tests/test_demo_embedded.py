@@ -22,15 +22,23 @@ def test_demo_falls_back_to_embedded_postgres_and_in_memory_broker(tmp_path: Pat
     }
     larder = Path(sys.executable).parent / "larder"
     # When the demo runs, in a fresh directory
-    result = subprocess.run([str(larder), "demo", "--users", "50", "--venues", "10", "--days", "5"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=280)
+    result = subprocess.run(
+        [str(larder), "demo", "--users", "50", "--venues", "10", "--days", "5"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     # Then it says which fallbacks it took, and the world landed with the bad messages rejected
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "Postgres did not answer: using embedded Postgres" in out
     assert "RabbitMQ did not answer: using Dramatiq's in-memory broker" in out
-    counts = dict(line.split() for line in out.split("what landed in Postgres:")[1]
-                  .split("\n\n")[0].strip().splitlines())
+    counts = dict(
+        line.split()
+        for line in out.split("what landed in Postgres:")[1].split("\n\n")[0].strip().splitlines()
+    )
     assert int(counts["users"]) == 50 and int(counts["venues"]) == 10
     assert int(counts["orders"]) > 0 and int(counts["rejected_messages"]) == 2
     assert "invalid message: venue.upserted.rating" in out

@@ -62,7 +62,9 @@ class _ScreeningConsumer(_RabbitmqConsumer):
             try:
                 self.broker.dead_letters.reject_raw(self.queue_name, body, *problem)
             except Exception as error:  # Postgres down: leave it unacked, reconnect, redeliver
-                raise pika.exceptions.AMQPConnectionError(f"cannot record rejection: {error}") from error
+                raise pika.exceptions.AMQPConnectionError(
+                    f"cannot record rejection: {error}"
+                ) from error
             self._nack(method.delivery_tag)
             yield None, None, None
 

@@ -1,0 +1,286 @@
+"""Intake throughput on the real RabbitMQ and Postgres, each beside a ceiling measured in the
+same run:
+
+  single-event messages  vs  a no-op Dramatiq actor fed the same messages
+  1,000-event batches    vs  a plain COPY of the same rows into the same tables
+
+Workers run as the Procfile runs them (`dramatiq workers.broker ...`, 2 processes x 8 threads by
+default). Messages are published with raw pika while the workers consume; the clock runs from
+the first publish to the last row (or, for the no-op, the queue being empty).
+
+    python -m benchmarks.intake [--single 20000] [--batched 200000] [--processes 2 --threads 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pika
+import psycopg
+
+from domain.intake import plan
+from domain.world import WorldConfig, generate
+from schemas import parse_event
+from store.queries import CATALOG
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER = os.environ.get("LARDER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBITMQ = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+def world_events(count: int) -> list[dict[str, Any]]:
+    """The first `count` events of a seeded world big enough to hold them."""
+    config = WorldConfig(users=max(1000, count // 25), venues=max(100, count // 500), days=14)
+    events = list(islice(generate(config), count))
+    if len(events) < count:
+        raise SystemExit(f"world too small: {len(events)} < {count}")
+    return events
+
+
+def envelope(queue: str, actor: str, body: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {
+            "queue_name": queue,
+            "actor_name": actor,
+            "args": [body],
+            "kwargs": {},
+            "options": {},
+            "message_id": str(uuid.uuid4()),
+            "message_timestamp": int(time.time() * 1000),
+        }
+    ).encode()
+
+
+def publish(queue: str, bodies: list[bytes]) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ))
+    channel = connection.channel()
+    properties = pika.BasicProperties(delivery_mode=2)
+    for body in bodies:
+        channel.basic_publish("", queue, body, properties)
+    connection.close()
+
+
+def queue_depth(queue: str) -> int | None:
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ))
+    try:
+        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
+    except pika.exceptions.ChannelClosedByBroker:
+        return None
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def processed(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM processed_events").fetchone()
+    return int(row[0]) if row else 0
+
+
+@contextmanager
+def workers(prefix: str, db_url: str, processes: int, threads: int) -> Iterator[None]:
+    env = {
+        **os.environ,
+        "LARDER_QUEUE_PREFIX": prefix,
+        "DATABASE_URL": db_url,
+        "RABBITMQ_URL": RABBITMQ,
+        "LARDER_LOG_LEVEL": "WARNING",
+        "LARDER_DB_POOL_SIZE": str(threads + 2),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    command = [
+        "dramatiq",
+        "workers.broker",
+        "actors.intake",
+        "benchmarks.noop",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        while queue_depth(prefix + "events") is None or queue_depth(prefix + "noop") is None:
+            time.sleep(0.2)
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=120)
+
+
+def timed(start_work: Any, queue: str, done: Any = None, timeout: float = 600) -> float:
+    """Seconds from the first publish until the queue is empty and `done()` holds. The exact
+    (costlier) `done` check is only polled once the queue has drained, so the polling itself
+    does not load Postgres while the workers run."""
+    started = time.perf_counter()
+    start_work()
+    deadline = started + timeout
+    for check in (lambda: queue_depth(queue) == 0, done or (lambda: True)):
+        while not check():
+            if time.perf_counter() > deadline:
+                raise SystemExit("benchmark timed out")
+            time.sleep(0.01)
+    return time.perf_counter() - started
+
+
+def run_single(prefix: str, db_url: str, events: list[dict[str, Any]]) -> dict[str, float]:
+    base = processed(db_url)
+    noop_bodies = [envelope(prefix + "noop", "noop", e) for e in events]
+    ingest_bodies = [envelope(prefix + "events", "ingest", e) for e in events]
+    noop = timed(lambda: publish(prefix + "noop", noop_bodies), prefix + "noop")
+    ingest = timed(
+        lambda: publish(prefix + "events", ingest_bodies),
+        prefix + "events",
+        lambda: processed(db_url) >= base + len(events),
+    )
+    return {"noop_msgs_per_s": len(events) / noop, "ingest_events_per_s": len(events) / ingest}
+
+
+def run_batched(prefix: str, db_url: str, events: list[dict[str, Any]]) -> dict[str, float]:
+    base = processed(db_url)
+    bodies = [
+        envelope(
+            prefix + "events",
+            "ingest",
+            {"type": "batch", "schema_version": 1, "events": events[i : i + 1000]},
+        )
+        for i in range(0, len(events), 1000)
+    ]
+    ingest = timed(
+        lambda: publish(prefix + "events", bodies),
+        prefix + "events",
+        lambda: processed(db_url) >= base + len(events),
+    )
+    return {"ingest_events_per_s": len(events) / ingest}
+
+
+def copy_ceiling(db_url: str, events: list[dict[str, Any]]) -> float:
+    """COPY the rows the same events produce into the same (emptied) tables: rows/s."""
+    groups = plan(parse_event(e) for e in events)
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "TRUNCATE cities, brands, food_categories, venues, items, banners, users,"
+            " orders, order_lines, activity_events, processed_events"
+        )
+        conn.commit()
+        started = time.perf_counter()
+        for event_type, rows in groups.items():
+            for table, columns, values in copy_rows(event_type, rows):
+                with conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for value in values:
+                        copy.write_row(value)
+        conn.commit()
+        return len(events) / (time.perf_counter() - started)
+
+
+def copy_rows(event_type: str, rows: list[dict[str, Any]]) -> Iterator[tuple[str, list[str], Any]]:
+    if event_type in CATALOG:
+        spec = CATALOG[event_type]
+        names = spec.names()
+        yield spec.table, names, ([_cell(r[n]) for n in names] for r in rows)
+    elif event_type == "order.completed":
+        cols = ["order_id", "user_id", "venue_id", "city_id", "placed_at", "total"]
+        yield "orders", [*cols, "source"], ([*(r[c] for c in cols), "event"] for r in rows)
+        yield (
+            "order_lines",
+            ["order_id", "line_no", "item_id", "quantity"],
+            (
+                [r["order_id"], ln["line_no"], ln["item_id"], ln["quantity"]]
+                for r in rows
+                for ln in r["lines"]
+            ),
+        )
+    else:
+        cols = [c for c in rows[0] if c != "schema_version"]
+        yield "activity_events", cols, ([r[c] for c in cols] for r in rows)
+
+
+def _cell(value: Any) -> Any:
+    return (
+        json.dumps(value)
+        if isinstance(value, list) and value and isinstance(value[0], dict)
+        else value
+    )
+
+
+def fresh_database() -> str:
+    from store import migrate
+    from store.db import make_engine
+    from workers.services import drop_database, ensure_database
+
+    url = SERVER.rsplit("/", 1)[0] + f"/larder_bench_{uuid.uuid4().hex[:6]}"
+    drop_database(url)
+    ensure_database(url)
+    migrate.upgrade(make_engine(url, 1))
+    return url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--single", type=int, default=20_000)
+    parser.add_argument("--batched", type=int, default=200_000)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+    events = world_events(args.single + args.batched)
+    single, batched = events[: args.single], events[args.single :]
+    db_url = fresh_database()
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    from workers.services import drop_database
+
+    try:
+        with workers(prefix, db_url, args.processes, args.threads):
+            results = {
+                "single": run_single(prefix, db_url, single),
+                "batched": run_batched(prefix, db_url, batched),
+            }
+        results["batched"]["copy_rows_per_s"] = copy_ceiling(db_url, batched)
+    finally:
+        drop_database(db_url)
+        delete_queues(prefix)
+    report(results, args)
+
+
+def delete_queues(prefix: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ))
+    channel = connection.channel()
+    for name in ("events", "noop"):
+        for suffix in ("", ".DQ", ".XQ"):
+            channel.queue_delete(prefix + name + suffix)
+    connection.close()
+
+
+def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
+    single, batched = results["single"], results["batched"]
+    print(
+        f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()};"
+        f" workers {args.processes} processes x {args.threads} threads"
+    )
+    print(
+        f"single-event messages ({args.single:,}): {single['ingest_events_per_s']:,.0f} events/s"
+        f"  | no-op actor {single['noop_msgs_per_s']:,.0f} msg/s"
+        f"  | ratio {single['ingest_events_per_s'] / single['noop_msgs_per_s']:.2f}"
+    )
+    print(
+        f"1,000-event batches ({args.batched:,}): {batched['ingest_events_per_s']:,.0f} events/s"
+        f"  | plain COPY {batched['copy_rows_per_s']:,.0f} events/s"
+        f"  | ratio {batched['ingest_events_per_s'] / batched['copy_rows_per_s']:.2f}"
+    )
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
