@@ -5,8 +5,8 @@ same run:
   1,000-event batches    vs  a plain COPY of the same rows into the same tables
 
 Workers run as the Procfile runs them (`dramatiq workers.broker ...`, 2 processes x 8 threads by
-default). Messages are published with raw pika while the workers consume; the clock runs from
-the first publish to the last row (or, for the no-op, the queue being empty).
+default). Each queue is prefilled with raw pika, then the workers start; the clock runs from the
+first message consumed to the last row written (for the no-op: to the queue being empty).
 
     python -m benchmarks.intake [--single 20000] [--batched 200000] [--processes 2 --threads 8]
 """
@@ -73,32 +73,59 @@ def publish(queue: str, bodies: list[bytes]) -> None:
     connection.close()
 
 
+class Depth:
+    """Ready-message count of a queue over one long-lived connection (polling must not load
+    the broker it measures)."""
+
+    def __init__(self) -> None:
+        self.connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ))
+        self.channel = self.connection.channel()
+
+    def __call__(self, queue: str) -> int | None:
+        try:
+            frame = self.channel.queue_declare(queue, passive=True)
+        except pika.exceptions.ChannelClosedByBroker:
+            self.channel = self.connection.channel()
+            return None
+        return int(frame.method.message_count)
+
+
+_depth: Depth | None = None
+
+
 def queue_depth(queue: str) -> int | None:
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ))
-    try:
-        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
-    except pika.exceptions.ChannelClosedByBroker:
-        return None
-    finally:
-        if connection.is_open:
-            connection.close()
+    global _depth
+    if _depth is None:
+        _depth = Depth()
+    return _depth(queue)
 
 
 def processed(url: str) -> int:
+    """Events applied: ids recorded for dedupe, plus activity events (their own dedupe record)."""
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT count(*) FROM processed_events").fetchone()
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM processed_events)"
+            " + (SELECT count(*) FROM activity_events)"
+        ).fetchone()
     return int(row[0]) if row else 0
 
 
 @contextmanager
 def workers(prefix: str, db_url: str, processes: int, threads: int) -> Iterator[None]:
+    """The Procfile's worker command (dramatiq CLI, Prometheus on), until the block ends."""
+    prom = f"/tmp/{prefix}prom"
+    Path(prom).mkdir(exist_ok=True)
     env = {
         **os.environ,
         "LARDER_QUEUE_PREFIX": prefix,
         "DATABASE_URL": db_url,
         "RABBITMQ_URL": RABBITMQ,
         "LARDER_LOG_LEVEL": "WARNING",
+        "LARDER_PROMETHEUS": "true",
         "LARDER_DB_POOL_SIZE": str(threads + 2),
+        "dramatiq_prom_port": "0",
+        "PROMETHEUS_MULTIPROC_DIR": prom,
+        "dramatiq_prom_db": prom,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
     command = [
@@ -111,45 +138,53 @@ def workers(prefix: str, db_url: str, processes: int, threads: int) -> Iterator[
         "--threads",
         str(threads),
     ]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, start_new_session=True, stderr=subprocess.DEVNULL
+    )
     try:
-        while queue_depth(prefix + "events") is None or queue_depth(prefix + "noop") is None:
-            time.sleep(0.2)
         yield
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=120)
 
 
-def timed(start_work: Any, queue: str, done: Any = None, timeout: float = 600) -> float:
-    """Seconds from the first publish until the queue is empty and `done()` holds. The exact
-    (costlier) `done` check is only polled once the queue has drained, so the polling itself
-    does not load Postgres while the workers run."""
-    started = time.perf_counter()
-    start_work()
-    deadline = started + timeout
-    for check in (lambda: queue_depth(queue) == 0, done or (lambda: True)):
-        while not check():
-            if time.perf_counter() > deadline:
-                raise SystemExit("benchmark timed out")
-            time.sleep(0.01)
-    return time.perf_counter() - started
+def declare_queues(start: Any, prefix: str) -> None:
+    """Let the workers declare their queues (with Dramatiq's arguments), then stop them."""
+    with start():
+        while queue_depth(prefix + "events") is None or queue_depth(prefix + "noop") is None:
+            time.sleep(0.2)
 
 
-def run_single(prefix: str, db_url: str, events: list[dict[str, Any]]) -> dict[str, float]:
+def drain_rate(queue: str, total: int, start: Any, done: Any = None) -> float:
+    """Messages/s consumed from a prefilled queue. The clock starts when consumption starts
+    (worker start-up is not counted) and stops when the queue is empty and `done()` holds;
+    `done` (exact, costlier) is only polled at the end so polling does not load Postgres."""
+    with start():
+        while (depth := queue_depth(queue)) is None or depth >= total:
+            time.sleep(0.005)
+        started, remaining = time.perf_counter(), depth
+        for check in (lambda: queue_depth(queue) == 0, done or (lambda: True)):
+            while not check():
+                time.sleep(0.02)
+        return remaining / (time.perf_counter() - started)
+
+
+def run_single(
+    prefix: str, db_url: str, events: list[dict[str, Any]], start: Any
+) -> dict[str, float]:
     base = processed(db_url)
-    noop_bodies = [envelope(prefix + "noop", "noop", e) for e in events]
-    ingest_bodies = [envelope(prefix + "events", "ingest", e) for e in events]
-    noop = timed(lambda: publish(prefix + "noop", noop_bodies), prefix + "noop")
-    ingest = timed(
-        lambda: publish(prefix + "events", ingest_bodies),
-        prefix + "events",
-        lambda: processed(db_url) >= base + len(events),
+    publish(prefix + "noop", [envelope(prefix + "noop", "noop", e) for e in events])
+    noop = drain_rate(prefix + "noop", len(events), start)
+    publish(prefix + "events", [envelope(prefix + "events", "ingest", e) for e in events])
+    ingest = drain_rate(
+        prefix + "events", len(events), start, lambda: processed(db_url) >= base + len(events)
     )
-    return {"noop_msgs_per_s": len(events) / noop, "ingest_events_per_s": len(events) / ingest}
+    return {"noop_msgs_per_s": noop, "ingest_events_per_s": ingest}
 
 
-def run_batched(prefix: str, db_url: str, events: list[dict[str, Any]]) -> dict[str, float]:
+def run_batched(
+    prefix: str, db_url: str, events: list[dict[str, Any]], start: Any
+) -> dict[str, float]:
     base = processed(db_url)
     bodies = [
         envelope(
@@ -159,12 +194,11 @@ def run_batched(prefix: str, db_url: str, events: list[dict[str, Any]]) -> dict[
         )
         for i in range(0, len(events), 1000)
     ]
-    ingest = timed(
-        lambda: publish(prefix + "events", bodies),
-        prefix + "events",
-        lambda: processed(db_url) >= base + len(events),
+    publish(prefix + "events", bodies)
+    per_message = drain_rate(
+        prefix + "events", len(bodies), start, lambda: processed(db_url) >= base + len(events)
     )
-    return {"ingest_events_per_s": len(events) / ingest}
+    return {"ingest_events_per_s": per_message * len(events) / len(bodies)}
 
 
 def copy_ceiling(db_url: str, events: list[dict[str, Any]]) -> float:
@@ -241,12 +275,15 @@ def main() -> None:
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     from workers.services import drop_database
 
+    def start() -> Any:
+        return workers(prefix, db_url, args.processes, args.threads)
+
     try:
-        with workers(prefix, db_url, args.processes, args.threads):
-            results = {
-                "single": run_single(prefix, db_url, single),
-                "batched": run_batched(prefix, db_url, batched),
-            }
+        declare_queues(start, prefix)
+        results = {
+            "single": run_single(prefix, db_url, single, start),
+            "batched": run_batched(prefix, db_url, batched, start),
+        }
         results["batched"]["copy_rows_per_s"] = copy_ceiling(db_url, batched)
     finally:
         drop_database(db_url)

@@ -18,7 +18,7 @@ stays bounded by one or two days of events plus per-user state held in numpy arr
 from __future__ import annotations
 
 import bisect
-import itertools
+import functools
 import math
 import time
 from collections.abc import Iterator
@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-Event = dict[str, Any]
+EventDict = dict[str, Any]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -138,8 +138,9 @@ BROWSE_RATIO = 0.5  # sessions without an order, per ordering session
 CONSIDERED = 12  # venues a user actually orders from / sees in discovery, at most
 DISTANCE_DECAY_M = 2000.0
 POPULARITY_EXPONENT = 1.5  # word of mouth: demand concentrates beyond raw popularity
-LATER_EVENTS_MARGIN_S = 16 * 3600  # local-day simulation can emit this far before UTC midnight
+SESSION_LEAD_S = 1500  # a discovery session starts at most this long before its order
 PRICE_LEVEL_FACTOR = (0.8, 1.0, 1.3, 1.7)
+SEQ_SPAN = 1 << 40  # more events than any run will make
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -151,21 +152,22 @@ class Draws:
     def __init__(self, rng: np.random.Generator, size: int = 1 << 15) -> None:
         self._rng = rng
         self._size = size
-        self._u: list[float] = []
-        self._n: list[float] = []
-        self._ui = self._ni = 0
+        self._u: Iterator[float] = iter(())
+        self._n: Iterator[float] = iter(())
 
     def uniform(self) -> float:
-        if self._ui >= len(self._u):
-            self._u, self._ui = self._rng.random(self._size).tolist(), 0
-        self._ui += 1
-        return self._u[self._ui - 1]
+        x = next(self._u, None)
+        if x is None:
+            self._u = iter(self._rng.random(self._size).tolist())
+            x = next(self._u)
+        return x
 
     def normal(self) -> float:
-        if self._ni >= len(self._n):
-            self._n, self._ni = self._rng.standard_normal(self._size).tolist(), 0
-        self._ni += 1
-        return self._n[self._ni - 1]
+        x = next(self._n, None)
+        if x is None:
+            self._n = iter(self._rng.standard_normal(self._size).tolist())
+            x = next(self._n)
+        return x
 
     def below(self, n: int) -> int:
         return min(int(self.uniform() * n), n - 1)
@@ -226,6 +228,7 @@ def _mix(*parts: int) -> int:
     return x
 
 
+@functools.lru_cache(maxsize=4096)  # a session's events share timestamps
 def iso(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
@@ -234,11 +237,11 @@ def hhmm(minute: int) -> str:
     return f"{minute // 60 % 24:02d}:{minute % 60:02d}"
 
 
-def _base(kind: str, seed: int, n: int) -> Event:
+def _base(kind: str, seed: int, n: int) -> EventDict:
     return {"type": kind, "schema_version": 1, "event_id": f"seed{seed}-{kind}-{n}"}
 
 
-def _upsert(kind: str, seed: int, n: int) -> Event:
+def _upsert(kind: str, seed: int, n: int) -> EventDict:
     return {**_base(kind, seed, n), "version": 1}
 
 
@@ -284,7 +287,6 @@ class Catalog:
     item_available: list[bool] = field(default_factory=list)
     available: list[list[int]] = field(default_factory=list)  # per venue, menu order
     brand_names: list[str] = field(default_factory=list)
-    brand_cuisine: list[int] = field(default_factory=list)
     banners: list[Banner] = field(default_factory=list)
 
 
@@ -367,13 +369,13 @@ def _opening_hours(cuisine: Cuisine, draws: Draws) -> list[Window]:
     """Weekly windows: shops open long, bakeries early; restaurants standard, late or split."""
     closed_day = -1
     if cuisine.shop:
-        opens = 420 if draws.uniform() < 0.5 else 480
-        closes = (360 if cuisine.slug == "bakery" else 0) + [1080, 1140, 1320, 1380][draws.below(4)]
-        if cuisine.slug == "grocery" and draws.uniform() < 0.3:
-            closes = 0  # until midnight
+        if cuisine.slug == "bakery":
+            opens, closes = [390, 420][draws.below(2)], [1080, 1140][draws.below(2)]
+        else:  # 0: until midnight
+            opens, closes = [420, 480][draws.below(2)], [1260, 1320, 1380, 0][draws.below(4)]
         if draws.uniform() < 0.4:
             closed_day = 6
-        return [(d, opens, closes % 1440) for d in range(7) if d != closed_day]
+        return [(d, opens, closes) for d in range(7) if d != closed_day]
     if draws.uniform() < 0.3:
         closed_day = [0, 1, 6][draws.below(3)]
     style = draws.uniform()
@@ -443,19 +445,10 @@ def build_catalog(config: WorldConfig, rng: np.random.Generator, draws: Draws) -
         active=chain | (rng.random(n) >= 0.05),
         brand_names=brand_names,
     )
-    catalog.brand_cuisine = _chain_cuisines(brand, cuisine, len(brand_names))
     _describe_venues(catalog, rng, draws)
     _build_menus(config, catalog, rng, draws)
     catalog.banners = _build_banners(config, catalog, draws)
     return catalog
-
-
-def _chain_cuisines(brand: list[int | None], cuisine: list[int], chains: int) -> list[int]:
-    out = [0] * chains
-    for b, c in zip(brand, cuisine, strict=True):
-        if b is not None:
-            out[b] = c
-    return out
 
 
 def _describe_venues(catalog: Catalog, rng: np.random.Generator, draws: Draws) -> None:
@@ -601,7 +594,7 @@ def _banner_targeting(kind: int, catalog: Catalog, draws: Draws) -> dict[str, An
 # --- catalog events -------------------------------------------------------------------------
 
 
-def catalog_events(config: WorldConfig, catalog: Catalog) -> Iterator[Event]:
+def catalog_events(config: WorldConfig, catalog: Catalog) -> Iterator[EventDict]:
     seed = config.seed
     for i, city in enumerate(catalog.cities):
         yield {
@@ -621,7 +614,7 @@ def catalog_events(config: WorldConfig, catalog: Catalog) -> Iterator[Event]:
         yield _banner_event(seed, banner)
 
 
-def _category_events(seed: int) -> Iterator[Event]:
+def _category_events(seed: int) -> Iterator[EventDict]:
     rows: list[tuple[int, str, str, int | None]] = [
         (i, name, slug, None) for i, name, slug in PARENT_CATEGORIES
     ]
@@ -641,7 +634,7 @@ def _category_events(seed: int) -> Iterator[Event]:
         }
 
 
-def _venue_events(seed: int, catalog: Catalog) -> Iterator[Event]:
+def _venue_events(seed: int, catalog: Catalog) -> Iterator[EventDict]:
     lats, lons, radii = catalog.lat.tolist(), catalog.lon.tolist(), catalog.radius.tolist()
     active = catalog.active.tolist()
     for v, brand in enumerate(catalog.venue_brand):
@@ -666,7 +659,7 @@ def _venue_events(seed: int, catalog: Catalog) -> Iterator[Event]:
         }
 
 
-def _item_events(seed: int, catalog: Catalog) -> Iterator[Event]:
+def _item_events(seed: int, catalog: Catalog) -> Iterator[EventDict]:
     for v, first in enumerate(catalog.first_item):
         for item_id in range(first, first + catalog.item_count[v]):
             i = item_id - 1
@@ -681,7 +674,7 @@ def _item_events(seed: int, catalog: Catalog) -> Iterator[Event]:
             }
 
 
-def _banner_event(seed: int, banner: Banner) -> Event:
+def _banner_event(seed: int, banner: Banner) -> EventDict:
     return {
         **_upsert("banner.upserted", seed, banner.banner_id),
         "banner_id": banner.banner_id,
@@ -783,7 +776,7 @@ def _consider(
         users.cumulative[chunk, :k] = np.cumsum(weights, axis=1)
 
 
-def user_events(config: WorldConfig, users: Users) -> Iterator[Event]:
+def user_events(config: WorldConfig, users: Users) -> Iterator[EventDict]:
     cities, lats, lons, segments = (
         users.city.tolist(),
         users.lat.tolist(),
@@ -814,25 +807,32 @@ class History:
         self.end = self.start + config.days * DAY_S
         self.zones = [ZoneInfo(c.timezone) for c in catalog.cities]
         self.intervals = [week_intervals(h) for h in catalog.hours]
-        self.pending: list[tuple[int, int, Event]] = []  # (ts, seq, event); seq keeps causal order
-        self.seq = itertools.count()
+        # Buffered events keyed by ts * SEQ_SPAN + seq: the seq keeps causal order within a
+        # second. Plain int keys (not (ts, seq, event) tuples) sort fast and, unlike tuples
+        # holding dicts, are not tracked by the garbage collector.
+        self.keys: list[int] = []
+        self.buffered: dict[int, EventDict] = {}
+        self.seq = 0
         self.orders = self.activities = 0
         self.user_city = users.city.tolist()
         self.user_segment = users.segment.tolist()
 
-    def emit(self, ts: int, event: Event) -> None:
-        self.pending.append((ts, next(self.seq), event))
+    def emit(self, ts: int, event: EventDict) -> None:
+        self.seq += 1
+        key = ts * SEQ_SPAN + self.seq
+        self.keys.append(key)
+        self.buffered[key] = event
 
-    def drain(self, before: int) -> Iterator[Event]:
-        """Everything buffered earlier than `before`, in time order (a sort of a mostly sorted
-        list beats a heap here)."""
-        self.pending.sort()  # (ts, seq) are unique, so events themselves are never compared
-        cut = bisect.bisect_left(self.pending, (before,))
-        ready, self.pending = self.pending[:cut], self.pending[cut:]
-        for _, _, event in ready:
-            yield event
+    def drain(self, before: int) -> Iterator[EventDict]:
+        """Everything buffered earlier than `before`, in time order."""
+        self.keys.sort()
+        cut = bisect.bisect_left(self.keys, before * SEQ_SPAN)
+        ready, self.keys = self.keys[:cut], self.keys[cut:]
+        pop = self.buffered.pop
+        for key in ready:
+            yield pop(key)
 
-    def run(self, rng: np.random.Generator) -> Iterator[Event]:
+    def run(self, rng: np.random.Generator) -> Iterator[EventDict]:
         first = self.config.start.date()
         for d in range(self.config.days):
             day = first + timedelta(days=d)
@@ -844,11 +844,16 @@ class History:
                     self.order(u, day)
                 for _ in range(int(browses[u])):
                     self.browse(u, day)
-            midnight = int(datetime.combine(day + timedelta(days=1), clock(), UTC).timestamp())
-            yield from self.drain(midnight - LATER_EVENTS_MARGIN_S)
+            yield from self.drain(self.earliest_of(day + timedelta(days=1)))
         yield from self.drain(2**62)
 
     # -- time --
+
+    def earliest_of(self, day: date) -> int:
+        """No event of local `day` or later is earlier than this: the easternmost city's local
+        midnight, less a session's lead (and an hour to spare)."""
+        midnights = (datetime.combine(day, clock(), zone).timestamp() for zone in self.zones)
+        return int(min(midnights)) - SESSION_LEAD_S - 3600
 
     def local_ts(self, u: int, day: date, minute: int) -> int | None:
         """UTC seconds for a local minute, or None if it doesn't exist (DST) or is out of range."""
@@ -947,7 +952,7 @@ class History:
 
     def emit_order(self, u: int, v: int, placed: int, venues: list[int]) -> None:
         lines = self.lines(u, v)
-        session = placed - int(self.draws.between(300, 1500))
+        session = placed - int(self.draws.between(300, SESSION_LEAD_S))
         self.discovery(u, session, venues, ordered=v)
         clicked = session + int(self.draws.between(20, 120))
         for k, (item, _) in enumerate(lines):

@@ -6,16 +6,18 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+import psycopg
 
 from store import queries
 
 
-def apply(connection: Connection, plan: Mapping[str, Sequence[Mapping[str, Any]]]) -> int:
+def apply(
+    connection: psycopg.Connection[Any], plan: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> int:
     """Write every group of rows; returns how many target rows changed (new or newer)."""
     changed = 0
     for event_type, rows in plan.items():
         params = {"rows": json.dumps(rows, separators=(",", ":")), "event_type": event_type}
-        result = connection.exec_driver_sql(queries.INTAKE[event_type], params)
-        changed += max(result.rowcount, 0)
+        cursor = connection.execute(queries.INTAKE[event_type], params)
+        changed += max(cursor.rowcount, 0)
     return changed

@@ -15,15 +15,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.errors import DecodeError
 from dramatiq.message import Message
-from dramatiq.middleware import (
-    AgeLimit,
-    Callbacks,
-    Middleware,
-    Pipelines,
-    Retries,
-    ShutdownNotifications,
-    TimeLimit,
-)
+from dramatiq.middleware import Middleware, Retries, TimeLimit
 
 from store.db import Database
 from workers import logs
@@ -83,13 +75,10 @@ class LarderRabbitmqBroker(RabbitmqBroker):
 def middleware(
     settings: Settings, database: Database, dead_letters: DeadLetters
 ) -> list[Middleware]:
+    # Only what larder uses: every middleware hook runs for every message.
     stack: list[Middleware] = [
         LogContext(),
-        AgeLimit(),
         TimeLimit(time_limit=settings.time_limit_ms),
-        ShutdownNotifications(),
-        Callbacks(),
-        Pipelines(),
         Retries(
             min_backoff=settings.min_backoff_ms,
             max_backoff=settings.max_backoff_ms,

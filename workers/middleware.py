@@ -139,7 +139,7 @@ class DeadLetters(dramatiq.Middleware):
 
     def _record(self, rejection: dict[str, Any], kind: str) -> None:
         with self.database.unit_of_work() as uow:
-            uow.connection.exec_driver_sql(queries.RECORD_REJECTION, rejection)
+            uow.connection.execute(queries.RECORD_REJECTION, rejection)
         metrics.REJECTED.labels(rejection["queue_name"], rejection["actor_name"] or "", kind).inc()
         log.warning("dead-lettered message on %s: %s", rejection["queue_name"], rejection["reason"])
 
