@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dramatiq
 
 from domain import intake as plan
-from schemas import InvalidMessage, parse_intake
+from schemas import Event, InvalidMessage, parse_intake
 from store import intake as store
+from store.combiner import Combiner
 from workers import queues
 from workers.broker import database
+
+
+def write(events: Sequence[Event]) -> None:
+    """One transaction (a lone statement when the events are all of one type)."""
+    rows = plan.plan(events)
+    with database.unit_of_work(single_statement=len(rows) == 1) as uow:
+        store.apply(uow.connection, rows)
+
+
+# Messages written at the same moment by this process's threads share a commit.
+_writes: Combiner[Event] = Combiner(write)
 
 
 @dramatiq.actor(
@@ -18,6 +31,4 @@ from workers.broker import database
 )
 def ingest(message: dict[str, Any]) -> None:
     """Apply one intake message; duplicates and stale versions change nothing."""
-    rows = plan.plan(parse_intake(message))
-    with database.unit_of_work(single_statement=len(rows) == 1) as uow:
-        store.apply(uow.connection, rows)
+    _writes.submit(parse_intake(message))

@@ -49,7 +49,9 @@ class CityUpserted(_Upsert):
     name: Name
     lat: Lat
     lon: Lon
-    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")] = "UTC"
+    timezone: Annotated[
+        str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")
+    ] = "UTC"
 
 
 class BrandUpserted(_Upsert):
@@ -204,6 +206,7 @@ class Batch(StrictModel):
 
 
 IntakeMessage = Annotated[Event | Batch, Field(discriminator="type")]
+
 
 def type_of(model: type[StrictModel]) -> str:
     """The `type` discriminator value of an event model."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from domain.intake import number_lines, plan
 from schemas import parse_intake
 from tests.factories import batch, order, venue
@@ -19,7 +21,7 @@ def test_plan_groups_by_type_and_keeps_first_copy_of_an_event_id() -> None:
 
 
 def test_lines_without_numbers_take_the_next_free_ones() -> None:
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"item_id": 1, "line_no": None},
         {"item_id": 2, "line_no": 1},
         {"item_id": 3, "line_no": None},

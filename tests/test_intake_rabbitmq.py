@@ -17,7 +17,7 @@ EVENTS = queues.name(queues.EVENTS)
 
 
 def send(broker: Any, body: dict[str, Any], message_id: str | None = None) -> Message[Any]:
-    message = Message(
+    message: Message[Any] = Message(
         queue_name=EVENTS,
         actor_name="ingest",
         args=(body,),

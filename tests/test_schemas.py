@@ -25,7 +25,7 @@ def test_valid_event_and_batch_parse() -> None:
     ("body", "expected"),
     [
         (venue(colour="red"), "colour: Extra inputs are not permitted"),
-        (venue(venue_id="1"), "venue_id: Input should be a valid integer"),
+        ({**venue(), "venue_id": "1"}, "venue_id: Input should be a valid integer"),
         (venue(venue_id=0), "venue_id: Input should be greater than or equal to 1"),
         (venue(rating=5.5), "rating"),
         (venue(delivery_radius_m=10), "delivery_radius_m"),
