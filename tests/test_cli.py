@@ -75,3 +75,31 @@ def test_rejected_lists_dead_letters_as_json(broker: Any, worker: Any, db: Any) 
     # Then it shows with its reason
     rows = json.loads(result.output)
     assert rows[0]["message_id"] == "cli-bad" and "rating" in rows[0]["reason"]
+
+
+def test_seed_publishes_a_world_through_intake(broker: Any, worker: Any, db: Any) -> None:
+    # Given an empty database
+    # When a small world is seeded (published to RabbitMQ, consumed by the worker)
+    result = CliRunner().invoke(
+        main, ["seed", "--cities", "2", "--venues", "8", "--users", "40", "--days", "4"]
+    )
+    # Then every generated entity landed through the intake actor
+    assert result.exit_code == 0, result.output
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM users") == 40, timeout=60)
+    broker.join(EVENTS, min_successes=5, idle_time=50, timeout=60_000)
+    worker.join()
+    assert scalar(db, "SELECT count(*) FROM venues") == 8
+    assert scalar(db, "SELECT count(*) FROM cities") == 2
+    assert scalar(db, "SELECT count(*) FROM orders") > 0
+    assert scalar(db, "SELECT count(*) FROM rejected_messages") == 0
+
+
+def test_seed_can_write_jsonl_that_publish_accepts(tmp_path: Path, broker: Any) -> None:
+    # Given a seeded world written to a file
+    out = tmp_path / "world.jsonl"
+    result = CliRunner().invoke(main, ["seed", "--venues", "3", "--users", "5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    # When the file is validated the way `larder publish` does / Then every line is valid
+    from workers.publishing import read_events
+
+    assert len(read_events(out)) == int(result.output.split()[1])
