@@ -177,6 +177,14 @@ RECORD_REJECTION = """
     ON CONFLICT (fingerprint) DO NOTHING
 """
 
+PRUNE_PROCESSED_EVENTS = """
+    DELETE FROM processed_events WHERE event_id IN (
+        SELECT event_id FROM processed_events
+        WHERE processed_at < now() - make_interval(days => %(days)s)
+        LIMIT %(chunk)s
+    )
+"""
+
 RECENT_REJECTIONS = """
     SELECT id, message_id, queue_name, actor_name, reason, raw_body, rejected_at
     FROM rejected_messages ORDER BY rejected_at DESC, id DESC LIMIT %(limit)s

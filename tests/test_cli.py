@@ -103,3 +103,19 @@ def test_seed_can_write_jsonl_that_publish_accepts(tmp_path: Path, broker: Any) 
     from workers.publishing import read_events
 
     assert len(read_events(out)) == int(result.output.split()[1])
+
+
+def test_prune_deletes_only_old_idempotency_records(db: Any) -> None:
+    # Given one old and one fresh processed-event record
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO processed_events (event_id, event_type, processed_at) VALUES"
+            " ('old', 'venue.upserted', now() - interval '40 days'),"
+            " ('new', 'venue.upserted', now())"
+        )
+    # When pruning with a 30-day retention
+    result = CliRunner().invoke(main, ["prune", "--days", "30"])
+    # Then only the old one is gone
+    assert result.exit_code == 0, result.output
+    assert "deleted 1 " in result.output
+    assert scalar(db, "SELECT string_agg(event_id, ',') FROM processed_events") == "new"

@@ -160,6 +160,15 @@ def seed(
 
 
 @main.command()
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
+def prune(days: int) -> None:
+    """Delete idempotency records older than DAYS (what the maintenance actor does)."""
+    from actors.maintenance import prune as prune_records
+
+    click.echo(f"deleted {prune_records(days)} processed-event records")
+
+
+@main.command()
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--json", "as_json", is_flag=True)
 def rejected(limit: int, as_json: bool) -> None:

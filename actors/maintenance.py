@@ -1,0 +1,33 @@
+"""Housekeeping on the `maintenance` queue."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from store import queries
+from workers import queues
+from workers.broker import database
+
+# Far beyond any redelivery: RabbitMQ drops dead letters after 7 days, and catalog upserts and
+# orders stay idempotent without their ids anyway (version guard, order primary key).
+DEFAULT_RETENTION_DAYS = 30
+CHUNK = 10_000
+
+
+@dramatiq.actor(actor_name="prune_processed_events", queue_name=queues.name(queues.MAINTENANCE))
+def prune_processed_events(older_than_days: int = DEFAULT_RETENTION_DAYS) -> None:
+    """Delete idempotency records older than the retention (safe to run any time, twice)."""
+    prune(older_than_days)
+
+
+def prune(older_than_days: int) -> int:
+    """Delete in chunks (short transactions, no long lock); returns how many went."""
+    deleted = 0
+    while True:
+        with database.unit_of_work(single_statement=True) as uow:
+            cursor = uow.connection.execute(
+                queries.PRUNE_PROCESSED_EVENTS, {"days": older_than_days, "chunk": CHUNK}
+            )
+        deleted += cursor.rowcount
+        if cursor.rowcount < CHUNK:
+            return deleted
