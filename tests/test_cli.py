@@ -119,3 +119,27 @@ def test_prune_deletes_only_old_idempotency_records(db: Any) -> None:
     assert result.exit_code == 0, result.output
     assert "deleted 1 " in result.output
     assert scalar(db, "SELECT string_agg(event_id, ',') FROM processed_events") == "new"
+
+
+def test_eval_reports_a_bad_file_by_line_and_a_good_one_as_a_table(tmp_path: Path) -> None:
+    # Given a CSV whose third line has a timestamp without an offset
+    header = "order_id,user_id,venue_id,item_id,quantity,placed_at\n"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + "A,1,1,5,1,2026-01-01T10:00:00Z\nB,1,1,6,1,2026-01-02T10:00:00\n")
+    # When evaluated / Then the line is named and the command fails
+    result = CliRunner().invoke(main, ["eval", "--orders", str(bad)])
+    assert result.exit_code == 1 and "line 3" in result.output
+    # Given a valid history of two users with two orders each
+    good = tmp_path / "good.csv"
+    rows = [
+        "A,1,1,5,1,2026-01-01T10:00:00Z",
+        "B,1,1,5,1,2026-01-08T10:00:00Z",
+        "C,2,1,6,1,2026-01-01T10:00:00Z",
+        "D,2,1,6,1,2026-01-08T10:00:00Z",
+    ]
+    good.write_text(header + "\n".join(rows) + "\n")
+    # When evaluated / Then all three models are reported
+    result = CliRunner().invoke(main, ["eval", "--orders", str(good)])
+    assert result.exit_code == 0, result.output
+    for model in ("G-TopFreq", "P-TopFreq", "larder items"):
+        assert model in result.output

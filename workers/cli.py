@@ -159,6 +159,27 @@ def seed(
     click.echo(f"published {report.events} events in {report.messages} messages: {report.by_type}")
 
 
+@main.command("eval")
+@click.option(
+    "--orders",
+    "orders_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Order history CSV (the `larder import orders` format).",
+)
+@click.option("--json", "as_json", is_flag=True)
+def evaluate(orders_file: Path, as_json: bool) -> None:
+    """Hold out each user's last order; compare the items model with G-/P-TopFreq."""
+    from domain.orders_csv import BadFile
+    from domain.recs.evaluation import NothingToEvaluate
+    from workers.evaluation import run
+
+    try:
+        click.echo(run(orders_file, as_json))
+    except (BadFile, NothingToEvaluate) as error:
+        raise click.ClickException(f"{orders_file}: {error}") from None
+
+
 @main.command()
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
 def prune(days: int) -> None:

@@ -1,0 +1,1 @@
+"""Recommendation models for larder and their offline evaluation (pure: no I/O)."""

@@ -1,0 +1,476 @@
+"""Per-user item recommendations inside a venue: TIFU-KNN (Hu et al., SIGIR 2020). Pure, numpy only.
+
+Why this model: on grocery next-basket data, a user's own purchase frequency with recency is the
+baseline most models fail to beat (Li et al., "A Next Basket Recommendation Reality Check", ACM
+TOIS 2023). TIFU-KNN keeps exactly that signal as its main term and adds what similar users buy,
+which is where items a user never bought come from.
+
+For a user with non-empty baskets b_0 .. b_{n-1} (oldest first, each a 0/1 item vector):
+
+- the baskets are split into G = min(n, GROUPS) consecutive groups of near-equal size (newer
+  groups take the extra basket, as in the authors' code);
+- basket i, in group g, weighs `within_decay**(n-1-i) * group_decay**(G-1-g) / (|group g| * G)`;
+- the user's vector u is the weighted sum of their basket vectors: a time-decayed purchase rate;
+- score = alpha * u + (1 - alpha) * mean vector of the user's nearest neighbours (cosine on those
+  vectors; other users only, positive similarity only, at most `neighbours` of them).
+
+The same vector serves the neighbour search and the prediction, as in the paper (the authors'
+code blends vectors built without the group decay).
+
+Item ids are one global space. A venue only restricts the candidates (items ever ordered there) and
+supplies the popularity order used for ties, for padding when fewer than k items score, and for
+cold start. Items that appear only after training are unknown to the model and are ignored until
+the next `train`.
+
+Engineering: the venv has numpy but not scipy, so sparse matrices are CSR triples built with
+numpy. A batch of users is scored in row chunks on a dense block over the candidate columns; the
+work per user is O(candidates + nonzeros of the neighbours' vectors + postings of the user's
+items), with no Python loop over items (Python touches each basket to read it and each user's
+final k results to return them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import chain
+from typing import Any, NamedTuple, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+A = TypeVar("A", bound=npt.NDArray[Any])
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+Ranked = list[tuple[int, float]]
+
+GROUPS = 3
+"""Number of history groups. Fixed, not tuned: the paper's Instacart setting, and it makes
+`group_decay` a per-third-of-history decay that does not depend on how long the history is."""
+
+BLOCK_CELLS = 1 << 20
+"""Cells per scoring chunk (dense block cells, or sparse entries gathered from neighbours): about
+8 MiB per array, so a batch of any size runs in tens of MiB (workers run many threads)."""
+
+NO_USER = -1  # larder ids are >= 1, so -1 is never a real user
+
+
+@dataclass(frozen=True, slots=True)
+class Basket:
+    """One order as the models see it: its distinct items (`order_id` only breaks time ties)."""
+
+    user_id: int
+    venue_id: int
+    placed_at: datetime
+    items: tuple[int, ...]
+    order_id: str = ""
+
+
+def chronological_key(basket: Basket) -> tuple[datetime, bool, int, str]:
+    """Sort key: placed_at, then order id (numerically when it is a number)."""
+    numeric = basket.order_id.isascii() and basket.order_id.isdigit()
+    return (basket.placed_at, not numeric, int(basket.order_id) if numeric else 0, basket.order_id)
+
+
+def chronological(baskets: Iterable[Basket]) -> list[Basket]:
+    """The non-empty baskets, oldest first."""
+    return sorted((b for b in baskets if b.items), key=chronological_key)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemsParams:
+    """TIFU-KNN's four hyper-parameters. Defaults: Hu et al.'s published Instacart setting
+    (r_b 0.9, r_g 0.7, alpha 0.9, 3 groups), with the neighbour count of their smaller data sets.
+
+    within_decay: r_b, the weight a basket keeps for each newer basket of the same user. 0.9 halves
+        a basket's weight after ~7 newer ones: recent habits dominate, old ones still count.
+        1.0 is plain frequency.
+    group_decay: r_g, the extra weight kept per newer third of the user's history (see GROUPS).
+        Unlike r_b it is relative to the history's length: the oldest third of a long history is
+        discounted as much as that of a short one.
+    neighbours: k, the most similar other users averaged into the score. Hu et al. use 300 (Ta-Feng,
+        ValuedShopper) to 900 (Instacart, Dunnhumby, ~10^4 users); more neighbours approach
+        popularity among people who shop like the user, fewer are noisier. 0 disables them.
+    alpha: the weight of the user's own vector against the neighbours' mean. Instacart is
+        repeat-heavy, so the paper's 0.9 keeps the personal term dominant; the neighbours still
+        order every item the user never bought.
+    """
+
+    within_decay: float = 0.9
+    group_decay: float = 0.7
+    neighbours: int = 300
+    alpha: float = 0.9
+
+    def __post_init__(self) -> None:
+        for name in ("within_decay", "group_decay"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
+        if self.neighbours < 0:
+            raise ValueError(f"neighbours must be >= 0, got {self.neighbours}")
+
+
+class Csr(NamedTuple):
+    """A sparse matrix in compressed sparse row form (columns sorted within each row)."""
+
+    indptr: IntArray
+    indices: IntArray
+    data: FloatArray
+
+
+@dataclass(frozen=True, eq=False)
+class ItemsModel:
+    """Shared artefacts of one `train` run. Arrays are C-contiguous and read-only."""
+
+    params: ItemsParams
+    item_ids: IntArray  # column j is item item_ids[j]; sorted
+    popularity: FloatArray  # per column: training baskets containing the item
+    global_order: IntArray  # every column, most popular first (ties: lower item id)
+    venue_ids: IntArray  # sorted
+    venue_indptr: IntArray  # venue v's slice of venue_columns / venue_counts
+    venue_columns: IntArray  # per venue: its columns, most popular there first
+    venue_counts: FloatArray  # per venue: baskets at that venue containing the item
+    user_ids: IntArray  # row r of `vectors` is user user_ids[r]; sorted
+    vectors: Csr  # users x items: the time-decayed personal vectors
+    postings: Csr  # items x users: the vectors scaled to unit length (for cosine)
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+def train(history: Sequence[Basket], params: ItemsParams | None = None) -> ItemsModel:
+    """Build the shared artefacts from order history (any order, any number of venues)."""
+    params = params or ItemsParams()
+    baskets = [b for b in history if b.items]
+    item_ids = _frozen(np.unique(_flat_items(baskets)))
+    basket_of, columns = basket_entries(baskets, item_ids)
+    popularity = np.bincount(columns, minlength=len(item_ids)).astype(np.float64)
+    venue_ids, venue_indptr, venue_columns, venue_counts = _venue_popularity(
+        baskets, basket_of, columns, len(item_ids)
+    )
+    by_user: dict[int, list[Basket]] = {}
+    for basket in baskets:
+        by_user.setdefault(basket.user_id, []).append(basket)
+    user_ids = np.array(sorted(by_user), dtype=np.int64)
+    vectors = user_vectors([chronological(by_user[u]) for u in user_ids.tolist()], item_ids, params)
+    return ItemsModel(
+        params=params,
+        item_ids=item_ids,
+        popularity=_frozen(popularity),
+        global_order=_frozen(np.lexsort((np.arange(len(item_ids)), -popularity))),
+        venue_ids=_frozen(venue_ids),
+        venue_indptr=_frozen(venue_indptr),
+        venue_columns=_frozen(venue_columns),
+        venue_counts=_frozen(venue_counts),
+        user_ids=_frozen(user_ids),
+        vectors=_frozen_csr(vectors),
+        postings=_frozen_csr(_unit_rows_transposed(vectors, len(item_ids))),
+    )
+
+
+def _venue_popularity(
+    baskets: Sequence[Basket], basket_of: IntArray, columns: IntArray, n_items: int
+) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
+    """Per venue, its columns ordered by how many of its baskets hold them (ties: lower id)."""
+    basket_venues = np.fromiter((b.venue_id for b in baskets), np.int64, len(baskets))
+    venue_ids, venue_of_basket = np.unique(basket_venues, return_inverse=True)
+    counts = _csr(
+        venue_of_basket[basket_of], columns, np.ones(len(columns)), len(venue_ids), n_items
+    )
+    rows = np.repeat(np.arange(len(venue_ids)), np.diff(counts.indptr))
+    order = np.lexsort((counts.indices, -counts.data, rows))
+    return venue_ids, counts.indptr, counts.indices[order], counts.data[order]
+
+
+def _unit_rows_transposed(matrix: Csr, n_cols: int) -> Csr:
+    """Rows scaled to unit L2 norm, transposed: the inverted index the cosine search walks."""
+    n_rows = len(matrix.indptr) - 1
+    rows = np.repeat(np.arange(n_rows), np.diff(matrix.indptr))
+    norms = np.sqrt(np.bincount(rows, weights=matrix.data**2, minlength=n_rows))
+    return _csr(matrix.indices, rows, matrix.data / norms[rows], n_cols, n_rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# personal vectors
+
+
+def user_vectors(
+    histories: Sequence[Sequence[Basket]], item_ids: IntArray, params: ItemsParams
+) -> Csr:
+    """One TIFU vector per history; each history must be `chronological` (oldest first)."""
+    counts = np.fromiter((len(h) for h in histories), np.int64, len(histories))
+    baskets = list(chain.from_iterable(histories))
+    weights = basket_weights(counts, params)
+    basket_of, columns = basket_entries(baskets, item_ids)
+    owner = np.repeat(np.arange(len(histories)), counts)[basket_of]
+    return _csr(owner, columns, weights[basket_of], len(histories), len(item_ids))
+
+
+def basket_weights(counts: IntArray, params: ItemsParams) -> FloatArray:
+    """The weight of every basket of consecutive histories of `counts` baskets each.
+
+    Groups follow the authors' code: n baskets make G = min(n, GROUPS) groups, the last
+    n mod G groups (the newest) one basket larger than the others.
+    """
+    n = np.repeat(counts, counts)
+    i = np.arange(len(n)) - np.repeat(np.cumsum(counts) - counts, counts)  # position in history
+    groups = np.minimum(n, GROUPS)
+    size, extra = np.divmod(n, groups)
+    in_small = (groups - extra) * size  # baskets in the groups of the smaller size
+    small = i < in_small
+    group = np.where(small, i // size, groups - extra + (i - in_small) // (size + 1))
+    group_size = np.where(small, size, size + 1)
+    decay = params.within_decay ** (n - 1 - i) * params.group_decay ** (groups - 1 - group)
+    return np.asarray(decay / (group_size * groups), dtype=np.float64)
+
+
+def basket_entries(baskets: Sequence[Basket], item_ids: IntArray) -> tuple[IntArray, IntArray]:
+    """(basket index, column) for every distinct known item of every basket, sorted."""
+    lengths = np.fromiter((len(b.items) for b in baskets), np.int64, len(baskets))
+    items = _flat_items(baskets)
+    basket_of = np.repeat(np.arange(len(baskets)), lengths)
+    columns = np.searchsorted(item_ids, items)
+    known = columns < len(item_ids)
+    known[known] = item_ids[columns[known]] == items[known]
+    basket_of, columns = basket_of[known], columns[known]
+    _, first = np.unique(basket_of * max(len(item_ids), 1) + columns, return_index=True)
+    return basket_of[first], columns[first]
+
+
+def _flat_items(baskets: Sequence[Basket]) -> IntArray:
+    total = sum(len(b.items) for b in baskets)
+    return np.fromiter(chain.from_iterable(b.items for b in baskets), np.int64, total)
+
+
+# ---------------------------------------------------------------------------------------------
+# recommending
+
+
+def recommend(
+    model: ItemsModel, user_history: Sequence[Basket], venue_id: int | None, k: int
+) -> Ranked:
+    """The top k (item id, score) for one user, best first; venue None ranks across venues.
+
+    Needs no retraining for new baskets: the history passed in is what is scored. A user with no
+    history gets the venue's (or overall) most popular items, with score 0.
+    """
+    user_id = user_history[0].user_id if user_history else NO_USER
+    return recommend_many(model, {user_id: user_history}, k, venue_id)[user_id]
+
+
+def recommend_many(
+    model: ItemsModel,
+    histories: Mapping[int, Sequence[Basket]],
+    k: int,
+    venue_id: int | None = None,
+) -> dict[int, Ranked]:
+    """`recommend` for many users at once (same results), keyed by user id.
+
+    The key, not the baskets, says who the user is: it is left out of its own neighbours.
+    """
+    users = list(histories)
+    query = user_vectors([chronological(histories[u]) for u in users], model.item_ids, model.params)
+    self_rows = _rows_of(model.user_ids, np.array(users, dtype=np.int64))
+    columns, _ = popular_columns(model, venue_id)
+    local = local_columns(columns, len(model.item_ids))
+
+    def block(start: int, stop: int) -> tuple[FloatArray, FloatArray]:
+        rows = np.arange(start, stop)
+        scores = _scores(model, query, rows, self_rows[start:stop], local, len(columns))
+        return scores, scores
+
+    return rank_blocks(users, columns, model.item_ids, k, block, _cost_per_user(model))
+
+
+def _cost_per_user(model: ItemsModel) -> int:
+    """Cells one user needs: similarities to every training user, neighbours' entries."""
+    n_users = len(model.user_ids)
+    if n_users == 0 or model.params.alpha == 1.0:
+        return 0
+    mean_entries = len(model.vectors.data) / n_users
+    return max(n_users, int(min(model.params.neighbours, n_users) * mean_entries))
+
+
+def popular_columns(model: ItemsModel, venue_id: int | None) -> tuple[IntArray, FloatArray]:
+    """Candidate columns, most popular first, with their basket counts (venue None: all).
+
+    A venue the model never saw has no known items, hence no candidates.
+    """
+    if venue_id is None:
+        return model.global_order, model.popularity[model.global_order]
+    v = int(np.searchsorted(model.venue_ids, venue_id))
+    if v == len(model.venue_ids) or model.venue_ids[v] != venue_id:
+        return np.empty(0, np.int64), np.empty(0, np.float64)
+    span = slice(model.venue_indptr[v], model.venue_indptr[v + 1])
+    return model.venue_columns[span], model.venue_counts[span]
+
+
+def local_columns(columns: IntArray, n_items: int) -> IntArray:
+    """Map from model column to position among the candidates (-1: not a candidate)."""
+    local = np.full(n_items, -1, dtype=np.int64)
+    local[columns] = np.arange(len(columns))
+    return local
+
+
+BlockScorer = Callable[[int, int], tuple[FloatArray, FloatArray]]
+
+
+def rank_blocks(
+    users: Sequence[int],
+    columns: IntArray,
+    item_ids: IntArray,
+    k: int,
+    block: BlockScorer,
+    cost_per_user: int = 0,
+) -> dict[int, Ranked]:
+    """Rank candidates for each user, a chunk of rows at a time.
+
+    `block(start, stop)` returns two dense (rows x candidates) arrays: the ranking keys and the
+    scores to report. Ties in the key go to the more popular candidate (`columns` order).
+    Chunks hold about BLOCK_CELLS cells: the dense block, or `cost_per_user` cells per user.
+    """
+    step = max(1, BLOCK_CELLS // max(len(columns), cost_per_user, 1))
+    ranked: dict[int, Ranked] = {}
+    for start in range(0, len(users), step):
+        stop = min(start + step, len(users))
+        keys, shown = block(start, stop)
+        top = top_k_columns(keys, k)
+        rows = np.arange(stop - start)[:, None]
+        ids = item_ids[columns[top]].tolist()
+        scores = shown[rows, top].tolist()
+        for row, user in enumerate(users[start:stop]):
+            ranked[user] = list(zip(ids[row], scores[row], strict=True))
+    return ranked
+
+
+def top_k_columns(keys: FloatArray, k: int) -> IntArray:
+    """Per row, the columns of the k largest keys, best first; ties go to the lower column.
+
+    Work is linear in the block (a partition, a cumulative sum) plus a sort of k per row.
+    """
+    n_rows, width = keys.shape
+    k = min(k, width)
+    if k <= 0:
+        return np.empty((n_rows, 0), dtype=np.int64)
+    threshold = np.partition(keys, width - k, axis=1)[:, width - k, None]
+    above = keys > threshold
+    at = keys == threshold
+    room = k - above.sum(axis=1, keepdims=True)
+    take = above | (at & (np.cumsum(at, axis=1) <= room))
+    rows, cols = np.nonzero(take)
+    order = np.lexsort((cols, -keys[rows, cols], rows))
+    return cols[order].reshape(n_rows, k).astype(np.int64)
+
+
+def _scores(
+    model: ItemsModel,
+    query: Csr,
+    rows: IntArray,
+    self_rows: IntArray,
+    local: IntArray,
+    width: int,
+) -> FloatArray:
+    """Dense (rows x width candidates) scores: alpha * own vector + (1 - alpha) * neighbours."""
+    alpha = model.params.alpha
+    owner, at = _gather(query, rows)
+    cells = [_cells(owner, query.indices[at], alpha * query.data[at], local, width)]
+    nb_owner, nb_rows, nb_weight = _neighbours(model, query, rows, self_rows)
+    if len(nb_rows):
+        pair, at = _gather(model.vectors, nb_rows)
+        values = nb_weight[pair] * model.vectors.data[at]
+        cells.append(_cells(nb_owner[pair], model.vectors.indices[at], values, local, width))
+    flat = np.concatenate([c[0] for c in cells])
+    values = np.concatenate([c[1] for c in cells])
+    block = np.bincount(flat, weights=values, minlength=len(rows) * width)
+    return block.astype(np.float64, copy=False).reshape(len(rows), width)
+
+
+def _cells(
+    owner: IntArray, columns: IntArray, values: FloatArray, local: IntArray, width: int
+) -> tuple[IntArray, FloatArray]:
+    """Flat indices into a (rows x width) block for the entries on candidate columns."""
+    position = local[columns]
+    keep = position >= 0
+    return owner[keep] * width + position[keep], values[keep]
+
+
+def _neighbours(
+    model: ItemsModel, query: Csr, rows: IntArray, self_rows: IntArray
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """(query row in chunk, training row, weight) of each neighbour: the up-to-k most cosine-
+    similar other users with positive similarity, each weighing (1 - alpha) / their number."""
+    n_users = len(model.user_ids)
+    k = min(model.params.neighbours, n_users)
+    if k == 0 or model.params.alpha == 1.0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
+    similarity = _cosine(model, query, rows)
+    mine = np.flatnonzero(self_rows >= 0)
+    similarity[mine, self_rows[mine]] = 0.0
+    if k < n_users:
+        candidates = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+    else:
+        candidates = np.broadcast_to(np.arange(n_users), similarity.shape)
+    chosen = np.take_along_axis(similarity, candidates, axis=1) > 0.0
+    count = chosen.sum(axis=1)
+    owner, slot = np.nonzero(chosen)
+    weight = (1.0 - model.params.alpha) / count[owner]
+    return owner, candidates[owner, slot].astype(np.int64), weight
+
+
+def _cosine(model: ItemsModel, query: Csr, rows: IntArray) -> FloatArray:
+    """Dense (rows x training users) cosine similarity, walking the postings of query items."""
+    n_users = len(model.user_ids)
+    owner, at = _gather(query, rows)
+    norms = np.sqrt(np.bincount(owner, weights=query.data[at] ** 2, minlength=len(rows)))
+    unit = query.data[at] / np.where(norms > 0.0, norms, 1.0)[owner]
+    entry, posting = _gather(model.postings, query.indices[at])
+    flat = owner[entry] * n_users + model.postings.indices[posting]
+    values = unit[entry] * model.postings.data[posting]
+    similarity = np.bincount(flat, weights=values, minlength=len(rows) * n_users)
+    return similarity.astype(np.float64, copy=False).reshape(len(rows), n_users)
+
+
+# ---------------------------------------------------------------------------------------------
+# sparse helpers
+
+
+def _csr(rows: IntArray, cols: IntArray, values: FloatArray, n_rows: int, n_cols: int) -> Csr:
+    """CSR from coordinates, duplicates summed (in input order, so results are reproducible)."""
+    keys, inverse = np.unique(rows * max(n_cols, 1) + cols, return_inverse=True)
+    data = np.bincount(inverse.ravel(), weights=values, minlength=len(keys))
+    row_of, indices = np.divmod(keys, max(n_cols, 1))
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row_of, minlength=n_rows), out=indptr[1:])
+    return Csr(indptr, indices.astype(np.int64), data.astype(np.float64))
+
+
+def _gather(matrix: Csr, rows: IntArray) -> tuple[IntArray, IntArray]:
+    """For the given rows (repeats allowed): which requested row owns each stored entry, and
+    the entry's position in matrix.indices / matrix.data."""
+    starts = matrix.indptr[rows]
+    lengths = matrix.indptr[rows + 1] - starts
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return owner, np.arange(len(shift)) + shift
+
+
+def _rows_of(sorted_ids: IntArray, ids: IntArray) -> IntArray:
+    """Row of each id in sorted_ids, -1 when absent."""
+    rows = np.searchsorted(sorted_ids, ids)
+    found = rows < len(sorted_ids)
+    found[found] = sorted_ids[rows[found]] == ids[found]
+    return np.where(found, rows, -1).astype(np.int64)
+
+
+def _frozen(array: A) -> A:
+    """C-contiguous and read-only: models are shared between worker threads."""
+    frozen = np.ascontiguousarray(array)
+    frozen.flags.writeable = False
+    return frozen  # type: ignore[return-value]
+
+
+def _frozen_csr(matrix: Csr) -> Csr:
+    return Csr(_frozen(matrix.indptr), _frozen(matrix.indices), _frozen(matrix.data))
