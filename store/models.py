@@ -20,8 +20,9 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB
 
 metadata = MetaData(
     naming_convention={
@@ -198,4 +199,19 @@ rejected_messages = Table(
     Column("raw_body", Text, nullable=False),
     Column("rejected_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index(None, "rejected_at"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("version", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("trained_on", JSONB, nullable=False),
+    Column("metrics", JSONB, nullable=False),
+    Column("artefact", BYTEA, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="false"),
+    Column("activated_at", DateTime(timezone=True)),
+    # at most one active version per kind
+    Index("uq_model_versions_active_kind", "kind", unique=True, postgresql_where=text("active")),
 )

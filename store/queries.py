@@ -185,6 +185,37 @@ PRUNE_PROCESSED_EVENTS = """
     )
 """
 
+TRAINING_BASKETS = """
+    SELECT o.order_id, o.user_id, o.venue_id, o.placed_at,
+           array_agg(DISTINCT l.item_id ORDER BY l.item_id) AS items
+    FROM orders o JOIN order_lines l USING (order_id)
+    GROUP BY o.order_id
+"""
+
+INSERT_MODEL_VERSION = """
+    INSERT INTO model_versions (version, kind, trained_on, metrics, artefact)
+    VALUES (%(version)s, %(kind)s, %(trained_on)s, %(metrics)s, %(artefact)s)
+"""
+
+LIST_MODEL_VERSIONS = """
+    SELECT version, kind, created_at, active, activated_at, trained_on, metrics
+    FROM model_versions WHERE kind = %(kind)s ORDER BY created_at DESC, version DESC
+"""
+
+# Activation is two statements in one transaction: the partial unique index (one active
+# version per kind) is checked row by row, so the old one must be cleared first.
+DEACTIVATE_MODELS = "UPDATE model_versions SET active = false WHERE kind = %(kind)s AND active"
+
+ACTIVATE_MODEL = """
+    UPDATE model_versions SET active = true, activated_at = now()
+    WHERE kind = %(kind)s AND version = %(version)s
+    RETURNING version
+"""
+
+ACTIVE_MODEL = """
+    SELECT version, artefact FROM model_versions WHERE kind = %(kind)s AND active
+"""
+
 RECENT_REJECTIONS = """
     SELECT id, message_id, queue_name, actor_name, reason, raw_body, rejected_at
     FROM rejected_messages ORDER BY rejected_at DESC, id DESC LIMIT %(limit)s
@@ -203,4 +234,5 @@ TABLE_COUNTS = """
     UNION ALL SELECT 'activity_events', count(*) FROM activity_events
     UNION ALL SELECT 'processed_events', count(*) FROM processed_events
     UNION ALL SELECT 'rejected_messages', count(*) FROM rejected_messages
+    UNION ALL SELECT 'model_versions', count(*) FROM model_versions
 """

@@ -33,7 +33,7 @@ os.environ.update(
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TABLES = (
     "cities, brands, food_categories, venues, items, banners, users, orders, order_lines,"
-    " activity_events, processed_events, rejected_messages"
+    " activity_events, processed_events, rejected_messages, model_versions"
 )
 
 

@@ -181,6 +181,60 @@ def evaluate(orders_file: Path, as_json: bool) -> None:
 
 
 @main.command()
+@click.option("--no-activate", is_flag=True, help="Store the version without switching to it.")
+def train(no_activate: bool) -> None:
+    """Train the items model on all order history as a new version (evaluated, then active)."""
+    from actors.training import train_version
+
+    version = train_version(activate=not no_activate)
+    click.echo(f"trained {version}" + ("" if no_activate else " (active)"))
+
+
+@main.group()
+def model() -> None:
+    """Model versions: list, activate (rollback)."""
+
+
+@model.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def model_list(as_json: bool) -> None:
+    """Versions, newest first, with their offline metrics."""
+    from actors.training import KIND
+    from store import registry
+    from workers.broker import database
+
+    with database.unit_of_work(single_statement=True) as uow:
+        rows = registry.versions(uow.connection, KIND)
+    if as_json:
+        click.echo(json.dumps(rows, default=str, indent=2))
+        return
+    for row in rows:
+        production = row["metrics"].get("larder items (TIFU-KNN)", {})
+        click.echo(
+            f"{'*' if row['active'] else ' '} {row['version']}  {row['created_at']:%Y-%m-%d %H:%M}"
+            f"  orders={row['trained_on'].get('orders')}"
+            f"  recall@10={production.get('Recall@10', float('nan')):.3f}"
+            f"  ndcg@10={production.get('NDCG@10', float('nan')):.3f}"
+        )
+
+
+@model.command("activate")
+@click.argument("version")
+def model_activate(version: str) -> None:
+    """Switch to VERSION atomically (e.g. roll back to the previous one)."""
+    from actors.training import KIND
+    from store import registry
+    from workers.broker import database
+
+    try:
+        with database.unit_of_work() as uow:
+            registry.activate(uow.connection, KIND, version)
+    except registry.UnknownVersion as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{version} is active")
+
+
+@main.command()
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
 def prune(days: int) -> None:
     """Delete idempotency records older than DAYS (what the maintenance actor does)."""

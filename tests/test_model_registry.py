@@ -1,0 +1,76 @@
+"""Model versions: trained from Postgres history, evaluated, stored, switched atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from domain.recs.artefacts import from_bytes
+from store import registry
+from store.orders_import import import_orders
+from tests.conftest import scalar
+from workers.cli import main
+
+HEADER = "order_id,user_id,venue_id,item_id,quantity,placed_at\n"
+
+
+def load_history(db: Any, tmp_path: Path) -> None:
+    rows = []
+    for user in range(1, 21):
+        for week in range(4):
+            order = f"U{user}W{week}"
+            for item in (user % 4 + 1, 10 + week, 20 + user % 3):
+                rows.append(f"{order},{user},1,{item},1,2026-01-{1 + 7 * week:02d}T12:00:00Z")
+    path = tmp_path / "history.csv"
+    path.write_text(HEADER + "\n".join(rows) + "\n")
+    import_orders(db.engine, path, progress=False)
+
+
+def test_train_stores_an_evaluated_version_and_activates_it(db: Any, tmp_path: Path) -> None:
+    # Given order history in Postgres
+    load_history(db, tmp_path)
+    # When the items model is trained
+    result = CliRunner().invoke(main, ["train"])
+    # Then one version exists, active, with offline metrics and a loadable artefact
+    assert result.exit_code == 0, result.output
+    listed = json.loads(CliRunner().invoke(main, ["model", "list", "--json"]).output)
+    assert len(listed) == 1 and listed[0]["active"] is True
+    assert listed[0]["trained_on"] == {"orders": 80, "users": 20}
+    assert 0 <= listed[0]["metrics"]["larder items (TIFU-KNN)"]["Recall@10"] <= 1
+    with db.unit_of_work(single_statement=True) as uow:
+        found = registry.active(uow.connection, "items")
+    assert found is not None and found[0] == listed[0]["version"]
+    assert from_bytes(found[1]).item_ids.tolist() == [1, 2, 3, 4, 10, 11, 12, 13, 20, 21, 22]
+
+
+def test_activate_rolls_back_to_a_previous_version_atomically(db: Any, tmp_path: Path) -> None:
+    # Given two trained versions, the newer active
+    load_history(db, tmp_path)
+    CliRunner().invoke(main, ["train"])
+    CliRunner().invoke(main, ["train"])
+    older, newer = sorted(
+        json.loads(CliRunner().invoke(main, ["model", "list", "--json"]).output),
+        key=lambda v: v["created_at"],
+    )
+    assert newer["active"] and not older["active"]
+    # When the older one is activated
+    result = CliRunner().invoke(main, ["model", "activate", older["version"]])
+    # Then it is the only active version, and both are kept
+    assert result.exit_code == 0, result.output
+    assert (
+        scalar(db, "SELECT string_agg(version, ',') FROM model_versions WHERE active")
+        == (older["version"])
+    )
+    assert scalar(db, "SELECT count(*) FROM model_versions") == 2
+
+
+def test_activating_an_unknown_version_fails_and_changes_nothing(db: Any, tmp_path: Path) -> None:
+    load_history(db, tmp_path)
+    CliRunner().invoke(main, ["train"])
+    before = scalar(db, "SELECT version FROM model_versions WHERE active")
+    result = CliRunner().invoke(main, ["model", "activate", "items-nope"])
+    assert result.exit_code == 1 and "no items model version 'items-nope'" in result.output
+    assert scalar(db, "SELECT version FROM model_versions WHERE active") == before
