@@ -6,32 +6,21 @@ problems) and runs domain.recs.evaluation's last-basket holdout on it.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
-from domain.orders_csv import BadFile, parse_order_lines
 from domain.recs.evaluation import METRICS, baskets_from_orders, evaluate, split_last_basket
+from store.orders_import import read_orders_file
 
 
 def run(path: Path, as_json: bool) -> str:
     """The metrics per model, as an aligned table (3 decimals) or as JSON."""
-    baskets = baskets_from_orders(parse_order_lines(_text_lines(path)))
+    baskets = baskets_from_orders(read_orders_file(path))
     results = evaluate(baskets)
     if as_json:
         return json.dumps(results, indent=2)
     users = len(split_last_basket(baskets)[2])
     return _table(results) + f"\n{users} users scored on their last order (held out)"
-
-
-def _text_lines(path: Path) -> io.StringIO:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise BadFile([(line, f"not valid UTF-8 (byte {error.start})")]) from None
-    return io.StringIO(text, newline="")
 
 
 def _table(results: dict[str, dict[str, float]]) -> str:
