@@ -143,3 +143,30 @@ def test_eval_reports_a_bad_file_by_line_and_a_good_one_as_a_table(tmp_path: Pat
     assert result.exit_code == 0, result.output
     for model in ("G-TopFreq", "P-TopFreq", "larder items"):
         assert model in result.output
+
+
+def test_import_orders_cli_loads_a_file_and_refuses_a_bad_one(db: Any, tmp_path: Path) -> None:
+    header = "order_id,user_id,venue_id,item_id,quantity,placed_at\n"
+    good = tmp_path / "good.csv"
+    good.write_text(header + "A,1,1,5,2,2026-01-01T10:00:00Z\nA,1,1,6,1,2026-01-01T10:00:00Z\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + "B,1,1,5,1,2026-01-01T10:00:00Z\nC,x,1,5,1,2026-01-01T10:00:00Z\n")
+    # When a good file is imported, then a file with a bad second row
+    ok = CliRunner().invoke(main, ["import", "orders", str(good)])
+    refused = CliRunner().invoke(main, ["import", "orders", str(bad)])
+    # Then the first loads, the second names line 3 and loads nothing (not even order B)
+    assert ok.exit_code == 0 and "1 new orders, 2 new order lines" in ok.output
+    assert refused.exit_code == 1 and "nothing loaded" in refused.output
+    assert "line 3" in refused.output
+    assert scalar(db, "SELECT string_agg(order_id, ',') FROM orders") == "A"
+
+
+def test_import_shows_a_progress_bar_when_asked(db: Any, tmp_path: Path, capsys: Any) -> None:
+    from store.orders_import import import_orders
+
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,user_id,venue_id,item_id,quantity,placed_at\nA,1,1,5,1,2026-01-01T10:00:00Z\n"
+    )
+    import_orders(db.engine, path, progress=True)
+    assert "lines" in capsys.readouterr().err
