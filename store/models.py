@@ -22,7 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB, REAL
 
 metadata = MetaData(
     naming_convention={
@@ -214,4 +214,29 @@ model_versions = Table(
     Column("activated_at", DateTime(timezone=True)),
     # at most one active version per kind
     Index("uq_model_versions_active_kind", "kind", unique=True, postgresql_where=text("active")),
+)
+
+recommendations = Table(
+    "recommendations",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("surface", Text, primary_key=True),
+    Column("context", BigInteger, primary_key=True, autoincrement=False),  # 0: none
+    Column("ids", ARRAY(BigInteger), nullable=False),
+    Column("scores", ARRAY(REAL), nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("inputs_at", DateTime(timezone=True), nullable=False),  # newest input it saw
+    Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+fallback_recommendations = Table(
+    "fallback_recommendations",
+    metadata,
+    Column("city_id", BigInteger, primary_key=True, autoincrement=False),  # 0: every city
+    Column("surface", Text, primary_key=True),
+    Column("context", BigInteger, primary_key=True, autoincrement=False),
+    Column("ids", ARRAY(BigInteger), nullable=False),
+    Column("scores", ARRAY(REAL), nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -216,6 +216,60 @@ ACTIVE_MODEL = """
     SELECT version, artefact FROM model_versions WHERE kind = %(kind)s AND active
 """
 
+USER_BASKETS = """
+    SELECT o.order_id, o.user_id, o.venue_id, o.placed_at,
+           array_agg(DISTINCT l.item_id ORDER BY l.item_id) AS items
+    FROM orders o JOIN order_lines l USING (order_id)
+    WHERE o.user_id = ANY(%(user_ids)s)
+    GROUP BY o.order_id
+"""
+
+ORDERING_USERS = "SELECT DISTINCT user_id FROM orders ORDER BY user_id"
+
+ACTIVE_MODEL_VERSION = "SELECT version FROM model_versions WHERE kind = %(kind)s AND active"
+
+# A recompute from older inputs never overwrites a list computed from newer ones.
+UPSERT_RECOMMENDATIONS = """
+    INSERT INTO recommendations AS r
+        (user_id, surface, context, ids, scores, model_version, inputs_at, computed_at)
+    SELECT user_id, surface, context, ids, scores, model_version, inputs_at, now()
+    FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(
+        user_id bigint, surface text, context bigint, ids bigint[], scores real[],
+        model_version text, inputs_at timestamptz)
+    ON CONFLICT (user_id, surface, context) DO UPDATE SET
+        ids = EXCLUDED.ids, scores = EXCLUDED.scores, model_version = EXCLUDED.model_version,
+        inputs_at = EXCLUDED.inputs_at, computed_at = EXCLUDED.computed_at
+    WHERE r.inputs_at <= EXCLUDED.inputs_at
+"""
+
+UPSERT_FALLBACKS = """
+    INSERT INTO fallback_recommendations AS f
+        (city_id, surface, context, ids, scores, model_version, computed_at)
+    SELECT city_id, surface, context, ids, scores, model_version, now()
+    FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(
+        city_id bigint, surface text, context bigint, ids bigint[], scores real[],
+        model_version text)
+    ON CONFLICT (city_id, surface, context) DO UPDATE SET
+        ids = EXCLUDED.ids, scores = EXCLUDED.scores, model_version = EXCLUDED.model_version,
+        computed_at = EXCLUDED.computed_at
+"""
+
+# The read: one query, two primary-key lookups. The user's own fresh list if there is one,
+# else the fallback for the user's city (or for every city), flagged as such.
+READ_RECOMMENDATIONS = """
+    (SELECT ids, scores, model_version, computed_at, false AS fallback
+     FROM recommendations
+     WHERE user_id = %(user_id)s AND surface = %(surface)s AND context = %(context)s
+       AND computed_at > now() - %(max_age)s)
+    UNION ALL
+    (SELECT ids, scores, model_version, computed_at, true
+     FROM fallback_recommendations
+     WHERE surface = %(surface)s AND context = %(context)s
+       AND city_id IN (0, (SELECT city_id FROM users WHERE user_id = %(user_id)s))
+     ORDER BY city_id DESC LIMIT 1)
+    LIMIT 1
+"""
+
 RECENT_REJECTIONS = """
     SELECT id, message_id, queue_name, actor_name, reason, raw_body, rejected_at
     FROM rejected_messages ORDER BY rejected_at DESC, id DESC LIMIT %(limit)s
@@ -235,4 +289,5 @@ TABLE_COUNTS = """
     UNION ALL SELECT 'processed_events', count(*) FROM processed_events
     UNION ALL SELECT 'rejected_messages', count(*) FROM rejected_messages
     UNION ALL SELECT 'model_versions', count(*) FROM model_versions
+    UNION ALL SELECT 'recommendations', count(*) FROM recommendations
 """

@@ -33,7 +33,8 @@ os.environ.update(
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TABLES = (
     "cities, brands, food_categories, venues, items, banners, users, orders, order_lines,"
-    " activity_events, processed_events, rejected_messages, model_versions"
+    " activity_events, processed_events, rejected_messages, model_versions,"
+    " recommendations, fallback_recommendations"
 )
 
 

@@ -234,6 +234,64 @@ def model_activate(version: str) -> None:
     click.echo(f"{version} is active")
 
 
+@main.group()
+def refresh() -> None:
+    """Recompute precomputed lists."""
+
+
+@refresh.command("items")
+@click.argument("user_ids", nargs=-1, type=click.IntRange(1))
+@click.option("--all", "everyone", is_flag=True, help="Every user with order history.")
+@click.option("--chunk", default=500, show_default=True, type=click.IntRange(1, 1000))
+def refresh_items(user_ids: tuple[int, ...], everyone: bool, chunk: int) -> None:
+    """Enqueue `items` list refreshes (chunked jobs) and store the venues' fallback lists."""
+    from actors.recs import refresh_fallbacks
+    from actors.recs import refresh_items as job
+    from store import recs
+    from workers.broker import database
+
+    users = list(user_ids)
+    if everyone:
+        with database.unit_of_work(single_statement=True) as uow:
+            users = recs.ordering_users(uow.connection)
+    for start in range(0, len(users), chunk):
+        job.send({"schema_version": 1, "user_ids": users[start : start + chunk]})
+    fallbacks = refresh_fallbacks()
+    jobs = -(-len(users) // chunk)
+    click.echo(f"enqueued {jobs} jobs for {len(users)} users; {fallbacks} fallback lists stored")
+
+
+@main.command("recs")
+@click.argument("user_id", type=click.IntRange(1))
+@click.option("--surface", default="items", show_default=True, type=click.Choice(["items"]))
+@click.option(
+    "--context",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Venue id for the items surface.",
+)
+@click.option("--json", "as_json", is_flag=True)
+def recs_read(user_id: int, surface: str, context: int, as_json: bool) -> None:
+    """Read one precomputed list (one indexed query; falls back to popular lists)."""
+    from store import recs
+    from workers.broker import database
+
+    with database.unit_of_work(single_statement=True) as uow:
+        found = recs.read(uow.connection, user_id, surface, context)
+    if found is None:
+        raise click.ClickException(f"no list for user {user_id}, {surface}, context {context}")
+    if as_json:
+        click.echo(found.model_dump_json(indent=2))
+        return
+    kind = "fallback" if found.fallback else "personal"
+    click.echo(
+        f"{kind} list, model {found.model_version}, computed {found.computed_at:%Y-%m-%d %H:%M}"
+    )
+    for rank, (item, score) in enumerate(zip(found.ids, found.scores, strict=True), start=1):
+        click.echo(f"{rank:>3}. {item}  {score:.4f}")
+
+
 @main.command()
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
 def prune(days: int) -> None:

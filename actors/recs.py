@@ -1,0 +1,80 @@
+"""Refreshing precomputed recommendation lists (the `recs` queue)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+import dramatiq
+from pydantic import Field, ValidationError
+
+from domain.recs import artefacts
+from domain.recs.items import Basket, ItemsModel
+from domain.recs.lists import items_fallbacks, items_lists
+from schemas.base import Id, InvalidMessage, SchemaVersion, StrictModel, describe
+from store import recs, registry
+from workers import queues
+from workers.broker import database
+
+KIND = "items"
+MAX_USERS = 1000
+
+
+class RefreshItems(StrictModel):
+    """Job: recompute the `items` lists of these users with the active model."""
+
+    schema_version: SchemaVersion
+    user_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_USERS)]
+
+
+class _ActiveModel:
+    """The active model of this process, reloaded only when the active version changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded: tuple[str, ItemsModel] | None = None
+
+    def get(self, version: str) -> ItemsModel:
+        with self._lock:
+            if self._loaded is None or self._loaded[0] != version:
+                with database.unit_of_work(single_statement=True) as uow:
+                    found = registry.active(uow.connection, KIND)
+                if found is None or found[0] != version:
+                    raise RuntimeError("the active model changed while loading; retry")
+                self._loaded = (version, artefacts.from_bytes(found[1]))
+            return self._loaded[1]
+
+
+_model = _ActiveModel()
+
+
+@dramatiq.actor(
+    actor_name="refresh_items", queue_name=queues.name(queues.RECS), throws=(InvalidMessage,)
+)
+def refresh_items(job: dict[str, Any]) -> None:
+    """Recompute the users' lists; older inputs never overwrite newer lists."""
+    try:
+        user_ids = RefreshItems.model_validate(job).user_ids
+    except ValidationError as error:
+        raise InvalidMessage(describe(error)) from None
+    with database.unit_of_work(single_statement=True) as uow:
+        version = recs.active_version(uow.connection, KIND)
+        histories: dict[int, list[Basket]] = {}
+        for basket in recs.user_baskets(uow.connection, user_ids):
+            histories.setdefault(basket.user_id, []).append(basket)
+    if version is None:
+        return  # nothing trained yet: readers get fallbacks once `larder train` has run
+    rows = items_lists(_model.get(version), version, histories)
+    with database.unit_of_work(single_statement=True) as uow:
+        recs.write_lists(uow.connection, rows)
+
+
+def refresh_fallbacks() -> int:
+    """Store every venue's popular items (the cold-start lists) from the active model."""
+    with database.unit_of_work(single_statement=True) as uow:
+        version = recs.active_version(uow.connection, KIND)
+    if version is None:
+        return 0
+    rows = items_fallbacks(_model.get(version), version)
+    with database.unit_of_work(single_statement=True) as uow:
+        return recs.write_fallbacks(uow.connection, rows)
