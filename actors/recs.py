@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import threading
-from typing import Annotated, Any
+from typing import Any
 
 import dramatiq
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from domain.recs import artefacts
 from domain.recs.items import Basket, ItemsModel
 from domain.recs.lists import items_fallbacks, items_lists
-from schemas.base import Id, InvalidMessage, SchemaVersion, StrictModel, describe
+from schemas.base import InvalidMessage, describe
+from schemas.jobs import RefreshItems
 from store import recs, registry
 from workers import queues
 from workers.broker import database
 
 KIND = "items"
-MAX_USERS = 1000
-
-
-class RefreshItems(StrictModel):
-    """Job: recompute the `items` lists of these users with the active model."""
-
-    schema_version: SchemaVersion
-    user_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_USERS)]
 
 
 class _ActiveModel:

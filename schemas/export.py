@@ -10,7 +10,8 @@ from pydantic import TypeAdapter
 
 from schemas import events
 from schemas.envelope import DramatiqEnvelope
-from schemas.rows import RejectedMessage
+from schemas.jobs import RefreshItems
+from schemas.rows import RecommendationList, RejectedMessage
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
 
@@ -31,7 +32,9 @@ EXPORTED: dict[str, Any] = {
     "intake-message": events.IntakeMessage,
     "intake-batch": events.Batch,
     **{events.type_of(model): model for model in EVENT_TYPES},
+    "refresh-items-job": RefreshItems,
     "rejected-message": RejectedMessage,
+    "recommendation-list": RecommendationList,
 }
 
 
