@@ -13,7 +13,7 @@ from domain.recs.items import Basket, ItemsModel
 from domain.recs.lists import items_fallbacks, items_lists
 from schemas.base import InvalidMessage, describe
 from schemas.jobs import RefreshItems
-from store import recs, registry
+from store import queries, recs, registry
 from workers import queues
 from workers.broker import database
 
@@ -71,3 +71,17 @@ def refresh_fallbacks() -> int:
     rows = items_fallbacks(_model.get(version), version)
     with database.unit_of_work(single_statement=True) as uow:
         return recs.write_fallbacks(uow.connection, rows)
+
+
+def sweep_dirty_users(limit: int = 5000, chunk: int = 500) -> int:
+    """Claim users whose inputs changed and enqueue their refresh; returns how many.
+
+    The jobs are published before the claim commits: if publishing fails the users stay dirty,
+    and if the commit fails after publishing they are refreshed twice (harmless: idempotent).
+    Any number of sweepers can run at once (SKIP LOCKED)."""
+    with database.unit_of_work() as uow:
+        cursor = uow.connection.execute(queries.CLAIM_DIRTY_USERS, {"limit": limit})
+        users = sorted(row[0] for row in cursor)
+        for start in range(0, len(users), chunk):
+            refresh_items.send({"schema_version": 1, "user_ids": users[start : start + chunk]})
+    return len(users)

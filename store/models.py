@@ -240,3 +240,12 @@ fallback_recommendations = Table(
     Column("model_version", Text, nullable=False),
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+dirty_users = Table(
+    "dirty_users",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("marked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("inputs_at", DateTime(timezone=True), nullable=False),  # newest order it stands for
+    Index(None, "marked_at"),
+)

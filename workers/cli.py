@@ -293,6 +293,22 @@ def recs_read(user_id: int, surface: str, context: int, as_json: bool) -> None:
 
 
 @main.command()
+@click.option(
+    "--sweep-every",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.05, 3600),
+    help="Seconds between sweeps of users whose lists must follow new orders.",
+)
+@click.option("--once", is_flag=True, help="Run every duty once and exit.")
+def scheduler(sweep_every: float, once: bool) -> None:
+    """Periodic duties: refresh lists of users with new orders, prune old records."""
+    from workers import scheduler as periodic
+
+    periodic.run(periodic.duties(sweep_every), once=once)
+
+
+@main.command()
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
 def prune(days: int) -> None:
     """Delete idempotency records older than DAYS (what the maintenance actor does)."""

@@ -1,0 +1,75 @@
+"""Lists follow new orders: intake marks the user dirty, a sweep enqueues one refresh."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from actors.recs import sweep_dirty_users
+from store import recs
+from tests.conftest import scalar, wait_for
+from tests.factories import batch, order
+from tests.test_intake_rabbitmq import drain, send
+from tests.test_model_registry import load_history
+from workers import queues
+from workers.cli import main
+from workers.scheduler import Duty, run
+
+
+def test_bursts_of_orders_coalesce_into_one_dirty_mark(broker: Any, worker: Any, db: Any) -> None:
+    # Given ten orders of one user in a second, plus a duplicate of one of them
+    orders = [
+        order(f"o{i}", order_id=f"O{i}", user_id=4, placed_at=f"2026-02-01T12:00:0{i}Z")
+        for i in range(10)
+    ]
+    send(broker, batch(orders[:5]))
+    send(broker, batch(orders[5:]))
+    send(broker, orders[3])
+    drain(broker, worker)
+    # Then the user is marked once, standing for the newest order
+    assert scalar(db, "SELECT count(*) FROM dirty_users") == 1
+    assert str(scalar(db, "SELECT inputs_at FROM dirty_users WHERE user_id = 4")).startswith(
+        "2026-02-01 12:00:09"
+    )
+
+
+def test_sweep_refreshes_the_users_lists_after_a_new_order(
+    broker: Any, worker: Any, db: Any, tmp_path: Path
+) -> None:
+    # Given a trained model and user 3's lists computed from January's history
+    load_history(db, tmp_path)
+    CliRunner().invoke(main, ["train"])
+    CliRunner().invoke(main, ["refresh", "items", "3"])
+    broker.join(queues.name(queues.RECS), min_successes=5, idle_time=50, timeout=30_000)
+    worker.join()
+    assert str(scalar(db, "SELECT inputs_at FROM recommendations WHERE user_id = 3")).startswith(
+        "2026-01-22"
+    )
+    # When a new order of user 3 arrives and the scheduler sweeps once
+    send(broker, order("late", order_id="LATE-3", user_id=3, placed_at="2026-03-01T10:00:00Z"))
+    drain(broker, worker)
+    assert scalar(db, "SELECT count(*) FROM dirty_users") == 1
+    run([Duty("sweep", 1.0, sweep_dirty_users)], once=True)
+    # Then the mark is gone and the list is recomputed from the new input
+    assert scalar(db, "SELECT count(*) FROM dirty_users") == 0
+    wait_for(
+        lambda: str(
+            scalar(db, "SELECT inputs_at FROM recommendations WHERE user_id = 3")
+        ).startswith("2026-03-01"),
+        timeout=30,
+    )
+    with db.unit_of_work(single_statement=True) as uow:
+        found = recs.read(uow.connection, 3, "items", 1)
+    assert found is not None and not found.fallback
+
+
+def test_a_failing_duty_does_not_stop_the_others() -> None:
+    calls: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("down")
+
+    run([Duty("broken", 1.0, broken), Duty("fine", 1.0, lambda: calls.append("ran"))], once=True)
+    assert calls == ["ran"]
