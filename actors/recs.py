@@ -73,15 +73,15 @@ def refresh_fallbacks() -> int:
         return recs.write_fallbacks(uow.connection, rows)
 
 
-def sweep_dirty_users(limit: int = 5000, chunk: int = 500) -> int:
-    """Claim users whose inputs changed and enqueue their refresh; returns how many.
+def sweep_changed_users(limit: int = 5000, chunk: int = 500) -> int:
+    """Claim users whose inputs changed and enqueue their refresh; returns how many users.
 
     The jobs are published before the claim commits: if publishing fails the users stay dirty,
     and if the commit fails after publishing they are refreshed twice (harmless: idempotent).
     Any number of sweepers can run at once (SKIP LOCKED)."""
     with database.unit_of_work() as uow:
-        cursor = uow.connection.execute(queries.CLAIM_DIRTY_USERS, {"limit": limit})
-        users = sorted(row[0] for row in cursor)
+        cursor = uow.connection.execute(queries.CLAIM_USER_CHANGES, {"limit": limit})
+        users = sorted({row[0] for row in cursor})  # a burst of changes: one refresh
         for start in range(0, len(users), chunk):
             refresh_items.send({"schema_version": 1, "user_ids": users[start : start + chunk]})
     return len(users)

@@ -4,11 +4,11 @@ same run:
   single-event messages  vs  a no-op Dramatiq actor fed the same messages
   1,000-event batches    vs  a plain COPY of the same rows into the same tables
 
-Workers run as the Procfile runs them (`dramatiq workers.broker ...`, 2 processes x 32 threads by
+Workers run as the Procfile runs them (`dramatiq workers.broker ...`, 2 processes x 16 threads by
 default). Each queue is prefilled with raw pika, then the workers start; the clock runs from the
 first message consumed to the last row written (for the no-op: to the queue being empty).
 
-    python -m benchmarks.intake [--single 20000] [--batched 200000] [--processes 2 --threads 32]
+    python -m benchmarks.intake [--single 20000] [--batched 200000] [--processes 2 --threads 16]
 """
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=20_000)
     parser.add_argument("--batched", type=int, default=200_000)
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=16)
     args = parser.parse_args()
     events = world_events(args.single + args.batched)
     single, batched = events[: args.single], events[args.single :]

@@ -241,11 +241,10 @@ fallback_recommendations = Table(
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-dirty_users = Table(
-    "dirty_users",
+user_changes = Table(
+    "user_changes",
     metadata,
-    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("marked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("inputs_at", DateTime(timezone=True), nullable=False),  # newest order it stands for
-    Index(None, "marked_at"),
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

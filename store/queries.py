@@ -140,13 +140,11 @@ INSERT_ORDERS = (
         INSERT INTO orders (order_id, user_id, venue_id, city_id, placed_at, total, source)
         SELECT order_id, user_id, venue_id, city_id, placed_at, total, 'event' FROM chosen
         ON CONFLICT (order_id) DO NOTHING
-        RETURNING order_id, user_id, placed_at
-    ), dirty AS (
-        -- the user's lists must follow this order: mark them (one row per user coalesces bursts)
-        INSERT INTO dirty_users (user_id, inputs_at)
-        SELECT user_id, max(placed_at) FROM new_orders GROUP BY user_id
-        ON CONFLICT (user_id) DO UPDATE
-        SET inputs_at = greatest(dirty_users.inputs_at, EXCLUDED.inputs_at)
+        RETURNING order_id, user_id
+    ), changed AS (
+        -- the user's lists must follow this order. An append-only log, no unique key: marking
+        -- never waits on another transaction; the sweep coalesces a burst into one refresh.
+        INSERT INTO user_changes (user_id) SELECT DISTINCT user_id FROM new_orders
     )
     INSERT INTO order_lines (order_id, line_no, item_id, quantity)
     SELECT c.order_id, l.line_no, l.item_id, l.quantity
@@ -232,9 +230,9 @@ USER_BASKETS = """
 
 # Claimed by any number of sweepers at once; the caller publishes the refresh jobs before it
 # commits, so a failed publish leaves the users dirty (at least once, never lost).
-CLAIM_DIRTY_USERS = """
-    DELETE FROM dirty_users WHERE user_id IN (
-        SELECT user_id FROM dirty_users ORDER BY marked_at LIMIT %(limit)s
+CLAIM_USER_CHANGES = """
+    DELETE FROM user_changes WHERE id IN (
+        SELECT id FROM user_changes ORDER BY id LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
     )
     RETURNING user_id
@@ -306,5 +304,5 @@ TABLE_COUNTS = """
     UNION ALL SELECT 'rejected_messages', count(*) FROM rejected_messages
     UNION ALL SELECT 'model_versions', count(*) FROM model_versions
     UNION ALL SELECT 'recommendations', count(*) FROM recommendations
-    UNION ALL SELECT 'dirty_users', count(*) FROM dirty_users
+    UNION ALL SELECT 'user_changes', count(*) FROM user_changes
 """

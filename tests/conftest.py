@@ -34,7 +34,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 TABLES = (
     "cities, brands, food_categories, venues, items, banners, users, orders, order_lines,"
     " activity_events, processed_events, rejected_messages, model_versions,"
-    " recommendations, fallback_recommendations, dirty_users"
+    " recommendations, fallback_recommendations, user_changes"
 )
 
 

@@ -134,3 +134,26 @@ def test_bulk_writes_skip_the_queue() -> None:
     release.set()
     slow.join(timeout=5)
     assert calls[-1] == ["slow"]
+
+
+def test_bulk_writes_run_a_few_at_a_time() -> None:
+    # Given a store that records how many bulk writes overlap
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def write(events: Sequence[Any]) -> None:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+
+    combiner = Combiner(write, bulk=2, bulk_parallel=2)
+    # When 12 threads submit bulk writes at once
+    threads = [threading.Thread(target=combiner.submit, args=([i, i],)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    # Then never more than two ran together
+    assert peak[0] == 2

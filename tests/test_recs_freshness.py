@@ -7,7 +7,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from actors.recs import sweep_dirty_users
+from actors.recs import sweep_changed_users
 from store import recs
 from tests.conftest import scalar, wait_for
 from tests.factories import batch, order
@@ -18,7 +18,7 @@ from workers.cli import main
 from workers.scheduler import Duty, run
 
 
-def test_bursts_of_orders_coalesce_into_one_dirty_mark(broker: Any, worker: Any, db: Any) -> None:
+def test_bursts_of_orders_coalesce_into_one_refresh(broker: Any, worker: Any, db: Any) -> None:
     # Given ten orders of one user in a second, plus a duplicate of one of them
     orders = [
         order(f"o{i}", order_id=f"O{i}", user_id=4, placed_at=f"2026-02-01T12:00:0{i}Z")
@@ -28,11 +28,11 @@ def test_bursts_of_orders_coalesce_into_one_dirty_mark(broker: Any, worker: Any,
     send(broker, batch(orders[5:]))
     send(broker, orders[3])
     drain(broker, worker)
-    # Then the user is marked once, standing for the newest order
-    assert scalar(db, "SELECT count(*) FROM dirty_users") == 1
-    assert str(scalar(db, "SELECT inputs_at FROM dirty_users WHERE user_id = 4")).startswith(
-        "2026-02-01 12:00:09"
-    )
+    # Then each message with new orders logged one change for the user (the duplicate none) ...
+    assert scalar(db, "SELECT count(*) FROM user_changes WHERE user_id = 4") == 2
+    # ... and one sweep turns them into one refresh of the user
+    assert sweep_changed_users() == 1
+    assert scalar(db, "SELECT count(*) FROM user_changes") == 0
 
 
 def test_sweep_refreshes_the_users_lists_after_a_new_order(
@@ -50,10 +50,10 @@ def test_sweep_refreshes_the_users_lists_after_a_new_order(
     # When a new order of user 3 arrives and the scheduler sweeps once
     send(broker, order("late", order_id="LATE-3", user_id=3, placed_at="2026-03-01T10:00:00Z"))
     drain(broker, worker)
-    assert scalar(db, "SELECT count(*) FROM dirty_users") == 1
-    run([Duty("sweep", 1.0, sweep_dirty_users)], once=True)
+    assert scalar(db, "SELECT count(*) FROM user_changes") == 1
+    run([Duty("sweep", 1.0, sweep_changed_users)], once=True)
     # Then the mark is gone and the list is recomputed from the new input
-    assert scalar(db, "SELECT count(*) FROM dirty_users") == 0
+    assert scalar(db, "SELECT count(*) FROM user_changes") == 0
     wait_for(
         lambda: str(
             scalar(db, "SELECT inputs_at FROM recommendations WHERE user_id = 3")

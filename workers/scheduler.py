@@ -20,10 +20,10 @@ class Duty:
 
 def duties(sweep_every_s: float) -> list[Duty]:
     from actors.maintenance import DEFAULT_RETENTION_DAYS, prune
-    from actors.recs import sweep_dirty_users
+    from actors.recs import sweep_changed_users
 
     return [
-        Duty("sweep dirty users", sweep_every_s, sweep_dirty_users),
+        Duty("sweep changed users", sweep_every_s, sweep_changed_users),
         Duty("prune idempotency records", 3600.0, lambda: prune(DEFAULT_RETENTION_DAYS)),
     ]
 
