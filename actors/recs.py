@@ -82,6 +82,12 @@ def sweep_changed_users(limit: int = 5000, chunk: int = 500) -> int:
     with database.unit_of_work() as uow:
         cursor = uow.connection.execute(queries.CLAIM_USER_CHANGES, {"limit": limit})
         users = sorted({row[0] for row in cursor})  # a burst of changes: one refresh
-        for start in range(0, len(users), chunk):
-            refresh_items.send({"schema_version": 1, "user_ids": users[start : start + chunk]})
+        enqueue_refresh(users, chunk)
     return len(users)
+
+
+def enqueue_refresh(user_ids: list[int], chunk: int = 500) -> int:
+    """Send `refresh_items` jobs of at most `chunk` users; returns how many jobs."""
+    for start in range(0, len(user_ids), chunk):
+        refresh_items.send({"schema_version": 1, "user_ids": user_ids[start : start + chunk]})
+    return -(-len(user_ids) // chunk)

@@ -42,4 +42,7 @@ def test_demo_falls_back_to_embedded_postgres_and_in_memory_broker(tmp_path: Pat
     assert int(counts["users"]) == 50 and int(counts["venues"]) == 10
     assert int(counts["orders"]) > 0 and int(counts["rejected_messages"]) == 2
     assert "invalid message: venue.upserted.rating" in out
+    # And it trained the items model and precomputed personal lists through the queue
+    assert "trained items model items-" in out
+    assert "(personal, model items-" in out
     assert (tmp_path / ".larder" / "pgdata").is_dir()

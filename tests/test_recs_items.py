@@ -281,3 +281,18 @@ def test_params_are_validated() -> None:
         ItemsParams(alpha=1.5)
     with pytest.raises(ValueError):
         ItemsParams(neighbours=-1)
+
+
+def test_every_recommender_returns_nothing_for_a_venue_the_model_never_saw() -> None:
+    # Given a model trained on venue 1 only
+    from domain.recs.baselines import g_topfreq_many, p_topfreq_many
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    history = [
+        Basket(u, 1, start + timedelta(days=d), (u, 100 + d)) for u in (1, 2) for d in range(3)
+    ]
+    model = train(history)
+    histories = {1: history[:3]}
+    # When asked for venue 2 / Then each recommender answers with an empty list, not an error
+    for recommender in (recommend_many, g_topfreq_many, p_topfreq_many):
+        assert recommender(model, histories, 10, 2) == {1: []}

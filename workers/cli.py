@@ -245,8 +245,7 @@ def refresh() -> None:
 @click.option("--chunk", default=500, show_default=True, type=click.IntRange(1, 1000))
 def refresh_items(user_ids: tuple[int, ...], everyone: bool, chunk: int) -> None:
     """Enqueue `items` list refreshes (chunked jobs) and store the venues' fallback lists."""
-    from actors.recs import refresh_fallbacks
-    from actors.recs import refresh_items as job
+    from actors.recs import enqueue_refresh, refresh_fallbacks
     from store import recs
     from workers.broker import database
 
@@ -254,10 +253,8 @@ def refresh_items(user_ids: tuple[int, ...], everyone: bool, chunk: int) -> None
     if everyone:
         with database.unit_of_work(single_statement=True) as uow:
             users = recs.ordering_users(uow.connection)
-    for start in range(0, len(users), chunk):
-        job.send({"schema_version": 1, "user_ids": users[start : start + chunk]})
+    jobs = enqueue_refresh(users, chunk)
     fallbacks = refresh_fallbacks()
-    jobs = -(-len(users) // chunk)
     click.echo(f"enqueued {jobs} jobs for {len(users)} users; {fallbacks} fallback lists stored")
 
 

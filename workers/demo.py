@@ -37,7 +37,8 @@ def run(users: int, venues: int, days: int) -> None:
     migrate(settings.database_url.get_secret_value())
     import dramatiq
 
-    import actors.intake  # noqa: F401  (registers the actors)
+    import actors.intake
+    import actors.recs
     from workers.broker import broker, database
 
     worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
@@ -45,10 +46,13 @@ def run(users: int, venues: int, days: int) -> None:
     try:
         publish_world(broker, users=users, venues=venues, days=days)
         publish_bad_messages(broker)
-        drain(broker, worker)
+        drain(broker, worker, queues.EVENTS)
+        show(database)
+        precompute_items_lists(actors.recs)
+        drain(broker, worker, queues.RECS)
     finally:
         worker.stop()
-    show(database)
+    show_a_list(database)
 
 
 def migrate(url: str) -> None:
@@ -117,8 +121,41 @@ def publish_bad_messages(broker: Any) -> None:
     click.echo("published bad messages (invalid event, unknown actor, non-JSON body on RabbitMQ)")
 
 
-def drain(broker: Any, worker: Any) -> None:
-    queue = queues.name(queues.EVENTS)
+def precompute_items_lists(recs: Any) -> None:
+    """Train the items model on what landed, then refresh every user's lists via the queue."""
+    from actors.training import train_version
+    from store.recs import ordering_users
+    from workers.broker import database
+
+    version = train_version()
+    recs.sweep_changed_users()  # consume the change marks the ingested orders left
+    with database.unit_of_work(single_statement=True) as uow:
+        users = ordering_users(uow.connection)
+    recs.enqueue_refresh(users)
+    recs.refresh_fallbacks()
+    click.echo(f"\ntrained items model {version}; refreshing the lists of {len(users)} users")
+
+
+def show_a_list(database: Any) -> None:
+    from store import recs
+
+    with database.unit_of_work(single_statement=True) as uow:
+        row = uow.connection.execute(
+            "SELECT user_id, context FROM recommendations ORDER BY user_id, context LIMIT 1"
+        ).fetchone()
+        found = recs.read(uow.connection, row[0], "items", row[1]) if row else None
+    if found is None:
+        click.echo("no recommendation lists were computed")
+        return
+    click.echo(
+        f"items list for user {found.user_id} at venue {found.context}"
+        f" ({'fallback' if found.fallback else 'personal'}, model {found.model_version}):"
+        f" {found.ids[:10]}"
+    )
+
+
+def drain(broker: Any, worker: Any, workload: str) -> None:
+    queue = queues.name(workload)
     if isinstance(broker, RabbitmqBroker):
         broker.join(queue, min_successes=20, idle_time=100, timeout=600_000)
     else:

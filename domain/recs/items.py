@@ -332,6 +332,8 @@ def rank_blocks(
     scores to report. Ties in the key go to the more popular candidate (`columns` order).
     Chunks hold about BLOCK_CELLS cells: the dense block, or `cost_per_user` cells per user.
     """
+    if len(columns) == 0:  # e.g. a venue the model never saw: nothing to rank
+        return {user: [] for user in users}
     step = max(1, BLOCK_CELLS // max(len(columns), cost_per_user, 1))
     ranked: dict[int, Ranked] = {}
     for start in range(0, len(users), step):
