@@ -6,18 +6,16 @@ import threading
 from typing import Any
 
 import dramatiq
-from pydantic import ValidationError
 
 from domain.recs import artefacts
+from domain.recs.items import MODEL_KIND as KIND
 from domain.recs.items import Basket, ItemsModel
 from domain.recs.lists import items_fallbacks, items_lists
-from schemas.base import InvalidMessage, describe
+from schemas.base import InvalidMessage, parse
 from schemas.jobs import RefreshItems
 from store import queries, recs, registry
 from workers import queues
 from workers.broker import database
-
-KIND = "items"
 
 
 class _ActiveModel:
@@ -46,10 +44,7 @@ _model = _ActiveModel()
 )
 def refresh_items(job: dict[str, Any]) -> None:
     """Recompute the users' lists; older inputs never overwrite newer lists."""
-    try:
-        user_ids = RefreshItems.model_validate(job).user_ids
-    except ValidationError as error:
-        raise InvalidMessage(describe(error)) from None
+    user_ids = parse(RefreshItems, job).user_ids
     with database.unit_of_work(single_statement=True) as uow:
         version = recs.active_version(uow.connection, KIND)
         histories: dict[int, list[Basket]] = {}

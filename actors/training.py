@@ -9,11 +9,10 @@ import dramatiq
 
 from domain.recs import artefacts, items
 from domain.recs.evaluation import NothingToEvaluate, evaluate
+from domain.recs.items import MODEL_KIND as KIND
 from store import registry
 from workers import queues
 from workers.broker import database
-
-KIND = "items"
 
 
 def train_version(activate: bool = True) -> str:

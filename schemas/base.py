@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -46,6 +46,17 @@ class InvalidMessage(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate a message into `model`; raises InvalidMessage with a readable reason."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise InvalidMessage(describe(error)) from None
 
 
 def describe(error: ValidationError, limit: int = 5) -> str:

@@ -54,6 +54,7 @@ BLOCK_CELLS = 1 << 20
 8 MiB per array, so a batch of any size runs in tens of MiB (workers run many threads)."""
 
 NO_USER = -1  # larder ids are >= 1, so -1 is never a real user
+MODEL_KIND = "items"  # the name its versions have in the model registry
 
 
 @dataclass(frozen=True, slots=True)
