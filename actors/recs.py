@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import dramatiq
@@ -78,6 +79,18 @@ def sweep_changed_users(limit: int = 5000, chunk: int = 500) -> int:
         cursor = uow.connection.execute(queries.CLAIM_USER_CHANGES, {"limit": limit})
         users = sorted({row[0] for row in cursor})  # a burst of changes: one refresh
         enqueue_refresh(users, chunk)
+    return len(users)
+
+
+LIST_TTL = timedelta(hours=24)
+
+
+def refresh_stale_lists(ttl: timedelta = LIST_TTL, limit: int = 50_000) -> int:
+    """Enqueue refreshes for users whose lists are older than `ttl`; returns how many users.
+    Run less often than a refresh takes (the scheduler: every 10 minutes), or users repeat."""
+    with database.unit_of_work(single_statement=True) as uow:
+        users = recs.stale_list_users(uow.connection, ttl, limit)
+    enqueue_refresh(users)
     return len(users)
 
 

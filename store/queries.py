@@ -238,6 +238,12 @@ CLAIM_USER_CHANGES = """
     RETURNING user_id
 """
 
+STALE_LIST_USERS = """
+    SELECT DISTINCT user_id FROM recommendations
+    WHERE computed_at < now() - %(ttl)s
+    ORDER BY user_id LIMIT %(limit)s
+"""
+
 ORDERING_USERS = "SELECT DISTINCT user_id FROM orders ORDER BY user_id"
 
 ACTIVE_MODEL_VERSION = "SELECT version FROM model_versions WHERE kind = %(kind)s AND active"

@@ -26,6 +26,11 @@ def ordering_users(connection: psycopg.Connection[Any]) -> list[int]:
     return [row[0] for row in connection.execute(queries.ORDERING_USERS)]
 
 
+def stale_list_users(connection: psycopg.Connection[Any], ttl: timedelta, limit: int) -> list[int]:
+    cursor = connection.execute(queries.STALE_LIST_USERS, {"ttl": ttl, "limit": limit})
+    return [row[0] for row in cursor]
+
+
 def active_version(connection: psycopg.Connection[Any], kind: str) -> str | None:
     row = connection.execute(queries.ACTIVE_MODEL_VERSION, {"kind": kind}).fetchone()
     return str(row[0]) if row else None

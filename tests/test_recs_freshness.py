@@ -73,3 +73,36 @@ def test_a_failing_duty_does_not_stop_the_others() -> None:
 
     run([Duty("broken", 1.0, broken), Duty("fine", 1.0, lambda: calls.append("ran"))], once=True)
     assert calls == ["ran"]
+
+
+def test_lists_older_than_the_ttl_are_refreshed(
+    broker: Any, worker: Any, db: Any, tmp_path: Path
+) -> None:
+    # Given user 6's list computed long ago and user 7's just now
+    from actors.recs import refresh_stale_lists
+
+    load_history(db, tmp_path)
+    CliRunner().invoke(main, ["train"])
+    CliRunner().invoke(main, ["refresh", "items", "6", "7"])
+    broker.join(queues.name(queues.RECS), min_successes=5, idle_time=50, timeout=30_000)
+    worker.join()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE recommendations SET computed_at = now() - interval '2 days' WHERE user_id = 6"
+        )
+    # When the scheduled duty runs
+    assert refresh_stale_lists() == 1
+    # Then only user 6 was refreshed, and now reads fresh
+    wait_for(
+        lambda: (
+            scalar(
+                db,
+                "SELECT count(*) FROM recommendations WHERE computed_at < now() - interval '1 day'",
+            )
+            == 0
+        ),
+        timeout=30,
+    )
+    with db.unit_of_work(single_statement=True) as uow:
+        found = recs.read(uow.connection, 6, "items", 1)
+    assert found is not None and not found.fallback

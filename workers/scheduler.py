@@ -20,10 +20,11 @@ class Duty:
 
 def duties(sweep_every_s: float) -> list[Duty]:
     from actors.maintenance import DEFAULT_RETENTION_DAYS, prune
-    from actors.recs import sweep_changed_users
+    from actors.recs import refresh_stale_lists, sweep_changed_users
 
     return [
         Duty("sweep changed users", sweep_every_s, sweep_changed_users),
+        Duty("refresh stale lists", 600.0, refresh_stale_lists),
         Duty("prune idempotency records", 3600.0, lambda: prune(DEFAULT_RETENTION_DAYS)),
     ]
 
