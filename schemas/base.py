@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -71,7 +70,3 @@ def describe(error: ValidationError, limit: int = 5) -> str:
 def _one(err: Any) -> str:
     location = ".".join(str(p) for p in err["loc"]) or "message"
     return f"{location}: {err['msg']}"
-
-
-def utc_iso(value: datetime) -> str:
-    return value.isoformat()

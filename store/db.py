@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -31,13 +31,9 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
 
 @dataclass
 class UnitOfWork:
-    """One open transaction plus follow-up actions to run only once it has committed."""
+    """One open transaction (or one autocommitted statement) on a pooled connection."""
 
     connection: psycopg.Connection[Any]
-    after_commit: list[Callable[[], object]] = field(default_factory=list)
-
-    def defer(self, action: Callable[[], object]) -> None:
-        self.after_commit.append(action)
 
 
 class Database:
@@ -69,7 +65,7 @@ class Database:
 
     @contextmanager
     def unit_of_work(self, single_statement: bool = False) -> Iterator[UnitOfWork]:
-        """One transaction; deferred actions run after it commits.
+        """One transaction.
 
         `single_statement=True` is for work that is one SQL statement, which Postgres already
         runs atomically: it skips the BEGIN/COMMIT round trips."""
@@ -80,8 +76,6 @@ class Database:
             else:
                 with connection.transaction():
                     yield uow
-        for action in uow.after_commit:
-            action()
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:

@@ -11,15 +11,15 @@ import psycopg
 
 from domain.recs.items import Basket
 from schemas.rows import RecommendationList
-from store import queries
+from store import queries, registry
 
 DEFAULT_MAX_AGE = timedelta(hours=72)
 
 
 def user_baskets(connection: psycopg.Connection[Any], user_ids: Sequence[int]) -> Iterator[Basket]:
-    cursor = connection.execute(queries.USER_BASKETS, {"user_ids": list(user_ids)})
-    for order_id, user_id, venue_id, placed_at, items in cursor:
-        yield Basket(user_id, venue_id, placed_at, tuple(items), order_id)
+    yield from registry.baskets(
+        connection.execute(queries.USER_BASKETS, {"user_ids": list(user_ids)})
+    )
 
 
 def ordering_users(connection: psycopg.Connection[Any]) -> list[int]:

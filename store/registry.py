@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import psycopg
@@ -20,8 +20,13 @@ def training_baskets(connection: psycopg.Connection[Any]) -> Iterator[Basket]:
     """Every order with its distinct items, as the models see it."""
     with connection.cursor(name="training_baskets") as cursor:  # server-side: streams
         cursor.execute(queries.TRAINING_BASKETS)
-        for order_id, user_id, venue_id, placed_at, items in cursor:
-            yield Basket(user_id, venue_id, placed_at, tuple(items), order_id)
+        yield from baskets(cursor)
+
+
+def baskets(rows: Iterable[tuple[Any, ...]]) -> Iterator[Basket]:
+    """Baskets from rows of (order_id, user_id, venue_id, placed_at, items)."""
+    for order_id, user_id, venue_id, placed_at, items in rows:
+        yield Basket(user_id, venue_id, placed_at, tuple(items), order_id)
 
 
 def save(

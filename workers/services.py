@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,17 +33,6 @@ def postgres_answers(url: str, timeout: int = 2) -> bool:
     except Exception:
         return False
     return True
-
-
-def port_open(url: str, default_port: int, timeout: float = 1.0) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection(
-            (parts.hostname or "127.0.0.1", parts.port or default_port), timeout=timeout
-        ):
-            return True
-    except OSError:
-        return False
 
 
 def _plain(url: str) -> str:
