@@ -3,70 +3,98 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
 
 import dramatiq
 
 from domain.recs import artefacts
-from domain.recs.items import MODEL_KIND as KIND
-from domain.recs.items import Basket, ItemsModel
-from domain.recs.lists import items_fallbacks, items_lists
+from domain.recs.bundle import MODEL_KIND as KIND
+from domain.recs.bundle import Bundle
+from domain.recs.items import Basket
+from domain.recs.lists import fallback_lists, user_lists
+from domain.recs.venues import VenueCatalog
 from schemas.base import InvalidMessage, parse
-from schemas.jobs import RefreshItems
-from store import queries, recs, registry
+from schemas.jobs import RefreshLists
+from store import queries, recs, registry, runs
 from workers import queues
 from workers.broker import database
 
+T = TypeVar("T")
+CATALOG_TTL_S = 60.0  # venue changes reach the rankers within a minute
 
-class _ActiveModel:
-    """The active model of this process, reloaded only when the active version changes."""
 
-    def __init__(self) -> None:
+class _Cached(Generic[T]):
+    """A per-process value shared by the worker threads, reloaded when its key changes."""
+
+    def __init__(self, load: Callable[[Any], T]) -> None:
         self._lock = threading.Lock()
-        self._loaded: tuple[str, ItemsModel] | None = None
+        self._load = load
+        self._entry: tuple[Any, T] | None = None
 
-    def get(self, version: str) -> ItemsModel:
+    def get(self, key: Any) -> T:
         with self._lock:
-            if self._loaded is None or self._loaded[0] != version:
-                with database.unit_of_work(single_statement=True) as uow:
-                    found = registry.active(uow.connection, KIND)
-                if found is None or found[0] != version:
-                    raise RuntimeError("the active model changed while loading; retry")
-                self._loaded = (version, artefacts.from_bytes(found[1]))
-            return self._loaded[1]
+            if self._entry is None or self._entry[0] != key:
+                self._entry = (key, self._load(key))
+            return self._entry[1]
 
 
-_model = _ActiveModel()
+def _load_bundle(version: str) -> Bundle:
+    with database.unit_of_work(single_statement=True) as uow:
+        found = registry.active(uow.connection, KIND)
+    if found is None or found[0] != version:
+        raise RuntimeError("the active model changed while loading; retry")
+    return artefacts.from_bytes(found[1])
+
+
+def _load_catalog(_: Any) -> VenueCatalog:
+    with database.unit_of_work(single_statement=True) as uow:
+        return recs.catalog(uow.connection)
+
+
+_bundle: _Cached[Bundle] = _Cached(_load_bundle)
+_catalog: _Cached[VenueCatalog] = _Cached(_load_catalog)
+
+
+def current_catalog() -> VenueCatalog:
+    return _catalog.get(int(time.monotonic() // CATALOG_TTL_S))
 
 
 @dramatiq.actor(
-    actor_name="refresh_items", queue_name=queues.name(queues.RECS), throws=(InvalidMessage,)
+    actor_name="refresh_lists", queue_name=queues.name(queues.RECS), throws=(InvalidMessage,)
 )
-def refresh_items(job: dict[str, Any]) -> None:
-    """Recompute the users' lists; older inputs never overwrite newer lists."""
-    user_ids = parse(RefreshItems, job).user_ids
-    with database.unit_of_work(single_statement=True) as uow:
+def refresh_lists(job: dict[str, Any]) -> None:
+    """Recompute every list of the job's users; older inputs never overwrite newer lists."""
+    parsed = parse(RefreshLists, job)
+    with database.unit_of_work() as uow:  # one snapshot of the users' inputs
         version = recs.active_version(uow.connection, KIND)
+        homes = recs.users(uow.connection, parsed.user_ids)
         histories: dict[int, list[Basket]] = {}
-        for basket in recs.user_baskets(uow.connection, user_ids):
+        for basket in recs.user_baskets(uow.connection, parsed.user_ids):
             histories.setdefault(basket.user_id, []).append(basket)
-    if version is None:
-        return  # nothing trained yet: readers get fallbacks once `larder train` has run
-    rows = items_lists(_model.get(version), version, histories)
-    with database.unit_of_work(single_statement=True) as uow:
-        recs.write_lists(uow.connection, rows)
+        activity = recs.activity(uow.connection, parsed.user_ids)
+    rows = []
+    if version is not None:  # else nothing trained yet: readers get fallbacks
+        bundle = _bundle.get(version)
+        now = datetime.now(UTC)
+        rows = user_lists(bundle, current_catalog(), homes, histories, activity, now)
+    with database.unit_of_work() as uow:
+        recs.write_lists(uow.connection, rows, version or "")
+        if parsed.run_id is not None and parsed.chunk is not None:
+            runs.finish_chunk(uow.connection, parsed.run_id, parsed.chunk)
 
 
 def refresh_fallbacks() -> int:
-    """Store every venue's popular items (the cold-start lists) from the active model."""
+    """Store the cold-start lists of every city, venue and item from the active model."""
     with database.unit_of_work(single_statement=True) as uow:
         version = recs.active_version(uow.connection, KIND)
     if version is None:
         return 0
-    rows = items_fallbacks(_model.get(version), version)
-    with database.unit_of_work(single_statement=True) as uow:
-        return recs.write_fallbacks(uow.connection, rows)
+    rows = fallback_lists(_bundle.get(version), current_catalog())
+    with database.unit_of_work() as uow:
+        return recs.write_fallbacks(uow.connection, rows, version)
 
 
 def sweep_changed_users(limit: int = 5000, chunk: int = 500) -> int:
@@ -94,8 +122,35 @@ def refresh_stale_lists(ttl: timedelta = LIST_TTL, limit: int = 50_000) -> int:
     return len(users)
 
 
-def enqueue_refresh(user_ids: list[int], chunk: int = 500) -> int:
-    """Send `refresh_items` jobs of at most `chunk` users; returns how many jobs."""
+def enqueue_refresh(user_ids: Sequence[int], chunk: int = 500) -> int:
+    """Send untracked `refresh_lists` jobs of at most `chunk` users; returns how many jobs."""
     for start in range(0, len(user_ids), chunk):
-        refresh_items.send({"schema_version": 1, "user_ids": user_ids[start : start + chunk]})
+        refresh_lists.send(_job(user_ids[start : start + chunk]))
     return -(-len(user_ids) // chunk)
+
+
+def start_run(scope: str, user_ids: Sequence[int], chunk: int = 500) -> int:
+    """Record a tracked batch refresh, then (after that commit) send its chunks; returns the run
+    id. A crash between the two leaves a run that never finishes, visible in its status."""
+    with database.unit_of_work(single_statement=True) as uow:
+        version = recs.active_version(uow.connection, KIND)
+    if version is None:
+        raise LookupError("no active model: run `larder train` first")
+    parts = [list(user_ids[s : s + chunk]) for s in range(0, len(user_ids), chunk)]
+    with database.unit_of_work() as uow:
+        run_id = runs.start(uow.connection, scope, version, len(user_ids), len(parts))
+        messages = [refresh_lists.message(_job(p, run_id, n)) for n, p in enumerate(parts)]
+        for n, (part, message) in enumerate(zip(parts, messages, strict=True)):
+            runs.add_chunk(uow.connection, run_id, n, message.message_id, len(part))
+    for message in messages:
+        refresh_lists.broker.enqueue(message)
+    return run_id
+
+
+def _job(
+    user_ids: Sequence[int], run_id: int | None = None, chunk: int | None = None
+) -> dict[str, Any]:
+    job: dict[str, Any] = {"schema_version": 1, "user_ids": list(user_ids)}
+    if run_id is not None:
+        job |= {"run_id": run_id, "chunk": chunk}
+    return job

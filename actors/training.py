@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dramatiq
 
-from domain.recs import artefacts, items
+from domain.recs import artefacts, bundle
+from domain.recs.bundle import MODEL_KIND as KIND
 from domain.recs.evaluation import NothingToEvaluate, evaluate
-from domain.recs.items import MODEL_KIND as KIND
 from store import registry
 from workers import queues
 from workers.broker import database
@@ -24,7 +24,7 @@ def train_version(activate: bool = True) -> str:
         metrics = evaluate(baskets)
     except NothingToEvaluate:
         metrics = {}
-    model = items.train(baskets)
+    model = bundle.train(baskets)
     version = f"{KIND}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
     trained_on = {"orders": len(baskets), "users": len({b.user_id for b in baskets})}
     with database.unit_of_work() as uow:
@@ -36,5 +36,24 @@ def train_version(activate: bool = True) -> str:
 
 @dramatiq.actor(actor_name="train_models", queue_name=queues.name(queues.BATCH), max_retries=3)
 def train_models() -> None:
-    """Scheduled or on demand; each run is a new version (the previous ones stay)."""
+    """Scheduled or on demand; each run is a new version (the previous ones stay). The cold-start
+    lists follow the new version at once; users' lists follow as they refresh (TTL, events)."""
+    from actors.recs import refresh_fallbacks
+
     train_version()
+    refresh_fallbacks()
+
+
+MODEL_TTL = timedelta(hours=24)
+
+
+def train_if_stale(ttl: timedelta = MODEL_TTL) -> bool:
+    """Enqueue `train_models` when the active model is older than `ttl` (or there is none but
+    there is history to learn from); returns whether it did. The scheduler runs this every 10
+    minutes, so a new version is at most ttl + 10 min + training time old."""
+    with database.unit_of_work(single_statement=True) as uow:
+        age = registry.active_age(uow.connection, KIND)
+    if age is not None and age < ttl:
+        return False
+    train_models.send()
+    return True

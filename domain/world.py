@@ -31,11 +31,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
+from domain.geo import EARTH_RADIUS_M, haversine_a
+
 EventDict = dict[str, Any]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-EARTH_RADIUS_M = 6_371_000.0
 M_PER_DEG_LAT = 111_320.0
 DAY_S = 86_400
 WEEK_MIN = 7 * 1440
@@ -191,19 +192,6 @@ def allocate(total: int, weights: list[float]) -> list[int]:
     for i in by_remainder[: total - sum(counts)]:
         counts[i] += 1
     return counts
-
-
-def haversine_a(
-    lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray
-) -> FloatArray:
-    """The haversine term `a` for every pair (rows: points 1, columns: points 2), where
-    distance = 2R asin(sqrt(a)). Built from per-point half-angle sines and cosines (angle
-    difference identities), so a users x venues matrix needs no per-pair trigonometry."""
-    h1, h2 = np.radians(lat1) / 2, np.radians(lat2) / 2
-    g1, g2 = np.radians(lon1) / 2, np.radians(lon2) / 2
-    sin_dp = np.outer(np.cos(h1), np.sin(h2)) - np.outer(np.sin(h1), np.cos(h2))
-    sin_dl = np.outer(np.cos(g1), np.sin(g2)) - np.outer(np.sin(g1), np.cos(g2))
-    return np.asarray(sin_dp**2 + np.outer(np.cos(2 * h1), np.cos(2 * h2)) * sin_dl**2)
 
 
 def offset_points(

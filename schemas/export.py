@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from schemas import events
+from schemas import events, lifecycle
 from schemas.envelope import DramatiqEnvelope
-from schemas.jobs import RefreshItems
+from schemas.jobs import RefreshLists
 from schemas.rows import RecommendationList, RejectedMessage
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
@@ -32,7 +32,9 @@ EXPORTED: dict[str, Any] = {
     "intake-message": events.IntakeMessage,
     "intake-batch": events.Batch,
     **{events.type_of(model): model for model in EVENT_TYPES},
-    "refresh-items-job": RefreshItems,
+    "order-lifecycle-event": lifecycle.LifecycleEvent,
+    **{events.type_of(model): model for model in lifecycle.LIFECYCLE_TYPES},
+    "refresh-lists-job": RefreshLists,
     "rejected-message": RejectedMessage,
     "recommendation-list": RecommendationList,
 }

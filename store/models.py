@@ -248,3 +248,29 @@ user_changes = Table(
     Column("user_id", BigInteger, nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# A batch refresh: its chunks are jobs on the `recs` queue. Progress is counted, not
+# incremented, so a redelivered job never counts twice; a chunk whose message was dead-lettered
+# (its id is in rejected_messages) counts as failed.
+refresh_runs = Table(
+    "refresh_runs",
+    metadata,
+    Column("run_id", BigInteger, primary_key=True, autoincrement=True),
+    Column("scope", Text, nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("total_users", Integer, nullable=False),
+    Column("total_chunks", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+refresh_run_chunks = Table(
+    "refresh_run_chunks",
+    metadata,
+    Column("run_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("chunk", Integer, primary_key=True, autoincrement=False),
+    Column("message_id", Text, nullable=False),
+    Column("users", Integer, nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+)
+
+Index("ix_rejected_messages_message_id", rejected_messages.c.message_id)

@@ -158,6 +158,7 @@ INSERT_ORDERS = (
 # Activity events are keyed by their own event id, so the insert itself is the idempotency
 # record: no `processed_events` row (they are most of the traffic; this halves their writes).
 INSERT_ACTIVITY = """
+    WITH inserted AS (
     INSERT INTO activity_events (event_id, user_id, kind, surface, venue_id, item_id, banner_id,
                                  brand_id, category_id, position, occurred_at)
     SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(
@@ -165,6 +166,10 @@ INSERT_ACTIVITY = """
         banner_id bigint, brand_id bigint, category_id bigint, position int,
         occurred_at timestamptz)
     ON CONFLICT (event_id) DO NOTHING
+    RETURNING user_id
+    )
+    -- activity changes the user's venue affinity: their lists follow (see INSERT_ORDERS)
+    INSERT INTO user_changes (user_id) SELECT DISTINCT user_id FROM inserted
 """
 
 INTAKE: dict[str, str] = {
@@ -246,32 +251,116 @@ STALE_LIST_USERS = """
 
 ORDERING_USERS = "SELECT DISTINCT user_id FROM orders ORDER BY user_id"
 
+ACTIVE_MODEL_AGE = """
+    SELECT now() - created_at FROM model_versions WHERE kind = %(kind)s AND active
+"""
+
 ACTIVE_MODEL_VERSION = "SELECT version FROM model_versions WHERE kind = %(kind)s AND active"
+
+# Bulk list writes: rows are COPied into a temporary table (dropped at commit), then merged.
+INCOMING_LISTS = """
+    CREATE TEMP TABLE incoming_lists (
+        user_id bigint, surface text, context bigint, ids bigint[], scores real[],
+        inputs_at timestamptz) ON COMMIT DROP
+"""
+COPY_INCOMING_LISTS = "COPY incoming_lists FROM STDIN"
 
 # A recompute from older inputs never overwrites a list computed from newer ones.
 UPSERT_RECOMMENDATIONS = """
     INSERT INTO recommendations AS r
         (user_id, surface, context, ids, scores, model_version, inputs_at, computed_at)
-    SELECT user_id, surface, context, ids, scores, model_version, inputs_at, now()
-    FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(
-        user_id bigint, surface text, context bigint, ids bigint[], scores real[],
-        model_version text, inputs_at timestamptz)
+    SELECT user_id, surface, context, ids, scores, %(version)s, inputs_at, now()
+    FROM incoming_lists
     ON CONFLICT (user_id, surface, context) DO UPDATE SET
         ids = EXCLUDED.ids, scores = EXCLUDED.scores, model_version = EXCLUDED.model_version,
         inputs_at = EXCLUDED.inputs_at, computed_at = EXCLUDED.computed_at
     WHERE r.inputs_at <= EXCLUDED.inputs_at
 """
 
+# A user's list that the new computation no longer produces (a category without enough
+# deliverable venues any more, a venue no longer relevant) goes, unless it is newer.
+DELETE_DROPPED_LISTS = """
+    DELETE FROM recommendations r
+    USING (SELECT user_id, max(inputs_at) AS inputs_at FROM incoming_lists GROUP BY user_id) u
+    WHERE r.user_id = u.user_id AND r.inputs_at <= u.inputs_at
+      AND NOT EXISTS (SELECT 1 FROM incoming_lists n WHERE n.user_id = r.user_id
+                      AND n.surface = r.surface AND n.context = r.context)
+"""
+
+INCOMING_FALLBACKS = """
+    CREATE TEMP TABLE incoming_fallbacks (
+        city_id bigint, surface text, context bigint, ids bigint[], scores real[]) ON COMMIT DROP
+"""
+COPY_INCOMING_FALLBACKS = "COPY incoming_fallbacks FROM STDIN"
+
 UPSERT_FALLBACKS = """
     INSERT INTO fallback_recommendations AS f
         (city_id, surface, context, ids, scores, model_version, computed_at)
-    SELECT city_id, surface, context, ids, scores, model_version, now()
-    FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(
-        city_id bigint, surface text, context bigint, ids bigint[], scores real[],
-        model_version text)
+    SELECT city_id, surface, context, ids, scores, %(version)s, now() FROM incoming_fallbacks
     ON CONFLICT (city_id, surface, context) DO UPDATE SET
         ids = EXCLUDED.ids, scores = EXCLUDED.scores, model_version = EXCLUDED.model_version,
         computed_at = EXCLUDED.computed_at
+"""
+
+# Fallbacks the new model no longer produces (an item without complements, a closed city).
+DELETE_DROPPED_FALLBACKS = """
+    DELETE FROM fallback_recommendations f WHERE NOT EXISTS (
+        SELECT 1 FROM incoming_fallbacks n
+        WHERE (n.city_id, n.surface, n.context) = (f.city_id, f.surface, f.context))
+"""
+
+# What the rankers read: the catalog snapshot, and a chunk of users with their inputs.
+CATALOG_VENUES = """
+    SELECT venue_id, city_id, brand_id, lat, lon, delivery_radius_m, cuisines, category_ids,
+           rating, active
+    FROM venues
+"""
+
+USERS_BY_ID = """
+    SELECT user_id, city_id, home_lat, home_lon FROM users WHERE user_id = ANY(%(user_ids)s)
+"""
+
+USER_ACTIVITY = """
+    SELECT user_id, venue_id, occurred_at FROM activity_events
+    WHERE user_id = ANY(%(user_ids)s) AND venue_id IS NOT NULL
+      AND occurred_at > now() - make_interval(days => %(days)s)
+"""
+
+USERS_TO_REFRESH = """
+    SELECT user_id FROM users WHERE %(city_id)s::bigint IS NULL OR city_id = %(city_id)s
+    UNION
+    SELECT DISTINCT user_id FROM orders
+    WHERE %(city_id)s::bigint IS NULL OR city_id = %(city_id)s
+    ORDER BY user_id
+"""
+
+# Refresh runs: progress is counted from chunk rows, never incremented (redelivery-safe).
+START_RUN = """
+    INSERT INTO refresh_runs (scope, model_version, total_users, total_chunks)
+    VALUES (%(scope)s, %(version)s, %(users)s, %(chunks)s) RETURNING run_id
+"""
+
+ADD_RUN_CHUNK = """
+    INSERT INTO refresh_run_chunks (run_id, chunk, message_id, users)
+    VALUES (%(run_id)s, %(chunk)s, %(message_id)s, %(users)s)
+"""
+
+FINISH_RUN_CHUNK = """
+    UPDATE refresh_run_chunks SET done_at = now()
+    WHERE run_id = %(run_id)s AND chunk = %(chunk)s AND done_at IS NULL
+"""
+
+RUN_STATUS = """
+    SELECT r.run_id, r.scope, r.model_version, r.total_users, r.total_chunks, r.created_at,
+           count(c.done_at) AS done_chunks,
+           coalesce(sum(c.users) FILTER (WHERE c.done_at IS NOT NULL), 0) AS done_users,
+           count(*) FILTER (WHERE c.done_at IS NULL AND EXISTS (
+               SELECT 1 FROM rejected_messages m WHERE m.message_id = c.message_id))
+               AS failed_chunks,
+           max(c.done_at) AS last_done_at
+    FROM refresh_runs r LEFT JOIN refresh_run_chunks c USING (run_id)
+    WHERE r.run_id = %(run_id)s
+    GROUP BY r.run_id
 """
 
 # The read: one query, two primary-key lookups. The user's own fresh list if there is one,
@@ -311,4 +400,66 @@ TABLE_COUNTS = """
     UNION ALL SELECT 'model_versions', count(*) FROM model_versions
     UNION ALL SELECT 'recommendations', count(*) FROM recommendations
     UNION ALL SELECT 'user_changes', count(*) FROM user_changes
+"""
+
+# --- the HTTP read API ---------------------------------------------------------------------
+
+# Read-time filters (store/availability.py): the whole catalog's state, reloaded every few
+# seconds per serving process. A venue whose city is unknown comes with a NULL timezone.
+VENUE_AVAILABILITY = """
+    SELECT v.venue_id, v.active, c.timezone, v.opening_hours::text
+    FROM venues v LEFT JOIN cities c USING (city_id)
+"""
+
+UNAVAILABLE_ITEMS = "SELECT item_id FROM items WHERE NOT available"
+
+# Cart complements: one query, all primary-key lookups. The venue is the cart items' venue (more
+# than one venue: `venue_ids` tells, nothing is ranked). Candidates are the complements (city 0,
+# surface `cart`, context = item) of every distinct cart item, minus the cart; score = sum of the
+# lifts over the cart's items x (1 + affinity), where affinity = the candidate's score in the
+# user's fresh `items` list for the venue / that list's top score, else in the venue's `items`
+# fallback (then `fallback` is true). `computed_at` is the oldest row used.
+READ_CART = """
+    WITH cart AS (
+        SELECT DISTINCT unnest(%(item_ids)s::bigint[]) AS item_id
+    ), venues AS (
+        SELECT array_agg(DISTINCT i.venue_id ORDER BY i.venue_id) AS ids
+        FROM items i JOIN cart USING (item_id)
+    ), venue AS (
+        SELECT ids[1] AS venue_id FROM venues WHERE cardinality(ids) = 1
+    ), complements AS (
+        SELECT f.ids, f.scores, f.model_version, f.computed_at
+        FROM fallback_recommendations f
+        WHERE f.city_id = 0 AND f.surface = 'cart' AND f.context IN (SELECT item_id FROM cart)
+    ), affinity AS (
+        (SELECT r.ids, r.scores, r.computed_at, false AS fallback
+         FROM recommendations r JOIN venue ON r.context = venue.venue_id
+         WHERE r.user_id = %(user_id)s AND r.surface = 'items'
+           AND r.computed_at > now() - %(max_age)s)
+        UNION ALL
+        (SELECT f.ids, f.scores, f.computed_at, true
+         FROM fallback_recommendations f JOIN venue ON f.context = venue.venue_id
+         WHERE f.city_id = 0 AND f.surface = 'items')
+        LIMIT 1
+    ), weights AS (
+        SELECT a.id, a.score / NULLIF(max(a.score) OVER (), 0) AS weight
+        FROM affinity, unnest(affinity.ids, affinity.scores) AS a(id, score)
+    ), candidates AS (
+        SELECT c.id, sum(c.lift) AS lift
+        FROM complements, unnest(complements.ids, complements.scores) AS c(id, lift)
+        WHERE c.id NOT IN (SELECT item_id FROM cart)
+        GROUP BY c.id
+    ), ranked AS (
+        SELECT c.id, c.lift * (1 + coalesce(w.weight, 0)) AS score
+        FROM candidates c LEFT JOIN weights w USING (id)
+        ORDER BY score DESC, c.id
+        LIMIT %(limit)s
+    )
+    SELECT (SELECT ids FROM venues) AS venue_ids,
+           array_agg(id ORDER BY score DESC, id) AS ids,
+           array_agg(score ORDER BY score DESC, id) AS scores,
+           (SELECT model_version FROM complements ORDER BY computed_at DESC LIMIT 1),
+           least((SELECT min(computed_at) FROM complements), (SELECT computed_at FROM affinity)),
+           coalesce((SELECT fallback FROM affinity), true) AS fallback
+    FROM ranked
 """

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 
+from domain.recs.discovery import UserRow
 from domain.recs.items import Basket
+from domain.recs.lists import Activity, FallbackRow, ListRow
+from domain.recs.venues import VenueCatalog, VenueRow
 from schemas.rows import RecommendationList
 from store import queries, registry
 
 DEFAULT_MAX_AGE = timedelta(hours=72)
+ACTIVITY_DAYS = 30  # activity older than this no longer moves affinity
 
 
 def user_baskets(connection: psycopg.Connection[Any], user_ids: Sequence[int]) -> Iterator[Basket]:
@@ -36,20 +39,63 @@ def active_version(connection: psycopg.Connection[Any], kind: str) -> str | None
     return str(row[0]) if row else None
 
 
-def write_lists(connection: psycopg.Connection[Any], rows: list[dict[str, Any]]) -> int:
-    """Upsert user lists; a list from older inputs than the stored one is skipped."""
-    return _upsert(connection, queries.UPSERT_RECOMMENDATIONS, rows)
-
-
-def write_fallbacks(connection: psycopg.Connection[Any], rows: list[dict[str, Any]]) -> int:
-    return _upsert(connection, queries.UPSERT_FALLBACKS, rows)
-
-
-def _upsert(connection: psycopg.Connection[Any], sql: str, rows: list[dict[str, Any]]) -> int:
+def write_lists(connection: psycopg.Connection[Any], rows: Sequence[ListRow], version: str) -> None:
+    """Upsert a batch of users' lists (older inputs never overwrite newer lists) and drop the
+    lists those users no longer have. Call inside a transaction: the staging table lives until
+    commit."""
     if not rows:
-        return 0
-    cursor = connection.execute(sql, {"rows": json.dumps(rows, separators=(",", ":"))})
-    return max(cursor.rowcount, 0)
+        return
+    connection.execute(queries.INCOMING_LISTS)
+    with connection.cursor().copy(queries.COPY_INCOMING_LISTS) as copy:
+        copy.write("".join(_copy_line(row) for row in rows))
+    connection.execute(queries.UPSERT_RECOMMENDATIONS, {"version": version})
+    connection.execute(queries.DELETE_DROPPED_LISTS)
+
+
+def write_fallbacks(
+    connection: psycopg.Connection[Any], rows: Sequence[FallbackRow], version: str
+) -> int:
+    """Replace every fallback list with these (inside a transaction)."""
+    connection.execute(queries.INCOMING_FALLBACKS)
+    with connection.cursor().copy(queries.COPY_INCOMING_FALLBACKS) as copy:
+        copy.write("".join(_copy_line(row) for row in rows))
+    connection.execute(queries.UPSERT_FALLBACKS, {"version": version})
+    connection.execute(queries.DELETE_DROPPED_FALLBACKS)
+    return len(rows)
+
+
+def _copy_line(row: ListRow | FallbackRow) -> str:
+    """One line of COPY text format. Fields are numbers, timestamps and surface names (no tabs,
+    backslashes or newlines), so no escaping is needed."""
+    fields = [str(value) for value in row[:3]]
+    fields.append("{" + ",".join(map(str, row.ids)) + "}")
+    fields.append("{" + ",".join(map(repr, row.scores)) + "}")
+    if isinstance(row, ListRow):
+        fields.append(row.inputs_at.isoformat())
+    return "\t".join(fields) + "\n"
+
+
+def catalog(connection: psycopg.Connection[Any]) -> VenueCatalog:
+    rows = [VenueRow(*row) for row in connection.execute(queries.CATALOG_VENUES)]
+    return VenueCatalog.from_rows(rows, loaded_at=datetime.now(UTC))
+
+
+def users(connection: psycopg.Connection[Any], user_ids: Sequence[int]) -> list[UserRow]:
+    cursor = connection.execute(queries.USERS_BY_ID, {"user_ids": list(user_ids)})
+    return [UserRow(*row) for row in cursor]
+
+
+def activity(
+    connection: psycopg.Connection[Any], user_ids: Sequence[int], days: int = ACTIVITY_DAYS
+) -> list[Activity]:
+    params = {"user_ids": list(user_ids), "days": days}
+    return [Activity(*row) for row in connection.execute(queries.USER_ACTIVITY, params)]
+
+
+def users_to_refresh(connection: psycopg.Connection[Any], city_id: int | None) -> list[int]:
+    """Every known user (of the city): with a home, or with orders."""
+    cursor = connection.execute(queries.USERS_TO_REFRESH, {"city_id": city_id})
+    return [row[0] for row in cursor]
 
 
 def read(
@@ -69,6 +115,47 @@ def read(
         user_id=user_id,
         surface=surface,
         context=context,
+        ids=ids,
+        scores=scores,
+        model_version=version,
+        computed_at=computed_at,
+        fallback=fallback,
+    )
+
+
+SURFACE_CART = "cart"
+
+
+class MixedCart(ValueError):
+    """The cart's items belong to more than one venue."""
+
+    def __init__(self, venue_ids: Sequence[int]) -> None:
+        super().__init__(f"the cart's items belong to venues {list(venue_ids)}; a cart is at one")
+        self.venue_ids = list(venue_ids)
+
+
+def read_cart(
+    connection: psycopg.Connection[Any],
+    user_id: int,
+    item_ids: Sequence[int],
+    limit: int = 20,
+    max_age: timedelta = DEFAULT_MAX_AGE,
+) -> RecommendationList | None:
+    """Items to add to a cart, best first: one query (`queries.READ_CART`, which explains the
+    score). None when the cart's items are unknown or have no complements; `MixedCart` when
+    they belong to more than one venue."""
+    params = {"user_id": user_id, "item_ids": list(item_ids), "limit": limit, "max_age": max_age}
+    row = connection.execute(queries.READ_CART, params, prepare=True).fetchone()
+    assert row is not None  # an aggregate over no rows is still one row
+    venue_ids, ids, scores, version, computed_at, fallback = row
+    if venue_ids is not None and len(venue_ids) > 1:
+        raise MixedCart(venue_ids)
+    if venue_ids is None or ids is None:
+        return None
+    return RecommendationList(
+        user_id=user_id,
+        surface=SURFACE_CART,
+        context=venue_ids[0],
         ids=ids,
         scores=scores,
         model_version=version,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -66,3 +67,9 @@ def versions(connection: psycopg.Connection[Any], kind: str) -> list[dict[str, A
 def active(connection: psycopg.Connection[Any], kind: str) -> tuple[str, bytes] | None:
     row = connection.execute(queries.ACTIVE_MODEL, {"kind": kind}).fetchone()
     return (row[0], bytes(row[1])) if row else None
+
+
+def active_age(connection: psycopg.Connection[Any], kind: str) -> timedelta | None:
+    """How long ago the active version was created; None when there is none."""
+    row = connection.execute(queries.ACTIVE_MODEL_AGE, {"kind": kind}).fetchone()
+    return row[0] if row else None

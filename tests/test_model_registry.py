@@ -41,9 +41,9 @@ def test_train_stores_an_evaluated_version_and_activates_it(db: Any, tmp_path: P
     assert listed[0]["trained_on"] == {"orders": 80, "users": 20}
     assert 0 <= listed[0]["metrics"]["larder items (TIFU-KNN)"]["Recall@10"] <= 1
     with db.unit_of_work(single_statement=True) as uow:
-        found = registry.active(uow.connection, "items")
+        found = registry.active(uow.connection, "recs")
     assert found is not None and found[0] == listed[0]["version"]
-    assert from_bytes(found[1]).item_ids.tolist() == [1, 2, 3, 4, 10, 11, 12, 13, 20, 21, 22]
+    assert from_bytes(found[1]).items.item_ids.tolist() == [1, 2, 3, 4, 10, 11, 12, 13, 20, 21, 22]
 
 
 def test_activate_rolls_back_to_a_previous_version_atomically(db: Any, tmp_path: Path) -> None:
@@ -71,6 +71,6 @@ def test_activating_an_unknown_version_fails_and_changes_nothing(db: Any, tmp_pa
     load_history(db, tmp_path)
     CliRunner().invoke(main, ["train"])
     before = scalar(db, "SELECT version FROM model_versions WHERE active")
-    result = CliRunner().invoke(main, ["model", "activate", "items-nope"])
-    assert result.exit_code == 1 and "no items model version 'items-nope'" in result.output
+    result = CliRunner().invoke(main, ["model", "activate", "recs-nope"])
+    assert result.exit_code == 1 and "no recs model version 'recs-nope'" in result.output
     assert scalar(db, "SELECT version FROM model_versions WHERE active") == before

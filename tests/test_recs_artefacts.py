@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from domain.recs.artefacts import from_bytes, to_bytes
-from domain.recs.items import Basket, ItemsParams, recommend_many, train
+from domain.recs.bundle import train
+from domain.recs.cart import complements_of
+from domain.recs.items import Basket, ItemsParams, recommend_many
 
 
 def history() -> list[Basket]:
@@ -20,13 +22,18 @@ def history() -> list[Basket]:
 
 
 def test_round_trip_gives_the_same_recommendations() -> None:
-    # Given a model trained with non-default parameters
-    model = train(history(), ItemsParams(neighbours=5, alpha=0.7))
+    # Given a bundle trained with non-default parameters
+    bundle = train(history(), ItemsParams(neighbours=5, alpha=0.7))
     # When it is stored and loaded
-    loaded = from_bytes(to_bytes(model))
+    loaded_bundle = from_bytes(to_bytes(bundle))
+    model, loaded = bundle.items, loaded_bundle.items
     # Then parameters, arrays and recommendations are identical
     assert loaded.params == model.params
     assert np.array_equal(loaded.vectors.data, model.vectors.data)
     assert loaded.item_ids.flags.c_contiguous and not loaded.item_ids.flags.writeable
     users = {u: [b for b in history() if b.user_id == u] for u in range(1, 30)}
     assert recommend_many(loaded, users, 10) == recommend_many(model, users, 10)
+    # And the venue and cart parts come back whole
+    assert np.array_equal(loaded_bundle.venues.popularity, bundle.venues.popularity)
+    assert np.array_equal(loaded_bundle.venues.neighbours.data, bundle.venues.neighbours.data)
+    assert complements_of(loaded_bundle.cart, 1) == complements_of(bundle.cart, 1)

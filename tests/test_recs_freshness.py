@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from actors.recs import sweep_changed_users
 from store import recs
 from tests.conftest import scalar, wait_for
-from tests.factories import batch, order
+from tests.factories import activity, batch, order
 from tests.test_intake_rabbitmq import drain, send
 from tests.test_model_registry import load_history
 from workers import queues
@@ -35,13 +35,26 @@ def test_bursts_of_orders_coalesce_into_one_refresh(broker: Any, worker: Any, db
     assert scalar(db, "SELECT count(*) FROM user_changes") == 0
 
 
+def test_activity_marks_the_user_changed_once_per_message(
+    broker: Any, worker: Any, db: Any
+) -> None:
+    # Given three activity events of user 8 in one batch, and one delivered twice
+    events = [activity(f"act-{i}", user_id=8, venue_id=1) for i in range(3)]
+    send(broker, batch(events))
+    send(broker, events[0])
+    drain(broker, worker)
+    # Then the batch logged one change for the user, the duplicate none
+    assert scalar(db, "SELECT count(*) FROM user_changes WHERE user_id = 8") == 1
+    assert sweep_changed_users() == 1
+
+
 def test_sweep_refreshes_the_users_lists_after_a_new_order(
     broker: Any, worker: Any, db: Any, tmp_path: Path
 ) -> None:
     # Given a trained model and user 3's lists computed from January's history
     load_history(db, tmp_path)
     CliRunner().invoke(main, ["train"])
-    CliRunner().invoke(main, ["refresh", "items", "3"])
+    CliRunner().invoke(main, ["refresh", "3"])
     broker.join(queues.name(queues.RECS), min_successes=5, idle_time=50, timeout=30_000)
     worker.join()
     assert str(scalar(db, "SELECT inputs_at FROM recommendations WHERE user_id = 3")).startswith(
@@ -83,7 +96,7 @@ def test_lists_older_than_the_ttl_are_refreshed(
 
     load_history(db, tmp_path)
     CliRunner().invoke(main, ["train"])
-    CliRunner().invoke(main, ["refresh", "items", "6", "7"])
+    CliRunner().invoke(main, ["refresh", "6", "7"])
     broker.join(queues.name(queues.RECS), min_successes=5, idle_time=50, timeout=30_000)
     worker.join()
     with db.engine.begin() as conn:

@@ -234,48 +234,109 @@ def model_activate(version: str) -> None:
     click.echo(f"{version} is active")
 
 
-@main.group()
-def refresh() -> None:
-    """Recompute precomputed lists."""
-
-
-@refresh.command("items")
+@main.command()
 @click.argument("user_ids", nargs=-1, type=click.IntRange(1))
-@click.option("--all", "everyone", is_flag=True, help="Every user with order history.")
+@click.option("--all", "everyone", is_flag=True, help="Every known user.")
+@click.option("--city", type=click.IntRange(1), help="Every known user of this city.")
 @click.option("--chunk", default=500, show_default=True, type=click.IntRange(1, 1000))
-def refresh_items(user_ids: tuple[int, ...], everyone: bool, chunk: int) -> None:
-    """Enqueue `items` list refreshes (chunked jobs) and store the venues' fallback lists."""
-    from actors.recs import enqueue_refresh, refresh_fallbacks
+@click.option("--detach", is_flag=True, help="Print the run id and return at once.")
+@click.option("--status", "run_id", type=click.IntRange(1), help="Show (or wait for) a run.")
+def refresh(
+    user_ids: tuple[int, ...],
+    everyone: bool,
+    city: int | None,
+    chunk: int,
+    detach: bool,
+    run_id: int | None,
+) -> None:
+    """Recompute every list of the chosen users as a tracked run of chunked jobs, after storing
+    the cold-start lists; waits with a progress bar unless --detach."""
+    from actors.recs import refresh_fallbacks, start_run
     from store import recs
     from workers.broker import database
 
-    users = list(user_ids)
-    if everyone:
-        with database.unit_of_work(single_statement=True) as uow:
-            users = recs.ordering_users(uow.connection)
-    jobs = enqueue_refresh(users, chunk)
-    fallbacks = refresh_fallbacks()
-    click.echo(f"enqueued {jobs} jobs for {len(users)} users; {fallbacks} fallback lists stored")
+    if run_id is None:
+        if sum((everyone, city is not None, bool(user_ids))) != 1:
+            raise click.UsageError("give exactly one of --all, --city C or user ids")
+        users, scope = list(user_ids), "users"
+        if everyone or city is not None:
+            with database.unit_of_work(single_statement=True) as uow:
+                users = recs.users_to_refresh(uow.connection, city)
+            scope = "all" if everyone else f"city {city}"
+        fallbacks = refresh_fallbacks()
+        try:
+            run_id = start_run(scope, users, chunk)
+        except LookupError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"run {run_id}: {len(users)} users; {fallbacks} fallback lists stored")
+    if detach:
+        click.echo(f"follow it with: larder refresh --status {run_id}")
+        return
+    _follow_run(run_id)
+
+
+def _follow_run(run_id: int) -> None:
+    import time
+
+    from tqdm import tqdm
+
+    from store import runs
+    from workers.broker import database
+
+    status = _run_status(runs, database, run_id)
+    with tqdm(total=status["total_users"], unit="users", disable=None) as bar:
+        while True:
+            bar.update(status["done_users"] - bar.n)
+            if status["finished"]:
+                break
+            time.sleep(0.5)
+            status = _run_status(runs, database, run_id)
+    click.echo(
+        f"run {run_id}: {status['done_chunks']}/{status['total_chunks']} chunks done,"
+        f" {status['failed_chunks']} failed"
+    )
+    if status["failed_chunks"]:
+        raise click.ClickException("some chunks failed: see `larder rejected`")
+
+
+def _run_status(runs: Any, database: Any, run_id: int) -> dict[str, Any]:
+    with database.unit_of_work(single_statement=True) as uow:
+        status = runs.status(uow.connection, run_id)
+    if status is None:
+        raise click.ClickException(f"no refresh run {run_id}")
+    return dict(status)
 
 
 @main.command("recs")
 @click.argument("user_id", type=click.IntRange(1))
-@click.option("--surface", default="items", show_default=True, type=click.Choice(["items"]))
+@click.option(
+    "--surface",
+    default="discovery",
+    show_default=True,
+    type=click.Choice(["discovery", "category", "items", "cart"]),
+)
 @click.option(
     "--context",
     default=0,
     show_default=True,
     type=click.IntRange(0),
-    help="Venue id for the items surface.",
+    help="Category id (category) or venue id (items).",
 )
+@click.option("--items", "cart", default="", help="Cart item ids, comma-separated (cart).")
 @click.option("--json", "as_json", is_flag=True)
-def recs_read(user_id: int, surface: str, context: int, as_json: bool) -> None:
+def recs_read(user_id: int, surface: str, context: int, cart: str, as_json: bool) -> None:
     """Read one precomputed list (one indexed query; falls back to popular lists)."""
     from store import recs
     from workers.broker import database
 
+    item_ids = _id_list(cart)
+    if surface == "cart" and not item_ids:
+        raise click.UsageError("the cart surface needs --items ID[,ID...]")
     with database.unit_of_work(single_statement=True) as uow:
-        found = recs.read(uow.connection, user_id, surface, context)
+        if surface == "cart":
+            found = recs.read_cart(uow.connection, user_id, item_ids)
+        else:
+            found = recs.read(uow.connection, user_id, surface, context)
     if found is None:
         raise click.ClickException(f"no list for user {user_id}, {surface}, context {context}")
     if as_json:
@@ -283,10 +344,18 @@ def recs_read(user_id: int, surface: str, context: int, as_json: bool) -> None:
         return
     kind = "fallback" if found.fallback else "personal"
     click.echo(
-        f"{kind} list, model {found.model_version}, computed {found.computed_at:%Y-%m-%d %H:%M}"
+        f"{kind} {surface} list (context {found.context}), model {found.model_version},"
+        f" computed {found.computed_at:%Y-%m-%d %H:%M}"
     )
     for rank, (item, score) in enumerate(zip(found.ids, found.scores, strict=True), start=1):
         click.echo(f"{rank:>3}. {item}  {score:.4f}")
+
+
+def _id_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"not a list of ids: {text!r}", param_hint="--items") from None
 
 
 @main.command()
@@ -345,6 +414,38 @@ def demo(users: int, venues: int, days: int) -> None:
     from workers.demo import run
 
     run(users=users, venues=venues, days=days)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--workers",
+    "processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (each with its own database pool and catalog snapshot).",
+)
+@click.option("--access-log/--no-access-log", default=False, show_default=True)
+def serve(host: str, port: int, processes: int, access_log: bool) -> None:
+    """Serve the HTTP read API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from workers import logs
+
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    uvicorn.run(
+        "workers.serve:app_from_settings",
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
+        access_log=access_log,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # the app configures logging (workers.logs), as the workers do
+    )
 
 
 if __name__ == "__main__":

@@ -48,11 +48,11 @@ def run(users: int, venues: int, days: int) -> None:
         publish_bad_messages(broker)
         drain(broker, worker, queues.EVENTS)
         show(database)
-        precompute_items_lists(actors.recs)
+        run_id = precompute_lists(actors.recs)
         drain(broker, worker, queues.RECS)
     finally:
         worker.stop()
-    show_a_list(database)
+    show_lists(database, run_id)
 
 
 def migrate(url: str) -> None:
@@ -121,37 +121,68 @@ def publish_bad_messages(broker: Any) -> None:
     click.echo("published bad messages (invalid event, unknown actor, non-JSON body on RabbitMQ)")
 
 
-def precompute_items_lists(recs: Any) -> None:
-    """Train the items model on what landed, then refresh every user's lists via the queue."""
+def precompute_lists(recs: Any) -> int:
+    """Train the models on what landed, then refresh every user's lists as a tracked run."""
     from actors.training import train_version
-    from store.recs import ordering_users
+    from store.recs import users_to_refresh
     from workers.broker import database
 
     version = train_version()
     recs.sweep_changed_users()  # consume the change marks the ingested orders left
+    fallbacks = recs.refresh_fallbacks()
     with database.unit_of_work(single_statement=True) as uow:
-        users = ordering_users(uow.connection)
-    recs.enqueue_refresh(users)
-    recs.refresh_fallbacks()
-    click.echo(f"\ntrained items model {version}; refreshing the lists of {len(users)} users")
-
-
-def show_a_list(database: Any) -> None:
-    from store import recs
-
-    with database.unit_of_work(single_statement=True) as uow:
-        row = uow.connection.execute(
-            "SELECT user_id, context FROM recommendations ORDER BY user_id, context LIMIT 1"
-        ).fetchone()
-        found = recs.read(uow.connection, row[0], "items", row[1]) if row else None
-    if found is None:
-        click.echo("no recommendation lists were computed")
-        return
+        users = users_to_refresh(uow.connection, None)
+    run_id = recs.start_run("demo", users)
     click.echo(
-        f"items list for user {found.user_id} at venue {found.context}"
-        f" ({'fallback' if found.fallback else 'personal'}, model {found.model_version}):"
-        f" {found.ids[:10]}"
+        f"\ntrained model {version}; {fallbacks} cold-start lists stored;"
+        f" refresh run {run_id} for {len(users)} users"
     )
+    return int(run_id)
+
+
+def show_lists(database: Any, run_id: int) -> None:
+    """The run's outcome and one user's four surfaces, read as product teams read them."""
+    from store import recs, runs
+
+    with database.unit_of_work(single_statement=True) as uow:
+        status = runs.status(uow.connection, run_id) or {}
+        row = uow.connection.execute(queries_demo_user()).fetchone()
+        if row is None:
+            click.echo("no recommendation lists were computed")
+            return
+        user, category, venue, cart = row
+        found = [
+            ("discovery", recs.read(uow.connection, user, "discovery")),
+            (f"category {category}", recs.read(uow.connection, user, "category", category or 0)),
+            (f"items at venue {venue}", recs.read(uow.connection, user, "items", venue)),
+            (f"cart with items {cart}", recs.read_cart(uow.connection, user, cart or [])),
+        ]
+    click.echo(
+        f"run {run_id}: {status.get('done_chunks')}/{status.get('total_chunks')} chunks done,"
+        f" {status.get('failed_chunks')} failed"
+    )
+    click.echo(f"\nuser {user}'s precomputed lists (ids, best first):")
+    for name, result in found:
+        kind = "-" if result is None else ("fallback" if result.fallback else "personal")
+        click.echo(f"  {name:<28} {kind:<9} {result.ids[:8] if result else []}")
+
+
+def queries_demo_user() -> str:
+    """A user with an items list, one of their category lists and a cart from their last order."""
+    return """
+        SELECT r.user_id,
+               (SELECT context FROM recommendations c
+                WHERE c.user_id = r.user_id AND c.surface = 'category' LIMIT 1),
+               r.context,
+               (SELECT array_agg(l.item_id) FROM order_lines l WHERE l.order_id = (
+                   SELECT order_id FROM orders o WHERE o.user_id = r.user_id
+                   AND o.venue_id = r.context ORDER BY placed_at DESC LIMIT 1))
+        FROM recommendations r WHERE r.surface = 'items'
+        ORDER BY NOT EXISTS (SELECT 1 FROM recommendations c
+                             WHERE c.user_id = r.user_id AND c.surface = 'category'),
+                 r.user_id, r.context
+        LIMIT 1
+    """
 
 
 def drain(broker: Any, worker: Any, workload: str) -> None:

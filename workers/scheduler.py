@@ -21,10 +21,12 @@ class Duty:
 def duties(sweep_every_s: float) -> list[Duty]:
     from actors.maintenance import DEFAULT_RETENTION_DAYS, prune
     from actors.recs import refresh_stale_lists, sweep_changed_users
+    from actors.training import train_if_stale
 
     return [
         Duty("sweep changed users", sweep_every_s, sweep_changed_users),
         Duty("refresh stale lists", 600.0, refresh_stale_lists),
+        Duty("retrain a stale model", 600.0, train_if_stale),
         Duty("prune idempotency records", 3600.0, lambda: prune(DEFAULT_RETENTION_DAYS)),
     ]
 

@@ -54,7 +54,6 @@ BLOCK_CELLS = 1 << 20
 8 MiB per array, so a batch of any size runs in tens of MiB (workers run many threads)."""
 
 NO_USER = -1  # larder ids are >= 1, so -1 is never a real user
-MODEL_KIND = "items"  # the name its versions have in the model registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +285,76 @@ def recommend_many(
     return rank_blocks(users, columns, model.item_ids, k, block, _cost_per_user(model))
 
 
+def recommend_at_venues(
+    model: ItemsModel,
+    histories: Mapping[int, Sequence[Basket]],
+    venues: Mapping[int, Sequence[int]],
+    k: int,
+) -> dict[tuple[int, int], Ranked]:
+    """`recommend` for each (user, venue) pair asked for, keyed by that pair.
+
+    Same results as one `recommend` per pair, but each user's neighbours are found once, not once
+    per venue: the neighbour search (a walk over the postings of every item the user bought) is
+    the expensive part."""
+    users = list(histories)
+    query = user_vectors([chronological(histories[u]) for u in users], model.item_ids, model.params)
+    hood = neighbourhoods(model, query, _rows_of(model.user_ids, np.array(users, dtype=np.int64)))
+    rows_at: dict[int, list[int]] = {}
+    for row, user in enumerate(users):
+        for venue in venues.get(user, ()):
+            rows_at.setdefault(venue, []).append(row)
+    ranked: dict[tuple[int, int], Ranked] = {}
+    for venue, rows in rows_at.items():
+        for user, items in _rank_at_venue(model, query, hood, users, rows, venue, k).items():
+            ranked[(user, venue)] = items
+    return ranked
+
+
+def _rank_at_venue(
+    model: ItemsModel,
+    query: Csr,
+    hood: Csr,
+    users: Sequence[int],
+    rows: Sequence[int],
+    venue: int,
+    k: int,
+) -> dict[int, Ranked]:
+    columns, _ = popular_columns(model, venue)
+    local = local_columns(columns, len(model.item_ids))
+    chosen = np.array(rows, dtype=np.int64)
+
+    def block(start: int, stop: int) -> tuple[FloatArray, FloatArray]:
+        part = chosen[start:stop]
+        owner, at = _gather(query, part)
+        alpha = model.params.alpha
+        cells = [_cells(owner, query.indices[at], alpha * query.data[at], local, len(columns))]
+        nb_owner, nb_at = _gather(hood, part)
+        nb = (nb_owner, hood.indices[nb_at], hood.data[nb_at])
+        cells.append(_neighbour_cells(model, *nb, local, len(columns)))
+        scores = _dense(cells, len(part), len(columns))
+        return scores, scores
+
+    return rank_blocks([users[r] for r in rows], columns, model.item_ids, k, block)
+
+
+def neighbourhoods(model: ItemsModel, query: Csr, self_rows: IntArray) -> Csr:
+    """Each query row's neighbours as CSR: indices are training rows, data their weights."""
+    n_rows = len(query.indptr) - 1
+    step = max(1, BLOCK_CELLS // max(len(model.user_ids), 1))
+    owners, rows, weights = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
+    for start in range(0, n_rows, step):
+        stop = min(start + step, n_rows)
+        owner, nb_rows, weight = _neighbours(
+            model, query, np.arange(start, stop), self_rows[start:stop]
+        )
+        owners.append(owner + start)
+        rows.append(nb_rows)
+        weights.append(weight)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(np.concatenate(owners), minlength=n_rows), out=indptr[1:])
+    return Csr(indptr, np.concatenate(rows), np.concatenate(weights))
+
+
 def _cost_per_user(model: ItemsModel) -> int:
     """Cells one user needs: similarities to every training user, neighbours' entries."""
     n_users = len(model.user_ids)
@@ -380,15 +449,29 @@ def _scores(
     alpha = model.params.alpha
     owner, at = _gather(query, rows)
     cells = [_cells(owner, query.indices[at], alpha * query.data[at], local, width)]
-    nb_owner, nb_rows, nb_weight = _neighbours(model, query, rows, self_rows)
-    if len(nb_rows):
-        pair, at = _gather(model.vectors, nb_rows)
-        values = nb_weight[pair] * model.vectors.data[at]
-        cells.append(_cells(nb_owner[pair], model.vectors.indices[at], values, local, width))
+    cells.append(_neighbour_cells(model, *_neighbours(model, query, rows, self_rows), local, width))
+    return _dense(cells, len(rows), width)
+
+
+def _neighbour_cells(
+    model: ItemsModel,
+    owner: IntArray,
+    rows: IntArray,
+    weight: FloatArray,
+    local: IntArray,
+    width: int,
+) -> tuple[IntArray, FloatArray]:
+    """Cells of the neighbours' weighted vectors (`owner`: the query row each neighbour serves)."""
+    pair, at = _gather(model.vectors, rows)
+    values = weight[pair] * model.vectors.data[at]
+    return _cells(owner[pair], model.vectors.indices[at], values, local, width)
+
+
+def _dense(cells: list[tuple[IntArray, FloatArray]], n_rows: int, width: int) -> FloatArray:
     flat = np.concatenate([c[0] for c in cells])
     values = np.concatenate([c[1] for c in cells])
-    block = np.bincount(flat, weights=values, minlength=len(rows) * width)
-    return block.astype(np.float64, copy=False).reshape(len(rows), width)
+    block = np.bincount(flat, weights=values, minlength=n_rows * width)
+    return block.astype(np.float64, copy=False).reshape(n_rows, width)
 
 
 def _cells(

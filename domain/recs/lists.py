@@ -1,20 +1,71 @@
-"""Building the precomputed lists of the `items` surface (pure).
+"""Building every precomputed list of a batch of users, and the cold-start fallbacks (pure).
 
-One list per user and relevant venue (context = venue id): the venues the user ordered from,
-most recent first, up to `venues_per_user`. Cold start and unknown users read the venue's
-fallback list (its popular items), stored once for every city (city_id 0).
+Per user: `discovery` (context 0), `category` (context = category id) and `items` (context =
+venue id) lists. Items lists cover the venues the user ordered from, most recent first, then the
+top discovery venues, up to `ITEMS_VENUES`. Cart reads combine the stored complements (fallback
+rows, surface `cart`, context = item id) with the user's items list at query time.
+
+Fallbacks, read when a user's list is missing or stale: per city, the city's discovery and
+category lists; for every city (city_id 0), each venue's popular items and each item's
+complements.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from itertools import groupby
+from typing import NamedTuple
 
-from domain.recs.items import Basket, ItemsModel, chronological, popular_columns, recommend_many
+from domain.recs.bundle import Bundle
+from domain.recs.cart import complements_of
+from domain.recs.discovery import (
+    ACTIVITY_WEIGHT,
+    DEFAULT_PARAMS,
+    DiscoveryParams,
+    Ranked,
+    UserRow,
+    Visit,
+    categories,
+    city_scores,
+    discovery,
+    score_city,
+)
+from domain.recs.items import Basket, chronological, popular_columns, recommend_at_venues
+from domain.recs.venues import VenueCatalog
 
-SURFACE_ITEMS = "items"
+SURFACES = ("discovery", "category", "items", "cart")
 EVERY_CITY = 0
+ITEMS_K = 50
+ITEMS_VENUES = 8
+NO_INPUTS = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class ListRow(NamedTuple):
+    """One row of `recommendations`."""
+
+    user_id: int
+    surface: str
+    context: int
+    ids: list[int]
+    scores: list[float]
+    inputs_at: datetime  # the newest input the list was computed from
+
+
+class FallbackRow(NamedTuple):
+    """One row of `fallback_recommendations`."""
+
+    city_id: int
+    surface: str
+    context: int
+    ids: list[int]
+    scores: list[float]
+
+
+class Activity(NamedTuple):
+    user_id: int
+    venue_id: int
+    at: datetime
 
 
 def relevant_venues(history: Sequence[Basket], limit: int) -> list[int]:
@@ -26,56 +77,97 @@ def relevant_venues(history: Sequence[Basket], limit: int) -> list[int]:
     return venues[:limit]
 
 
-def items_lists(
-    model: ItemsModel,
-    version: str,
+def user_lists(
+    bundle: Bundle,
+    catalog: VenueCatalog,
+    users: Sequence[UserRow],
     histories: Mapping[int, Sequence[Basket]],
-    k: int = 50,
-    venues_per_user: int = 10,
-) -> list[dict[str, Any]]:
-    """Rows for `recommendations`: users are scored per venue in one vectorised call each."""
-    by_venue: dict[int, dict[int, Sequence[Basket]]] = {}
-    for user, history in histories.items():
-        for venue in relevant_venues(history, venues_per_user):
-            by_venue.setdefault(venue, {})[user] = history
-    rows = []
-    for venue, group in sorted(by_venue.items()):
-        for user, ranked in recommend_many(model, group, k, venue).items():
-            rows.append(_row(user, venue, ranked, version, _inputs_at(histories[user])))
+    activity: Sequence[Activity],
+    now: datetime,
+    params: DiscoveryParams = DEFAULT_PARAMS,
+) -> list[ListRow]:
+    """Every list of these users. Users without a `UserRow` (no known home) get items lists
+    for the venues they ordered from only."""
+    inputs = _inputs_at(histories, activity)
+    visits = _visits(histories, activity)
+    rows: list[ListRow] = []
+    venues = {u: relevant_venues(h, ITEMS_VENUES) for u, h in histories.items()}
+    for _, group in groupby(sorted(users, key=lambda u: u.city_id), key=lambda u: u.city_id):
+        city_users = list(group)
+        scored = score_city(catalog, bundle.venues, city_users, visits, now, params)
+        found = discovery(catalog, scored, params)
+        rows += _rows("discovery", found, inputs)
+        rows += _rows("category", categories(catalog, scored, params), inputs)
+        for ranked in found:
+            venues[ranked.user_id] = _with_discovered(venues.get(ranked.user_id, []), ranked.ids)
+    everyone = {u: histories.get(u, ()) for u in venues}
+    for (user, venue), items in sorted(
+        recommend_at_venues(bundle.items, everyone, venues, ITEMS_K).items()
+    ):
+        ids, scores = [i for i, _ in items], [round(s, 4) for _, s in items]
+        rows.append(ListRow(user, "items", venue, ids, scores, inputs.get(user, NO_INPUTS)))
     return rows
 
 
-def items_fallbacks(model: ItemsModel, version: str, k: int = 50) -> list[dict[str, Any]]:
-    """Rows for `fallback_recommendations`: each venue's most popular items."""
-    rows = []
+def _with_discovered(ordered: list[int], discovered: list[int]) -> list[int]:
+    extra = [v for v in discovered if v not in ordered]
+    return (ordered + extra)[:ITEMS_VENUES]
+
+
+def _rows(surface: str, ranked: Sequence[Ranked], inputs: Mapping[int, datetime]) -> list[ListRow]:
+    return [
+        ListRow(r.user_id, surface, r.context, r.ids, r.scores, inputs.get(r.user_id, NO_INPUTS))
+        for r in ranked
+    ]
+
+
+def _visits(histories: Mapping[int, Sequence[Basket]], activity: Sequence[Activity]) -> list[Visit]:
+    visits = [Visit(b.user_id, b.venue_id, b.placed_at) for h in histories.values() for b in h]
+    return visits + [Visit(a.user_id, a.venue_id, a.at, ACTIVITY_WEIGHT) for a in activity]
+
+
+def _inputs_at(
+    histories: Mapping[int, Sequence[Basket]], activity: Sequence[Activity]
+) -> dict[int, datetime]:
+    newest: dict[int, datetime] = {}
+    stamps = [(b.user_id, b.placed_at) for h in histories.values() for b in h]
+    for user, at in stamps + [(a.user_id, a.at) for a in activity]:
+        if at > newest.get(user, NO_INPUTS):
+            newest[user] = at
+    return newest
+
+
+def fallback_lists(
+    bundle: Bundle, catalog: VenueCatalog, params: DiscoveryParams = DEFAULT_PARAMS
+) -> list[FallbackRow]:
+    """The cold-start lists: per city discovery and category; items and cart for every city."""
+    rows: list[FallbackRow] = []
+    for city in sorted(catalog.cities):
+        scored = city_scores(catalog, bundle.venues, city, params)
+        for surface, found in (
+            ("discovery", discovery(catalog, scored, params)),
+            ("category", categories(catalog, scored, params)),
+        ):
+            rows += [FallbackRow(city, surface, r.context, r.ids, r.scores) for r in found]
+    return rows + items_fallbacks(bundle) + cart_complements(bundle)
+
+
+def items_fallbacks(bundle: Bundle, k: int = ITEMS_K) -> list[FallbackRow]:
+    """Each venue's most popular items."""
+    model, rows = bundle.items, []
     for venue in model.venue_ids.tolist():
         columns, counts = popular_columns(model, venue)
-        rows.append(
-            {
-                "city_id": EVERY_CITY,
-                "surface": SURFACE_ITEMS,
-                "context": venue,
-                "ids": model.item_ids[columns[:k]].tolist(),
-                "scores": counts[:k].tolist(),
-                "model_version": version,
-            }
-        )
+        ids = model.item_ids[columns[:k]].tolist()
+        rows.append(FallbackRow(EVERY_CITY, "items", venue, ids, counts[:k].tolist()))
     return rows
 
 
-def _row(
-    user: int, venue: int, ranked: Sequence[tuple[int, float]], version: str, inputs_at: datetime
-) -> dict[str, Any]:
-    return {
-        "user_id": user,
-        "surface": SURFACE_ITEMS,
-        "context": venue,
-        "ids": [item for item, _ in ranked],
-        "scores": [score for _, score in ranked],
-        "model_version": version,
-        "inputs_at": inputs_at.isoformat(),
-    }
-
-
-def _inputs_at(history: Sequence[Basket]) -> datetime:
-    return max(basket.placed_at for basket in history)
+def cart_complements(bundle: Bundle) -> list[FallbackRow]:
+    """Each item's complements (surface `cart`, context = the item)."""
+    rows = []
+    for item in bundle.cart.item_ids.tolist():
+        found = complements_of(bundle.cart, item)
+        if found:
+            ids, scores = [i for i, _ in found], [round(s, 4) for _, s in found]
+            rows.append(FallbackRow(EVERY_CITY, "cart", item, ids, scores))
+    return rows

@@ -1,0 +1,338 @@
+"""Ranking venues for a user: the discovery and category surfaces (pure, numpy only).
+
+A batch of users of one city is scored against that city's venues in one users x venues matrix:
+
+    score = 3.0 venue affinity + 1.0 brand affinity + 1.0 cuisine affinity
+          + 1.5 collaborative + 1.0 popularity + 0.5 rating + 0.5 closeness + 0.6 exploration
+
+- affinity: the user's orders (weight 1) and venue activity (weight ACTIVITY_WEIGHT: a view is a
+  weaker signal than an order), halved every AFFINITY_HALF_LIFE_DAYS, as a share of the user's
+  total; brand and cuisine affinity add up the shares of all venues of that brand / cuisine;
+- collaborative: the user's venue shares spread over each venue's co-visitation neighbours
+  (`VenueModel.neighbours`), scaled so the user's best is 1;
+- popularity: log of the recency-decayed order count, scaled so the city's best is 1;
+- rating: 3.0 -> 0, 5.0 -> 1 (unrated: 0.5); closeness: 1 at the door, 0 at the radius edge;
+- exploration: venues the user never used get a uniform [0, 1) draw, deterministic per user, venue
+  and day, so lists rotate their exploration slots daily and a recompute is reproducible;
+- only venues that deliver to the user's home (distance <= the venue's radius) and are active.
+
+The weights are priors written down, not fitted: there is no discovery click log to fit them on.
+Personal terms dominate for users with history; popularity, rating and closeness order the rest
+(and everything for a user without history). A diversity pass then keeps at most 2 venues of one
+brand and 3 of one cuisine in any 10 consecutive entries.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from domain.geo import distance_m
+from domain.recs.items import _gather
+from domain.recs.venues import DAY_S, VenueCatalog, VenueModel, decay
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+AFFINITY_HALF_LIFE_DAYS = 60.0
+ACTIVITY_WEIGHT = 0.25
+
+
+@dataclass(frozen=True)
+class DiscoveryParams:
+    venue: float = 3.0
+    brand: float = 1.0
+    cuisine: float = 1.0
+    collaborative: float = 1.5
+    popularity: float = 1.0
+    rating: float = 0.5
+    closeness: float = 0.5
+    exploration: float = 0.6
+    window: int = 10
+    per_brand: int = 2
+    per_cuisine: int = 3
+    k: int = 100
+    category_k: int = 50
+    min_category_venues: int = 5
+
+
+DEFAULT_PARAMS = DiscoveryParams()
+
+
+class UserRow(NamedTuple):
+    user_id: int
+    city_id: int
+    home_lat: float
+    home_lon: float
+
+
+class Visit(NamedTuple):
+    """A user's order at a venue (weight 1) or venue activity (ACTIVITY_WEIGHT)."""
+
+    user_id: int
+    venue_id: int
+    at: datetime
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class CityScores:
+    """Scores of a batch of users (rows) against a city's venues (columns)."""
+
+    user_ids: list[int]
+    positions: IntArray  # catalog positions of the columns
+    scores: FloatArray  # -inf where the venue does not deliver to the user
+    visited: BoolArray
+
+
+def score_city(
+    catalog: VenueCatalog,
+    model: VenueModel,
+    users: Sequence[UserRow],
+    visits: Sequence[Visit],
+    now: datetime,
+    params: DiscoveryParams = DEFAULT_PARAMS,
+) -> CityScores:
+    """Score users of one city (`users[0].city_id`) against every venue of that city."""
+    positions = catalog.cities.get(users[0].city_id, np.zeros(0, np.int64)) if users else None
+    assert positions is not None, "score_city needs at least one user"
+    lat = np.array([u.home_lat for u in users])
+    lon = np.array([u.home_lon for u in users])
+    dist = distance_m(lat, lon, catalog.lat[positions], catalog.lon[positions])
+    radius = catalog.radius_m[positions]
+    deliverable = (dist <= radius) & catalog.active[positions]
+    affinity = _affinity(catalog, positions, users, visits, now)
+    share = affinity / np.maximum(affinity.sum(axis=1, keepdims=True), 1e-12)
+    user_ids = [u.user_id for u in users]
+    terms = {
+        "venue": share,
+        "brand": _grouped(share, catalog.brand[positions], none=0),
+        "cuisine": _grouped(share, catalog.cuisine[positions], none=-1),
+        "collaborative": _collaborative(share, catalog, positions, model),
+        "popularity": _popularity(catalog, positions, model)[None, :],
+        "rating": _rating(catalog, positions)[None, :],
+        "closeness": np.clip(1.0 - dist / np.maximum(radius, 1.0), 0.0, 1.0),
+        "exploration": (affinity == 0) * _noise(user_ids, catalog.venue_ids[positions], now),
+    }
+    scores = sum(getattr(params, name) * term for name, term in terms.items())
+    scores = np.where(deliverable, scores, -np.inf)
+    return CityScores(user_ids, positions, scores, affinity > 0)
+
+
+def city_scores(
+    catalog: VenueCatalog, model: VenueModel, city_id: int, params: DiscoveryParams
+) -> CityScores:
+    """One row for the city as a whole (the cold-start fallback): active venues by popularity
+    and rating, no location, no personal terms, no exploration."""
+    positions = catalog.cities.get(city_id, np.zeros(0, np.int64))
+    scores = params.popularity * _popularity(catalog, positions, model) + params.rating * _rating(
+        catalog, positions
+    )
+    scores = np.where(catalog.active[positions], scores, -np.inf)[None, :]
+    return CityScores([0], positions, scores, np.zeros(scores.shape, dtype=bool))
+
+
+def _affinity(
+    catalog: VenueCatalog,
+    positions: IntArray,
+    users: Sequence[UserRow],
+    visits: Sequence[Visit],
+    now: datetime,
+) -> FloatArray:
+    row_of = {u.user_id: row for row, u in enumerate(users)}
+    local = np.full(len(catalog.venue_ids), -1, dtype=np.int64)
+    local[positions] = np.arange(len(positions))
+    mine = [v for v in visits if v.user_id in row_of]
+    rows = np.array([row_of[v.user_id] for v in mine], dtype=np.int64)
+    at = catalog.positions([v.venue_id for v in mine])
+    column = np.where(at >= 0, local[at], -1)
+    ages = np.array([now.timestamp() - v.at.timestamp() for v in mine])
+    weights = np.array([v.weight for v in mine]) * decay(ages, AFFINITY_HALF_LIFE_DAYS)
+    keep = column >= 0
+    flat = rows[keep] * len(positions) + column[keep]
+    cells = np.bincount(flat, weights=weights[keep], minlength=len(users) * len(positions))
+    return cells.astype(np.float64).reshape(len(users), len(positions))
+
+
+def _grouped(share: FloatArray, codes: IntArray, none: int) -> FloatArray:
+    """Per column: the summed share of every column with the same code (0 where code is none)."""
+    _, group = np.unique(codes, return_inverse=True)
+    sums = np.zeros((share.shape[0], int(group.max(initial=-1)) + 1))
+    np.add.at(sums.T, group, share.T)
+    return np.where(codes == none, 0.0, sums[:, group])
+
+
+def _collaborative(
+    share: FloatArray, catalog: VenueCatalog, positions: IntArray, model: VenueModel
+) -> FloatArray:
+    model_row = _rows_in(model.venue_ids, catalog.venue_ids[positions])
+    local = np.full(len(model.venue_ids), -1, dtype=np.int64)
+    local[model_row[model_row >= 0]] = np.flatnonzero(model_row >= 0)
+    user, column = np.nonzero(share * (model_row >= 0)[None, :])
+    owner, at = _gather(model.neighbours, model_row[column])
+    target = local[model.neighbours.indices[at]]
+    keep = target >= 0
+    weights = share[user[owner], column[owner]] * model.neighbours.data[at]
+    flat = user[owner][keep] * len(positions) + target[keep]
+    spread = np.bincount(flat, weights=weights[keep], minlength=share.size).reshape(share.shape)
+    return spread / np.maximum(spread.max(axis=1, keepdims=True), 1e-12)
+
+
+def _popularity(catalog: VenueCatalog, positions: IntArray, model: VenueModel) -> FloatArray:
+    row = _rows_in(model.venue_ids, catalog.venue_ids[positions])
+    counts = np.where(row >= 0, model.popularity[np.maximum(row, 0)], 0.0) if len(row) else row
+    logs = np.log1p(np.asarray(counts, dtype=np.float64))
+    return logs / max(float(logs.max(initial=0.0)), 1e-12)
+
+
+def _rating(catalog: VenueCatalog, positions: IntArray) -> FloatArray:
+    return np.nan_to_num(np.clip((catalog.rating[positions] - 3.0) / 2.0, 0.0, 1.0), nan=0.5)
+
+
+def _rows_in(sorted_ids: IntArray, ids: IntArray) -> IntArray:
+    if len(sorted_ids) == 0:
+        return np.full(len(ids), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return np.where(sorted_ids[at] == ids, at, -1).astype(np.int64)
+
+
+_M1, _M2, _M3 = (
+    np.uint64(0x9E3779B97F4A7C15),
+    np.uint64(0xBF58476D1CE4E5B9),
+    np.uint64(0x94D049BB133111EB),
+)
+
+
+def _noise(user_ids: Sequence[int], venue_ids: IntArray, now: datetime) -> FloatArray:
+    """Uniform [0, 1) per (user, venue, day) from a splitmix64-style hash: reproducible."""
+    day = np.array([int(now.timestamp() // DAY_S)], dtype=np.uint64)
+    users = np.array(user_ids, dtype=np.uint64)[:, None]
+    x = (users * _M1) ^ (venue_ids.astype(np.uint64)[None, :] * _M2) ^ (day * _M3)
+    x ^= x >> np.uint64(30)
+    x *= _M2
+    x ^= x >> np.uint64(27)
+    x *= _M3
+    x ^= x >> np.uint64(31)
+    return np.asarray((x >> np.uint64(11)).astype(np.float64) / float(1 << 53))
+
+
+# ---------------------------------------------------------------------------------------------
+# lists
+
+
+class Ranked(NamedTuple):
+    user_id: int
+    context: int  # 0 for discovery, the category id for category lists
+    ids: list[int]
+    scores: list[float]
+
+
+def discovery(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams) -> list[Ranked]:
+    """Each user's best deliverable venues, diversified, at most `params.k`."""
+    width = min(len(scored.positions), params.k * 2)
+    top = _top(scored.scores, width)
+    brand, cuisine = catalog.brand[scored.positions], catalog.cuisine[scored.positions]
+    out = []
+    for row, user in enumerate(scored.user_ids):
+        columns = [c for c in top[row].tolist() if scored.scores[row, c] > -np.inf]
+        chosen = diversify(columns, brand.tolist(), cuisine.tolist(), params)
+        out.append(_ranked(user, 0, chosen, catalog, scored, row))
+    return out
+
+
+def categories(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams) -> list[Ranked]:
+    """Per category with at least `min_category_venues` deliverable venues: its venues, ranked."""
+    out = []
+    for category, columns in _category_columns(catalog, scored.positions).items():
+        sub = scored.scores[:, columns]
+        enough = (sub > -np.inf).sum(axis=1) >= params.min_category_venues
+        if not enough.any():
+            continue
+        top = _top(sub, min(len(columns), params.category_k))
+        for row in np.flatnonzero(enough).tolist():
+            picked = [int(columns[c]) for c in top[row].tolist() if sub[row, c] > -np.inf]
+            out.append(_ranked(scored.user_ids[row], category, picked, catalog, scored, row))
+    return out
+
+
+def _category_columns(catalog: VenueCatalog, positions: IntArray) -> dict[int, IntArray]:
+    members: dict[int, list[int]] = {}
+    for column, position in enumerate(positions.tolist()):
+        for category in catalog.categories[position]:
+            members.setdefault(category, []).append(column)
+    return {c: np.array(cols, dtype=np.int64) for c, cols in sorted(members.items())}
+
+
+def _ranked(
+    user: int,
+    context: int,
+    columns: list[int],
+    catalog: VenueCatalog,
+    scored: CityScores,
+    row: int,
+) -> Ranked:
+    ids = catalog.venue_ids[scored.positions[columns]].tolist() if columns else []
+    scores = np.round(scored.scores[row, columns], 4).tolist() if columns else []
+    return Ranked(user, context, ids, scores)
+
+
+def _top(scores: FloatArray, k: int) -> IntArray:
+    """Per row, the columns of the k best scores, best first (ties: lower column)."""
+    if k <= 0:
+        return np.zeros((scores.shape[0], 0), dtype=np.int64)
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else None
+    part = part if part is not None else np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+    keys = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -keys), axis=1)
+    return np.take_along_axis(part, order, axis=1).astype(np.int64)
+
+
+def diversify(
+    columns: Sequence[int], brand: Sequence[int], cuisine: Sequence[int], params: DiscoveryParams
+) -> list[int]:
+    """Greedy re-rank: at each position, the best remaining venue that keeps its brand under
+    `per_brand` and its cuisine under `per_cuisine` within the last `window` entries; when none
+    fits, the best remaining one (a short list is better than an empty slot). Brand 0 and
+    cuisine -1 (none) are never limited."""
+    remaining, chosen = list(columns), list[int]()
+    brands: Counter[int] = Counter()
+    cuisines: Counter[int] = Counter()
+    while remaining and len(chosen) < params.k:
+        pick = next(
+            (
+                i
+                for i, c in enumerate(remaining)
+                if _fits(c, brand, cuisine, brands, cuisines, params)
+            ),
+            0,
+        )
+        column = remaining.pop(pick)
+        chosen.append(column)
+        brands[brand[column]] += 1
+        cuisines[cuisine[column]] += 1
+        if len(chosen) >= params.window:
+            leaving = chosen[-params.window]
+            brands[brand[leaving]] -= 1
+            cuisines[cuisine[leaving]] -= 1
+    return chosen
+
+
+def _fits(
+    column: int,
+    brand: Sequence[int],
+    cuisine: Sequence[int],
+    brands: Counter[int],
+    cuisines: Counter[int],
+    params: DiscoveryParams,
+) -> bool:
+    b, c = brand[column], cuisine[column]
+    return (b == 0 or brands[b] < params.per_brand) and (
+        c == -1 or cuisines[c] < params.per_cuisine
+    )
