@@ -1,0 +1,1 @@
+"""Order lifecycle: the projection of an order's events and the problem rules (pure, no I/O)."""
