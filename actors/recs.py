@@ -97,7 +97,7 @@ def refresh_fallbacks() -> int:
         return recs.write_fallbacks(uow.connection, rows, version)
 
 
-def sweep_changed_users(limit: int = 5000, chunk: int = 500) -> int:
+def sweep_changed_users(limit: int = 5000, chunk: int = 100) -> int:
     """Claim users whose inputs changed and enqueue their refresh; returns how many users.
 
     The jobs are published before the claim commits: if publishing fails the users stay dirty,

@@ -291,10 +291,11 @@ def main() -> None:
     report(results, args)
 
 
-def delete_queues(prefix: str) -> None:
+def delete_queues(prefix: str, names: tuple[str, ...] = ("events", "noop")) -> None:
+    """Remove a benchmark's queues (with their delay and dead-letter queues)."""
     connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ))
     channel = connection.channel()
-    for name in ("events", "noop"):
+    for name in names:
         for suffix in ("", ".DQ", ".XQ"):
             channel.queue_delete(prefix + name + suffix)
     connection.close()

@@ -33,6 +33,7 @@ EXPORTED: dict[str, Any] = {
     "intake-batch": events.Batch,
     **{events.type_of(model): model for model in EVENT_TYPES},
     "order-lifecycle-event": lifecycle.LifecycleEvent,
+    "order-checks-message": lifecycle.OrderChecksMessage,
     **{events.type_of(model): model for model in lifecycle.LIFECYCLE_TYPES},
     "refresh-lists-job": RefreshLists,
     "rejected-message": RejectedMessage,

@@ -29,6 +29,7 @@ from schemas.base import (
     Timestamp,
     describe,
 )
+from schemas.events import MAX_BATCH
 
 MAX_ORDER_ITEMS = 500
 
@@ -192,7 +193,20 @@ LifecycleEvent = Annotated[
     Field(discriminator="type"),
 ]
 
+
+class LifecycleBatch(StrictModel):
+    """Up to 1,000 lifecycle events of any orders in one message (the `order_checks` queue);
+    they are applied in one transaction."""
+
+    type: Literal["batch"]
+    schema_version: SchemaVersion
+    events: Annotated[list[LifecycleEvent], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+OrderChecksMessage = Annotated[LifecycleEvent | LifecycleBatch, Field(discriminator="type")]
+
 _LIFECYCLE = TypeAdapter[LifecycleEvent](LifecycleEvent)
+_MESSAGE = TypeAdapter[LifecycleEvent | LifecycleBatch](OrderChecksMessage)
 
 
 def parse_lifecycle(data: Any) -> LifecycleEvent:
@@ -201,3 +215,12 @@ def parse_lifecycle(data: Any) -> LifecycleEvent:
         return _LIFECYCLE.validate_python(data)
     except ValidationError as error:
         raise InvalidMessage(describe(error)) from None
+
+
+def parse_order_checks(data: Any) -> list[LifecycleEvent]:
+    """Validate an `order_checks` message (one lifecycle event or a batch) into its events."""
+    try:
+        message = _MESSAGE.validate_python(data)
+    except ValidationError as error:
+        raise InvalidMessage(describe(error)) from None
+    return list(message.events) if isinstance(message, LifecycleBatch) else [message]

@@ -49,7 +49,11 @@ def write_lists(connection: psycopg.Connection[Any], rows: Sequence[ListRow], ve
     with connection.cursor().copy(queries.COPY_INCOMING_LISTS) as copy:
         copy.write("".join(_copy_line(row) for row in rows))
     connection.execute(queries.UPSERT_RECOMMENDATIONS, {"version": version})
-    connection.execute(queries.DELETE_DROPPED_LISTS)
+    newest: dict[int, datetime] = {}
+    for row in rows:
+        newest[row.user_id] = max(row.inputs_at, newest.get(row.user_id, row.inputs_at))
+    params = {"user_ids": list(newest), "inputs": list(newest.values())}
+    connection.execute(queries.DELETE_DROPPED_LISTS, params)  # users' rows by primary key
 
 
 def write_fallbacks(

@@ -86,7 +86,8 @@ def db(database: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def rabbit_broker(rabbitmq: str) -> Iterator[Any]:
-    import actors.intake  # noqa: F401  (declares the session's queues)
+    import actors.intake
+    import actors.orders  # noqa: F401  (the actor modules declare the session's queues)
     from workers.broker import broker
 
     yield broker

@@ -361,17 +361,297 @@ def _id_list(text: str) -> list[int]:
 @main.command()
 @click.option(
     "--sweep-every",
-    default=1.0,
+    default=0.5,
     show_default=True,
     type=click.FloatRange(0.05, 3600),
     help="Seconds between sweeps of users whose lists must follow new orders.",
 )
+@click.option(
+    "--checks-every",
+    default=0.25,
+    show_default=True,
+    type=click.FloatRange(0.05, 60),
+    help="Seconds between order-check sweeps (due timers, venues whose inputs changed).",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve Prometheus metrics here (the sweeps' counters, open problems per rule).",
+)
+@click.option("--checks-only", is_flag=True, help="Only the order-check sweeps (simulations).")
 @click.option("--once", is_flag=True, help="Run every duty once and exit.")
-def scheduler(sweep_every: float, once: bool) -> None:
-    """Periodic duties: refresh lists of users with new orders, prune old records."""
+def scheduler(
+    sweep_every: float,
+    checks_every: float,
+    metrics_port: int | None,
+    checks_only: bool,
+    once: bool,
+) -> None:
+    """Periodic duties: refresh lists of users with new orders, order-problem checks whose
+    time has come, prune old records."""
     from workers import scheduler as periodic
 
-    periodic.run(periodic.duties(sweep_every), once=once)
+    if metrics_port is not None:
+        _serve_scheduler_metrics(metrics_port)
+    from actors.orders import rules, sweep_order_checks
+
+    rules()  # a broken rules file stops the scheduler here, not in its first sweep
+    plan = periodic.duties(sweep_every, checks_every)
+    if checks_only:
+        plan = [periodic.Duty("order checks", checks_every, sweep_order_checks)]
+    if once:
+        periodic.run(plan, once=True)
+    else:
+        periodic.run_lanes(plan)
+
+
+def _serve_scheduler_metrics(port: int) -> None:
+    """This process's own registry (never the workers' multiprocess directory: the worker
+    empties it at start), plus open problems counted in Postgres at scrape time."""
+    import os
+
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)  # before prometheus_client is imported
+    from prometheus_client import REGISTRY, start_http_server
+
+    from workers.broker import database
+    from workers.problem_metrics import OpenProblems
+
+    REGISTRY.register(OpenProblems(database))
+    start_http_server(port)
+
+
+@main.group(invoke_without_command=True)
+@click.option(
+    "--status",
+    default="open",
+    show_default=True,
+    type=click.Choice(["open", "resolved", "all"]),
+    help="open includes acknowledged records.",
+)
+@click.option("--city", "city_id", type=click.IntRange(1), help="Only this city's problems.")
+@click.option("--rule", help="Only this rule's problems.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def inbox(
+    context: click.Context,
+    status: str,
+    city_id: int | None,
+    rule: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Order problems for support agents: list them, newest first (ack / resolve / show)."""
+    if context.invoked_subcommand is not None:
+        return
+    from store import inbox as records
+    from workers.broker import database
+
+    with database.unit_of_work(single_statement=True) as uow:
+        found = records.list_problems(
+            uow.connection, None if status == "all" else status, city_id, rule, limit
+        )
+    if as_json:
+        click.echo(json.dumps([p.model_dump(mode="json") for p in found], indent=2))
+        return
+    for problem in found:
+        click.echo(_problem_line(problem))
+    if not found:
+        click.echo(f"no {'' if status == 'all' else status + ' '}problems")
+
+
+def _problem_line(problem: Any) -> str:
+    subject = (
+        f"order {problem.order_id} (venue {problem.venue_id}, city {problem.city_id})"
+        if problem.order_id
+        else f"venue {problem.venue_id} (city {problem.city_id})"
+    )
+    flags = [f"ack by {problem.acknowledged_by}"] if problem.acknowledged_by else []
+    flags += ["muted"] if problem.muted else []
+    flags += [f"resolved ({problem.resolution})"] if problem.resolved_at else []
+    facts = ", ".join(
+        f"{key}={value}" for key, value in problem.details.items() if not isinstance(value, list)
+    )
+    return (
+        f"#{problem.problem_id} {problem.severity:<8} {problem.rule:<20} {subject}"
+        f" since {problem.since:%Y-%m-%d %H:%M:%S}, opened after {problem.detection_lag_s:.1f}s"
+        + (f" [{'; '.join(flags)}]" if flags else "")
+        + (f"\n    {facts}" if facts else "")
+    )
+
+
+@inbox.command("show")
+@click.argument("problem_id", type=click.IntRange(1))
+def inbox_show(problem_id: int) -> None:
+    """One record with its details and history, as JSON."""
+    from store import inbox as records
+    from workers.broker import database
+
+    with database.unit_of_work(single_statement=True) as uow:
+        try:
+            found = records.get_problem(uow.connection, problem_id)
+        except records.UnknownProblem as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(found.model_dump_json(indent=2))
+
+
+def _agent_action(action: str, problem_id: int, agent: str, note: str | None) -> None:
+    from pydantic import ValidationError
+
+    from schemas.problems import AgentAction
+    from store import inbox as records
+    from workers import clock
+    from workers.broker import database
+
+    try:
+        checked = AgentAction(agent=agent, note=note)
+    except ValidationError as error:
+        raise click.BadParameter(str(error.errors()[0]["msg"])) from None
+    act = records.acknowledge if action == "ack" else records.resolve
+    try:
+        with database.unit_of_work() as uow:
+            found = act(uow.connection, problem_id, checked.agent, checked.note, clock.now())
+    except (records.UnknownProblem, records.ProblemConflict) as error:
+        raise click.ClickException(str(error)) from None
+    done = "acknowledged" if action == "ack" else "resolved"
+    click.echo(f"problem {problem_id} {done} by {checked.agent}")
+    click.echo(_problem_line(found))
+
+
+@inbox.command("ack")
+@click.argument("problem_id", type=click.IntRange(1))
+@click.option("--agent", required=True, help="Who takes it on.")
+@click.option("--note", help="Why, or what happens next (kept in the history).")
+def inbox_ack(problem_id: int, agent: str, note: str | None) -> None:
+    """Acknowledge a problem: an agent is on it."""
+    _agent_action("ack", problem_id, agent, note)
+
+
+@inbox.command("resolve")
+@click.argument("problem_id", type=click.IntRange(1))
+@click.option("--agent", required=True, help="Who resolved it.")
+@click.option("--note", help="What was done (kept in the history).")
+def inbox_resolve(problem_id: int, agent: str, note: str | None) -> None:
+    """Resolve a problem by hand. The same trouble opens a new record only after its condition
+    has cleared."""
+    _agent_action("resolve", problem_id, agent, note)
+
+
+@main.group()
+def simulate() -> None:
+    """End-to-end simulations through RabbitMQ."""
+
+
+@simulate.command("orders")
+@click.option("--orders", default=1000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option(
+    "--fault-rate",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of orders with an injected fault (every rule's kind takes turns).",
+)
+@click.option(
+    "--speed",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(1, 600),
+    help="Simulated seconds per real second (the checks run on the same scaled clock).",
+)
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option(
+    "--fleet",
+    "fleet_mode",
+    default="spawn",
+    show_default=True,
+    type=click.Choice(["spawn", "running"]),
+    help="spawn: start a private worker and scheduler for the run; running: use the fleet "
+    "already consuming the configured queues (started with LARDER_CLOCK_SPEED=SPEED).",
+)
+@click.option("--json", "as_json", is_flag=True)
+def simulate_orders(
+    orders: int, fault_rate: float, speed: float, seed: int, fleet_mode: str, as_json: bool
+) -> None:
+    """Publish realistic order lifecycles (most healthy, some with injected faults, with
+    duplicates, out-of-order events, GPS jitter and cancellations), then compare the inbox
+    with the injected truth: precision, recall and detection lag per rule."""
+    if fleet_mode == "spawn":
+        options = ["--orders", str(orders), "--fault-rate", str(fault_rate), "--seed", str(seed)]
+        _simulate_with_own_fleet(speed, options + (["--json"] if as_json else []))
+        return
+    from domain.orders.simulation import SimulationConfig
+    from workers import clock
+    from workers import simulate as sim
+    from workers.broker import broker, database
+    from workers.queues import ORDER_CHECKS, name
+
+    running = clock.current()
+    if running.speed != speed:
+        raise click.UsageError(
+            f"the fleet's clock runs at {running.speed:g}x (LARDER_CLOCK_SPEED); start it and"
+            f" this command with LARDER_CLOCK_SPEED={speed:g}, or use --fleet spawn"
+        )
+    config = sim.private_run(SimulationConfig(orders=orders, fault_rate=fault_rate, seed=seed))
+    echo = (lambda _: None) if as_json else click.echo
+    outcome = sim.run(config, broker, database, running, name(ORDER_CHECKS), echo=echo)
+    _simulation_report(outcome, as_json)
+
+
+def _simulate_with_own_fleet(speed: float, options: list[str]) -> None:
+    """Run this same command with --fleet running, beside a private fleet on a scaled clock."""
+    import os
+    import subprocess
+    import uuid
+    from datetime import UTC, datetime
+
+    from workers import simulate as sim
+
+    settings = get_settings()
+    env = {
+        **os.environ,
+        "LARDER_QUEUE_PREFIX": f"{settings.queue_prefix}sim{uuid.uuid4().hex[:6]}.",
+        "LARDER_CLOCK_SPEED": f"{speed:g}",
+        "LARDER_CLOCK_EPOCH": datetime.now(UTC).isoformat(),
+    }
+    command = [sys.executable, "-m", "workers.cli", "simulate", "orders", *options]
+    command += ["--speed", f"{speed:g}", "--fleet", "running"]
+    click.echo(f"starting a fleet for the run (queues {env['LARDER_QUEUE_PREFIX']}*)", err=True)
+    with sim.fleet(env, settings.rabbitmq_url.get_secret_value()):
+        code = subprocess.run(command, env=env, check=False).returncode
+    sys.exit(code)
+
+
+def _simulation_report(outcome: Any, as_json: bool) -> None:
+    from domain.orders.simulation import missed, report
+
+    bar = 0.95
+    passed = all(s.precision >= bar and s.recall >= bar for s in outcome.scores)
+    if as_json:
+        rows = [
+            {
+                "rule": s.rule,
+                "injected": s.injected,
+                "detected": s.detected,
+                "precision": s.precision,
+                "recall": s.recall,
+                "lag_p50_s": None if s.lag(0.5) is None else s.lag(0.5) / outcome.speed,
+                "lag_p95_s": None if s.lag(0.95) is None else s.lag(0.95) / outcome.speed,
+            }
+            for s in outcome.scores
+        ]
+        wrong = missed(outcome.simulation.faults, outcome.detections)
+        click.echo(json.dumps({"passed": passed, "rules": rows, **wrong}, default=str, indent=2))
+    else:
+        click.echo(report(outcome.scores, outcome.speed))
+        click.echo(
+            f"(lag: from `since` to the record opening, in real seconds at {outcome.speed:g}x)"
+        )
+        for kind, keys in missed(outcome.simulation.faults, outcome.detections).items():
+            if keys:
+                click.echo(f"{kind}: {keys[:20]}")
+        click.echo(f"{'PASS' if passed else 'FAIL'}: precision and recall >= {bar} for every rule")
+    if not passed:
+        sys.exit(1)
 
 
 @main.command()
@@ -442,6 +722,8 @@ def serve(host: str, port: int, processes: int, access_log: bool) -> None:
         host=host,
         port=port,
         workers=processes,
+        http="httptools",
+        loop="uvloop",
         access_log=access_log,
         log_level=settings.log_level.lower(),
         log_config=None,  # the app configures logging (workers.logs), as the workers do

@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import dramatiq
 from dramatiq.message import Message
+from pydantic import Field, TypeAdapter, ValidationError
 
-from schemas import MAX_BATCH, SCHEMA_VERSION, InvalidMessage, parse_event
+from schemas import MAX_BATCH, SCHEMA_VERSION, Event, InvalidMessage
+from schemas.base import describe
+from schemas.lifecycle import LifecycleEvent
 from workers import queues
-from workers.routing import route
+from workers.routing import ORDER_CHECKS, route
 
 MAX_REPORTED = 50
+
+# Every event type a file may hold: intake events and order lifecycle events.
+_ANY_EVENT = TypeAdapter[Any](Annotated[Event | LifecycleEvent, Field(discriminator="type")])
+
+
+def parse_any(data: Any) -> Any:
+    """Validate one event of any published type; raises InvalidMessage with the reason."""
+    try:
+        return _ANY_EVENT.validate_python(data)
+    except ValidationError as error:
+        raise InvalidMessage(describe(error)) from None
 
 
 class BadFile(Exception):
@@ -49,7 +64,7 @@ def validate_lines(lines: Iterable[str]) -> list[dict[str, Any]]:
             continue
         try:
             data = json.loads(line)
-            parse_event(data)
+            parse_any(data)
             events.append(data)
         except (json.JSONDecodeError, InvalidMessage) as error:
             total += 1
@@ -67,18 +82,29 @@ def _reason(error: Exception) -> str:
 
 
 def batches(events: Iterable[dict[str, Any]], size: int = MAX_BATCH) -> Iterator[Message[Any]]:
-    """Consecutive events with the same route become one batch message of at most `size`."""
-    current: list[dict[str, Any]] = []
-    current_route: tuple[str, str] | None = None
+    """Events with the same route become batch messages of at most `size`, in file order per
+    route (interleaved types of different routes still fill whole batches).
+
+    Lifecycle events are also split by order into ORDER_PARTITIONS streams: a batch then holds
+    several events of fewer orders (each order's state is read and written once per batch),
+    and batches of different streams never wait for each other's order locks."""
+    pending: dict[tuple[tuple[str, str], int], list[dict[str, Any]]] = {}
     for event in events:
         target = route(event["type"])
-        if current and (target != current_route or len(current) >= size):
-            yield _message(current_route, current)
-            current = []
-        current_route = target
+        key = (target, _partition(event) if target == ORDER_CHECKS else 0)
+        current = pending.setdefault(key, [])
         current.append(event)
-    if current:
-        yield _message(current_route, current)
+        if len(current) >= size:
+            yield _message(target, pending.pop(key))
+    for (target, _), current in pending.items():
+        yield _message(target, current)
+
+
+ORDER_PARTITIONS = 16
+
+
+def _partition(event: dict[str, Any]) -> int:
+    return zlib.crc32(str(event["order_id"]).encode()) % ORDER_PARTITIONS
 
 
 def _message(target: tuple[str, str] | None, events: list[dict[str, Any]]) -> Message[Any]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from schemas.events import type_of
+from schemas.lifecycle import LIFECYCLE_TYPES
 from workers import queues
 
 INGEST = ("ingest", queues.EVENTS)
+ORDER_CHECKS = ("check_order_events", queues.ORDER_CHECKS)  # actors/orders.py
 
 ROUTES: dict[str, tuple[str, str]] = {
     "city.upserted": INGEST,
@@ -16,6 +19,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "user.upserted": INGEST,
     "order.completed": INGEST,
     "activity": INGEST,
+    **{type_of(model): ORDER_CHECKS for model in LIFECYCLE_TYPES},
 }
 
 

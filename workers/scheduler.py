@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,17 +19,30 @@ class Duty:
     due: float = 0.0
 
 
-def duties(sweep_every_s: float) -> list[Duty]:
+def duties(sweep_every_s: float, checks_every_s: float = 0.25) -> list[Duty]:
     from actors.maintenance import DEFAULT_RETENTION_DAYS, prune
+    from actors.orders import prune_finished_orders, sweep_order_checks
     from actors.recs import refresh_stale_lists, sweep_changed_users
     from actors.training import train_if_stale
 
     return [
         Duty("sweep changed users", sweep_every_s, sweep_changed_users),
+        Duty("order checks: due timers, changed venues", checks_every_s, sweep_order_checks),
         Duty("refresh stale lists", 600.0, refresh_stale_lists),
         Duty("retrain a stale model", 600.0, train_if_stale),
         Duty("prune idempotency records", 3600.0, lambda: prune(DEFAULT_RETENTION_DAYS)),
+        Duty("prune finished orders", 3600.0, prune_finished_orders),
     ]
+
+
+def run_lanes(plan: list[Duty], fast_s: float = 1.0) -> None:
+    """Run the plan forever; duties due more often than every `fast_s` run in a thread of
+    their own, so a slow duty (a prune of a big table) never delays them."""
+    fast = [duty for duty in plan if duty.every_s < fast_s]
+    slow = [duty for duty in plan if duty.every_s >= fast_s]
+    if fast and slow:
+        threading.Thread(target=run, args=(fast,), name="fast duties", daemon=True).start()
+    run(slow or fast)
 
 
 def run(plan: list[Duty], once: bool = False, clock: Callable[[], float] = time.monotonic) -> None:

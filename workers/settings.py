@@ -6,11 +6,12 @@ must be set explicitly. Secrets are SecretStr and never logged.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, AwareDatetime, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -40,6 +41,12 @@ class Settings(BaseSettings):
     min_backoff_ms: int = Field(500, ge=10)
     max_backoff_ms: int = Field(60_000, ge=100, le=5 * 60 * 1000)
     max_retries_unexpected: int = Field(5, ge=0)
+    # Order-problem checks: the rules file (TOML or JSON; built-in defaults when unset) and the
+    # clock they judge by. A speed other than 1 runs a scaled clock (simulations only, see
+    # workers/clock.py): now = epoch + (real now - epoch) x speed, the same in every process.
+    rules_file: Path | None = None
+    clock_speed: float = Field(1.0, gt=0, le=3600)
+    clock_epoch: AwareDatetime = datetime(2026, 1, 1, tzinfo=UTC)
 
     @model_validator(mode="before")
     @classmethod
@@ -59,6 +66,8 @@ class Settings(BaseSettings):
             urls = (self.rabbitmq_url.get_secret_value(), self.database_url.get_secret_value())
             if any(url in dev for url in urls):
                 raise ValueError("production needs RABBITMQ_URL and DATABASE_URL set explicitly")
+            if self.clock_speed != 1.0:
+                raise ValueError("production runs on the real clock (LARDER_CLOCK_SPEED=1)")
         return self
 
 

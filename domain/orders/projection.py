@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 from pydantic import TypeAdapter
@@ -218,7 +219,7 @@ class OrderState:
     def city_id(self) -> int | None:
         return self.placed.city_id if self.placed else None
 
-    @property
+    @cached_property  # states are immutable; the rules ask for these many times
     def outcome(self) -> Stage | None:
         """The terminal stage, if any: of several terminal events the highest sequence wins."""
         ends = [(f.key, s) for s, f in self._ends() if f is not None]
@@ -228,7 +229,7 @@ class OrderState:
     def terminal(self) -> bool:
         return self.outcome is not None
 
-    @property
+    @cached_property
     def progress(self) -> Stage:
         """The most advanced non-terminal milestone reached."""
         for stage, fact in reversed(self._milestones()):
@@ -286,8 +287,8 @@ def apply(state: OrderState | None, event: LifecycleEvent) -> OrderState:
     if current.order_id != event.order_id:
         raise ValueError(f"event for order {event.order_id!r} applied to {current.order_id!r}")
     fact = Fact(event.occurred_at, event.sequence, event.event_id)
-    merged = _HANDLERS[type(event)](current, event, fact)
-    return replace(merged, last_sequence=max(current.last_sequence, event.sequence))
+    changes = _HANDLERS[type(event)](current, event, fact)
+    return replace(current, **changes, last_sequence=max(current.last_sequence, event.sequence))
 
 
 def fold(events: Iterable[LifecycleEvent], state: OrderState | None = None) -> OrderState:
@@ -304,10 +305,10 @@ def is_late(state: OrderState | None, event: LifecycleEvent) -> bool:
     return state is not None and event.sequence < state.last_sequence
 
 
-Handler = Callable[[OrderState, Any, Fact], OrderState]
+Handler = Callable[[OrderState, Any, Fact], dict[str, Any]]  # the fields it changes
 
 
-def _on_created(state: OrderState, event: OrderCreated, fact: Fact) -> OrderState:
+def _on_created(state: OrderState, event: OrderCreated, fact: Fact) -> dict[str, Any]:
     lines = tuple(Line(line.item_id, line.quantity) for line in event.items)
     placed = Placed(
         fact,
@@ -319,66 +320,68 @@ def _on_created(state: OrderState, event: OrderCreated, fact: Fact) -> OrderStat
         payment_method=event.payment_method,
         promised_delivery_at=event.promised_delivery_at,
     )
-    return replace(state, placed=earliest(state.placed, placed))
+    return dict(placed=earliest(state.placed, placed))
 
 
 def _milestone(name: str) -> Handler:
-    def handle(state: OrderState, _event: Any, fact: Fact) -> OrderState:
-        return replace(state, **{name: earliest(getattr(state, name), fact)})
+    def handle(state: OrderState, _event: Any, fact: Fact) -> dict[str, Any]:
+        return {name: earliest(getattr(state, name), fact)}
 
     return handle
 
 
-def _on_payment_failed(state: OrderState, event: PaymentFailed, fact: Fact) -> OrderState:
+def _on_payment_failed(state: OrderState, event: PaymentFailed, fact: Fact) -> dict[str, Any]:
     failure = PaymentFailure(fact, event.reason)
-    return replace(state, payment_failure=latest(state.payment_failure, failure))
+    return dict(payment_failure=latest(state.payment_failure, failure))
 
 
-def _on_accepted(state: OrderState, event: VenueAccepted, fact: Fact) -> OrderState:
+def _on_accepted(state: OrderState, event: VenueAccepted, fact: Fact) -> dict[str, Any]:
     estimate = latest(state.ready_estimate, ReadyEstimate(fact, event.estimated_ready_at))
-    return replace(state, accepted=earliest(state.accepted, fact), ready_estimate=estimate)
+    return dict(accepted=earliest(state.accepted, fact), ready_estimate=estimate)
 
 
-def _on_rejected(state: OrderState, event: VenueRejected, fact: Fact) -> OrderState:
-    return replace(state, rejected=earliest(state.rejected, Rejection(fact, event.reason)))
+def _on_rejected(state: OrderState, event: VenueRejected, fact: Fact) -> dict[str, Any]:
+    return dict(rejected=earliest(state.rejected, Rejection(fact, event.reason)))
 
 
-def _on_assigned(state: OrderState, event: CourierAssigned, fact: Fact) -> OrderState:
-    return replace(state, assignment=latest(state.assignment, Assignment(fact, event.courier_id)))
+def _on_assigned(state: OrderState, event: CourierAssigned, fact: Fact) -> dict[str, Any]:
+    return dict(assignment=latest(state.assignment, Assignment(fact, event.courier_id)))
 
 
-def _on_unassigned(state: OrderState, _event: CourierUnassigned, fact: Fact) -> OrderState:
-    return replace(state, assignment=latest(state.assignment, Assignment(fact, None)))
+def _on_unassigned(state: OrderState, _event: CourierUnassigned, fact: Fact) -> dict[str, Any]:
+    return dict(assignment=latest(state.assignment, Assignment(fact, None)))
 
 
-def _on_arrived(state: OrderState, event: CourierArrivedAtVenue, fact: Fact) -> OrderState:
-    return replace(state, arrival=latest(state.arrival, Arrival(fact, event.courier_id)))
+def _on_arrived(state: OrderState, event: CourierArrivedAtVenue, fact: Fact) -> dict[str, Any]:
+    return dict(arrival=latest(state.arrival, Arrival(fact, event.courier_id)))
 
 
-def _on_location(state: OrderState, event: CourierLocation, fact: Fact) -> OrderState:
+def _on_location(state: OrderState, event: CourierLocation, fact: Fact) -> dict[str, Any]:
     sample = Sample(fact, lat=event.lat, lon=event.lon, courier_id=event.courier_id)
-    return replace(state, track=add_sample(state.track, sample))
+    return dict(track=add_sample(state.track, sample))
 
 
-def _on_cancelled(state: OrderState, event: OrderCancelled, fact: Fact) -> OrderState:
+def _on_cancelled(state: OrderState, event: OrderCancelled, fact: Fact) -> dict[str, Any]:
     cancellation = Cancellation(fact, by=event.by, reason=event.reason)
-    return replace(state, cancelled=earliest(state.cancelled, cancellation))
+    return dict(cancelled=earliest(state.cancelled, cancellation))
 
 
-def _on_unavailable(state: OrderState, event: ItemUnavailable, fact: Fact) -> OrderState:
+def _on_unavailable(state: OrderState, event: ItemUnavailable, fact: Fact) -> dict[str, Any]:
     status = ItemStatus(fact, item_id=event.item_id, substituted=False)
-    return replace(state, items=set_item(state.items, status))
+    return dict(items=set_item(state.items, status))
 
 
-def _on_substituted(state: OrderState, event: ItemSubstituted, fact: Fact) -> OrderState:
+def _on_substituted(state: OrderState, event: ItemSubstituted, fact: Fact) -> dict[str, Any]:
     status = ItemStatus(
         fact, item_id=event.item_id, substituted=True, substitute_item_id=event.substitute_item_id
     )
-    return replace(state, items=set_item(state.items, status))
+    return dict(items=set_item(state.items, status))
 
 
 def add_sample(track: tuple[Sample, ...], sample: Sample) -> tuple[Sample, ...]:
     """The track with `sample`, keeping the TRACK_LIMIT highest-sequence samples."""
+    if not track or sample.key > track[-1].key:  # the usual case: the newest sample
+        return (*track, sample)[-TRACK_LIMIT:]
     if any(kept.key == sample.key for kept in track):
         return track
     merged = sorted((*track, sample), key=lambda kept: kept.key)

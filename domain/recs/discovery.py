@@ -25,7 +25,7 @@ brand and 3 of one cuisine in any 10 consecutive entries.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -96,13 +96,13 @@ def score_city(
     catalog: VenueCatalog,
     model: VenueModel,
     users: Sequence[UserRow],
-    visits: Sequence[Visit],
+    visits: Mapping[int, Sequence[Visit]],
     now: datetime,
     params: DiscoveryParams = DEFAULT_PARAMS,
 ) -> CityScores:
-    """Score users of one city (`users[0].city_id`) against every venue of that city."""
-    positions = catalog.cities.get(users[0].city_id, np.zeros(0, np.int64)) if users else None
-    assert positions is not None, "score_city needs at least one user"
+    """Score users of one city (`users[0].city_id`; at least one user) against every venue of
+    that city."""
+    positions = catalog.cities.get(users[0].city_id, np.zeros(0, np.int64))
     lat = np.array([u.home_lat for u in users])
     lon = np.array([u.home_lon for u in users])
     dist = distance_m(lat, lon, catalog.lat[positions], catalog.lon[positions])
@@ -143,13 +143,13 @@ def _affinity(
     catalog: VenueCatalog,
     positions: IntArray,
     users: Sequence[UserRow],
-    visits: Sequence[Visit],
+    visits: Mapping[int, Sequence[Visit]],
     now: datetime,
 ) -> FloatArray:
     row_of = {u.user_id: row for row, u in enumerate(users)}
     local = np.full(len(catalog.venue_ids), -1, dtype=np.int64)
     local[positions] = np.arange(len(positions))
-    mine = [v for v in visits if v.user_id in row_of]
+    mine = [v for user in row_of for v in visits.get(user, ())]
     rows = np.array([row_of[v.user_id] for v in mine], dtype=np.int64)
     at = catalog.positions([v.venue_id for v in mine])
     column = np.where(at >= 0, local[at], -1)
@@ -300,19 +300,17 @@ def diversify(
     """Greedy re-rank: at each position, the best remaining venue that keeps its brand under
     `per_brand` and its cuisine under `per_cuisine` within the last `window` entries; when none
     fits, the best remaining one (a short list is better than an empty slot). Brand 0 and
-    cuisine -1 (none) are never limited."""
+    cuisine -1 (none) are never limited. Plain Python on purpose: the first remaining venue
+    almost always fits, so a position costs a few dictionary lookups."""
     remaining, chosen = list(columns), list[int]()
     brands: Counter[int] = Counter()
     cuisines: Counter[int] = Counter()
     while remaining and len(chosen) < params.k:
-        pick = next(
-            (
-                i
-                for i, c in enumerate(remaining)
-                if _fits(c, brand, cuisine, brands, cuisines, params)
-            ),
-            0,
-        )
+        pick = 0
+        for i, column in enumerate(remaining):
+            if _fits(brand[column], cuisine[column], brands, cuisines, params):
+                pick = i
+                break
         column = remaining.pop(pick)
         chosen.append(column)
         brands[brand[column]] += 1
@@ -325,14 +323,8 @@ def diversify(
 
 
 def _fits(
-    column: int,
-    brand: Sequence[int],
-    cuisine: Sequence[int],
-    brands: Counter[int],
-    cuisines: Counter[int],
-    params: DiscoveryParams,
+    b: int, c: int, brands: Counter[int], cuisines: Counter[int], params: DiscoveryParams
 ) -> bool:
-    b, c = brand[column], cuisine[column]
     return (b == 0 or brands[b] < params.per_brand) and (
         c == -1 or cuisines[c] < params.per_cuisine
     )

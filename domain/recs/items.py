@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain
+from itertools import chain, pairwise
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -52,6 +52,9 @@ GROUPS = 3
 BLOCK_CELLS = 1 << 20
 """Cells per scoring chunk (dense block cells, or sparse entries gathered from neighbours): about
 8 MiB per array, so a batch of any size runs in tens of MiB (workers run many threads)."""
+
+NEIGHBOUR_ROWS = 256
+"""Users per neighbour search: memory grows with their items' postings, not with all users."""
 
 NO_USER = -1  # larder ids are >= 1, so -1 is never a real user
 
@@ -293,54 +296,103 @@ def recommend_at_venues(
 ) -> dict[tuple[int, int], Ranked]:
     """`recommend` for each (user, venue) pair asked for, keyed by that pair.
 
-    Same results as one `recommend` per pair, but each user's neighbours are found once, not once
-    per venue: the neighbour search (a walk over the postings of every item the user bought) is
-    the expensive part."""
+    Same results as one `recommend` per pair, in one vectorised pass: each user's neighbours are
+    found once (the neighbour search is the expensive part), and every pair's candidates (its
+    venue's items) are laid end to end in one flat array, scored by one `bincount` and ranked by
+    one sort, so the cost does not grow with the number of distinct venues."""
     users = list(histories)
+    pairs = [(row, venue) for row, user in enumerate(users) for venue in venues.get(user, ())]
+    if not pairs:
+        return {}
     query = user_vectors([chronological(histories[u]) for u in users], model.item_ids, model.params)
     hood = neighbourhoods(model, query, _rows_of(model.user_ids, np.array(users, dtype=np.int64)))
-    rows_at: dict[int, list[int]] = {}
-    for row, user in enumerate(users):
-        for venue in venues.get(user, ()):
-            rows_at.setdefault(venue, []).append(row)
+    layout = _PairLayout(model, pairs)
+    owner, columns, values = _score_entries(model, query, hood)
+    scores = layout.scores(owner, columns, values)
     ranked: dict[tuple[int, int], Ranked] = {}
-    for venue, rows in rows_at.items():
-        for user, items in _rank_at_venue(model, query, hood, users, rows, venue, k).items():
-            ranked[(user, venue)] = items
+    for (row, venue), items in zip(pairs, layout.top(scores, k), strict=True):
+        ranked[(users[row], venue)] = items
     return ranked
 
 
-def _rank_at_venue(
-    model: ItemsModel,
-    query: Csr,
-    hood: Csr,
-    users: Sequence[int],
-    rows: Sequence[int],
-    venue: int,
-    k: int,
-) -> dict[int, Ranked]:
-    columns, _ = popular_columns(model, venue)
-    local = local_columns(columns, len(model.item_ids))
-    chosen = np.array(rows, dtype=np.int64)
+def _score_entries(
+    model: ItemsModel, query: Csr, hood: Csr
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """(query row, column, value) of every term of every user's score: alpha x their own vector,
+    and each neighbour's vector x its weight."""
+    rows = np.arange(len(query.indptr) - 1)
+    own_owner, own_at = _gather(query, rows)
+    nb_owner, nb_at = _gather(hood, rows)
+    pair, at = _gather(model.vectors, hood.indices[nb_at])
+    owner = np.concatenate([own_owner, nb_owner[pair]])
+    columns = np.concatenate([query.indices[own_at], model.vectors.indices[at]])
+    values = np.concatenate(
+        [model.params.alpha * query.data[own_at], hood.data[nb_at][pair] * model.vectors.data[at]]
+    )
+    return owner, columns, values
 
-    def block(start: int, stop: int) -> tuple[FloatArray, FloatArray]:
-        part = chosen[start:stop]
-        owner, at = _gather(query, part)
-        alpha = model.params.alpha
-        cells = [_cells(owner, query.indices[at], alpha * query.data[at], local, len(columns))]
-        nb_owner, nb_at = _gather(hood, part)
-        nb = (nb_owner, hood.indices[nb_at], hood.data[nb_at])
-        cells.append(_neighbour_cells(model, *nb, local, len(columns)))
-        scores = _dense(cells, len(part), len(columns))
-        return scores, scores
 
-    return rank_blocks([users[r] for r in rows], columns, model.item_ids, k, block)
+class _PairLayout:
+    """The candidates of every (query row, venue) pair, end to end: pair p owns cells
+    start[p] .. start[p] + width[p], one per item of its venue, in the venue's popularity order."""
+
+    def __init__(self, model: ItemsModel, pairs: Sequence[tuple[int, int]]) -> None:
+        self.model = model
+        venue_ids = np.array([venue for _, venue in pairs], dtype=np.int64)
+        self.venue = _rows_of(model.venue_ids, venue_ids)
+        known = self.venue >= 0
+        begin = np.where(known, model.venue_indptr[np.maximum(self.venue, 0)], 0)
+        end = np.where(known, model.venue_indptr[np.maximum(self.venue, 0) + 1], 0)
+        self.begin, self.width = begin, end - begin
+        self.start = np.concatenate([[0], np.cumsum(self.width)[:-1]]).astype(np.int64)
+        self.total = int(self.width.sum())
+        keys = np.array([row for row, _ in pairs], dtype=np.int64) * len(model.venue_ids)
+        self.keys = keys + np.maximum(self.venue, 0)
+        self.order = np.argsort(self.keys, kind="stable")
+        self.by_column = _column_entries(model)
+
+    def scores(self, owner: IntArray, columns: IntArray, values: FloatArray) -> FloatArray:
+        """Sum each term into the cell of every pair of its owner whose venue sells its item."""
+        term, entry = _gather(self.by_column, columns)
+        venue = self.by_column.data[entry].astype(np.int64)  # the venue listing the item
+        local = self.by_column.indices[entry] - self.model.venue_indptr[venue]
+        key = owner[term] * len(self.model.venue_ids) + venue
+        at = np.searchsorted(self.keys[self.order], key)
+        at = np.minimum(at, len(self.keys) - 1)
+        pair = self.order[at]
+        hit = self.keys[pair] == key
+        flat = self.start[pair[hit]] + local[hit]
+        return np.bincount(flat, weights=values[term][hit], minlength=self.total).astype(float)
+
+    def top(self, scores: FloatArray, k: int) -> list[Ranked]:
+        """Per pair, its k best cells, best first; ties go to the more popular item."""
+        segment = np.repeat(np.arange(len(self.width)), self.width)
+        local = np.arange(self.total) - np.repeat(self.start, self.width)
+        order = np.lexsort((local, -scores, segment))
+        keep = (np.arange(self.total) - self.start[segment[order]]) < k
+        chosen = order[keep]
+        items = self.model.item_ids[
+            self.model.venue_columns[self.begin[segment[chosen]] + local[chosen]]
+        ]
+        ids, values = items.tolist(), np.round(scores[chosen], 6).tolist()
+        bounds = np.concatenate([[0], np.cumsum(np.minimum(self.width, k))]).tolist()
+        return [list(zip(ids[a:b], values[a:b], strict=True)) for a, b in pairwise(bounds)]
+
+
+def _column_entries(model: ItemsModel) -> Csr:
+    """For each column, the venues listing it: CSR rows = columns, indices = position in
+    venue_columns, data = the venue's index (stored as float: Csr's data type)."""
+    venue_of = np.repeat(np.arange(len(model.venue_ids)), np.diff(model.venue_indptr))
+    order = np.argsort(model.venue_columns, kind="stable")
+    indptr = np.zeros(len(model.item_ids) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(model.venue_columns, minlength=len(model.item_ids)), out=indptr[1:])
+    return Csr(indptr, order.astype(np.int64), venue_of[order].astype(np.float64))
 
 
 def neighbourhoods(model: ItemsModel, query: Csr, self_rows: IntArray) -> Csr:
     """Each query row's neighbours as CSR: indices are training rows, data their weights."""
     n_rows = len(query.indptr) - 1
-    step = max(1, BLOCK_CELLS // max(len(model.user_ids), 1))
+    step = NEIGHBOUR_ROWS
     owners, rows, weights = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
     for start in range(0, n_rows, step):
         stop = min(start + step, n_rows)
@@ -356,12 +408,12 @@ def neighbourhoods(model: ItemsModel, query: Csr, self_rows: IntArray) -> Csr:
 
 
 def _cost_per_user(model: ItemsModel) -> int:
-    """Cells one user needs: similarities to every training user, neighbours' entries."""
+    """Cells one user needs: the entries of its neighbours' vectors."""
     n_users = len(model.user_ids)
     if n_users == 0 or model.params.alpha == 1.0:
         return 0
     mean_entries = len(model.vectors.data) / n_users
-    return max(n_users, int(min(model.params.neighbours, n_users) * mean_entries))
+    return int(min(model.params.neighbours, n_users) * mean_entries)
 
 
 def popular_columns(model: ItemsModel, venue_id: int | None) -> tuple[IntArray, FloatArray]:
@@ -487,36 +539,39 @@ def _neighbours(
     model: ItemsModel, query: Csr, rows: IntArray, self_rows: IntArray
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """(query row in chunk, training row, weight) of each neighbour: the up-to-k most cosine-
-    similar other users with positive similarity, each weighing (1 - alpha) / their number."""
-    n_users = len(model.user_ids)
-    k = min(model.params.neighbours, n_users)
+    similar other users with positive similarity (ties: the lower training row), each weighing
+    (1 - alpha) / their number. Owners come out in ascending order."""
+    k = min(model.params.neighbours, len(model.user_ids))
     if k == 0 or model.params.alpha == 1.0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
-    similarity = _cosine(model, query, rows)
-    mine = np.flatnonzero(self_rows >= 0)
-    similarity[mine, self_rows[mine]] = 0.0
-    if k < n_users:
-        candidates = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
-    else:
-        candidates = np.broadcast_to(np.arange(n_users), similarity.shape)
-    chosen = np.take_along_axis(similarity, candidates, axis=1) > 0.0
-    count = chosen.sum(axis=1)
-    owner, slot = np.nonzero(chosen)
+    owner, candidate, similarity = _cosine(model, query, rows)
+    not_self = candidate != self_rows[owner]
+    owner, candidate, similarity = owner[not_self], candidate[not_self], similarity[not_self]
+    order = np.lexsort((candidate, -similarity, owner))
+    owner, candidate = owner[order], candidate[order]
+    rank = np.arange(len(owner)) - np.searchsorted(owner, owner, side="left")
+    owner, candidate = owner[rank < k], candidate[rank < k]
+    count = np.bincount(owner, minlength=len(rows))
     weight = (1.0 - model.params.alpha) / count[owner]
-    return owner, candidates[owner, slot].astype(np.int64), weight
+    return owner, candidate.astype(np.int64), weight
 
 
-def _cosine(model: ItemsModel, query: Csr, rows: IntArray) -> FloatArray:
-    """Dense (rows x training users) cosine similarity, walking the postings of query items."""
-    n_users = len(model.user_ids)
+def _cosine(model: ItemsModel, query: Csr, rows: IntArray) -> tuple[IntArray, IntArray, FloatArray]:
+    """Sparse cosine similarity of the query rows to the training users that share an item
+    with them, walking the postings of the query's items: (query row, training row, positive
+    similarity). Work grows with those postings, not with the number of training users."""
+    n_users = max(len(model.user_ids), 1)
     owner, at = _gather(query, rows)
     norms = np.sqrt(np.bincount(owner, weights=query.data[at] ** 2, minlength=len(rows)))
     unit = query.data[at] / np.where(norms > 0.0, norms, 1.0)[owner]
     entry, posting = _gather(model.postings, query.indices[at])
     flat = owner[entry] * n_users + model.postings.indices[posting]
+    keys, inverse = np.unique(flat, return_inverse=True)
     values = unit[entry] * model.postings.data[posting]
-    similarity = np.bincount(flat, weights=values, minlength=len(rows) * n_users)
-    return similarity.astype(np.float64, copy=False).reshape(len(rows), n_users)
+    similarity = np.bincount(inverse.ravel(), weights=values, minlength=len(keys)).astype(float)
+    positive = similarity > 0.0
+    pair_owner, pair_user = np.divmod(keys[positive], n_users)
+    return pair_owner.astype(np.int64), pair_user.astype(np.int64), similarity[positive]
 
 
 # ---------------------------------------------------------------------------------------------

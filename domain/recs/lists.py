@@ -104,7 +104,7 @@ def user_lists(
     for (user, venue), items in sorted(
         recommend_at_venues(bundle.items, everyone, venues, ITEMS_K).items()
     ):
-        ids, scores = [i for i, _ in items], [round(s, 4) for _, s in items]
+        ids, scores = [i for i, _ in items], [s for _, s in items]
         rows.append(ListRow(user, "items", venue, ids, scores, inputs.get(user, NO_INPUTS)))
     return rows
 
@@ -121,9 +121,16 @@ def _rows(surface: str, ranked: Sequence[Ranked], inputs: Mapping[int, datetime]
     ]
 
 
-def _visits(histories: Mapping[int, Sequence[Basket]], activity: Sequence[Activity]) -> list[Visit]:
-    visits = [Visit(b.user_id, b.venue_id, b.placed_at) for h in histories.values() for b in h]
-    return visits + [Visit(a.user_id, a.venue_id, a.at, ACTIVITY_WEIGHT) for a in activity]
+def _visits(
+    histories: Mapping[int, Sequence[Basket]], activity: Sequence[Activity]
+) -> dict[int, list[Visit]]:
+    """Each user's orders and venue activity, as affinity inputs."""
+    visits: dict[int, list[Visit]] = {}
+    for user, history in histories.items():
+        visits[user] = [Visit(b.user_id, b.venue_id, b.placed_at) for b in history]
+    for a in activity:
+        visits.setdefault(a.user_id, []).append(Visit(a.user_id, a.venue_id, a.at, ACTIVITY_WEIGHT))
+    return visits
 
 
 def _inputs_at(

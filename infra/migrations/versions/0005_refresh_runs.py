@@ -46,8 +46,18 @@ def upgrade() -> None:
         "ix_rejected_messages_message_id", "rejected_messages", ["message_id"], unique=False
     )
 
+    op.create_index(
+        "ix_activity_events_intent",
+        "activity_events",
+        ["user_id", "occurred_at"],
+        unique=False,
+        postgresql_include=["venue_id"],
+        postgresql_where=sa.text("kind <> 'impression' AND venue_id IS NOT NULL"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_activity_events_intent", table_name="activity_events")
 
     op.drop_index("ix_rejected_messages_message_id", table_name="rejected_messages")
     op.drop_table("refresh_runs")

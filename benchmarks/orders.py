@@ -1,0 +1,391 @@
+"""Order-problem checks on the real RabbitMQ and Postgres: lifecycle events through the
+`order_checks` actor while 100,000 live orders hold timers, and what a timer sweep costs.
+
+1. **Live orders**: `--live` orders in flight (created, paid, accepted, a courier assigned;
+   60% on the ride with 0-60 location samples in their state, i.e. states of 1-9 kB) are
+   loaded straight into `order_states`, each holding a timer (`next_due_at`).
+2. **Throughput**: the next `--per-order` events of every live order (location samples on
+   the ride, arrival and ready before it), 33 s apart as at 3,000 events/s over 100,000
+   orders, in time order: every 1,000-event message touches ~1,000 different orders (each
+   event reads, folds, judges and writes a state: the realistic, costly case). Events are stamped an hour ahead, so the rules judge healthy orders in
+   flight: timers are set, none comes due (`larder simulate` measures detection). The queue
+   is prefilled, then the workers start (the Procfile's command, `dramatiq workers.broker
+   actors.orders`, 2 processes x 16 threads by default) and the clock runs from the first
+   message consumed to the last event recorded. Twice, from the same states: batched as
+   `larder publish` batches (16 streams split by order: concurrent messages never wait for
+   each other's order locks), and 1,000 at a time in delivery order (each message waits for
+   the locks of the one before it: the worst case for a producer that does not group).
+   **Ceiling** in the same run: a no-op Dramatiq actor fed the same messages.
+3. **Sweeps**: with every live order holding a future timer, one `sweep_orders` transaction
+   with 0 timers due, then with N due (N = 100, 1,000, 10,000, made due by moving their
+   `next_due_at` into the past); median of `--repeats` runs each.
+
+    python -m benchmarks.orders [--live 100000] [--per-order 2] [--processes 2 --threads 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from benchmarks.intake import (
+    RABBITMQ,
+    delete_queues,
+    envelope,
+    fresh_database,
+    publish,
+    queue_depth,
+)
+from domain.orders.projection import Fact, OrderState, Sample, fold
+from domain.orders.rules import RulesConfig, evaluate, next_check
+from schemas.lifecycle import parse_lifecycle
+from store.order_checks import encode_state, sweep_orders
+from workers.publishing import batches
+
+ROOT = Path(__file__).resolve().parents[1]
+BATCH = 1000
+
+
+# ---------------------------------------------------------------- live orders and their events
+
+RIDE_SAMPLE = timedelta(seconds=15)
+
+
+def live_order(n: int, start: datetime, rng: random.Random) -> OrderState:
+    """An order in flight: created, paid, accepted, a courier assigned; 60% are on the ride
+    with up to 60 location samples (15 minutes' worth), the rest wait for pickup."""
+    order_id, begin = f"live-{n:07d}", start + timedelta(seconds=rng.uniform(0, 1800))
+    at = [(begin + timedelta(minutes=m)).isoformat() for m in (0, 0.5, 1.5, 6, 16.5)]
+    base = {"schema_version": 1, "order_id": order_id}
+    raws: list[dict[str, Any]] = [
+        {
+            "type": "order.created",
+            "user_id": 1 + n,
+            "venue_id": 1 + n % 5000,
+            "city_id": 1 + n % 3,
+            "items": [{"item_id": 1 + n % 977, "quantity": 1}],
+            "total": 2500,
+            "payment_method": "card",
+            "promised_delivery_at": (begin + timedelta(minutes=45)).isoformat(),
+        },
+        {"type": "payment.authorized"},
+        {"type": "venue.accepted", "estimated_ready_at": at[4]},
+        {"type": "courier.assigned", "courier_id": 1 + n},
+    ]
+    state = fold(
+        parse_lifecycle(
+            {**base, **r, "event_id": f"{order_id}:{s}", "occurred_at": at[s - 1], "sequence": s}
+        )
+        for s, r in enumerate(raws, start=1)
+    )
+    if n % 10 >= 6:
+        return state
+    picked = begin + timedelta(minutes=19)
+    samples = []
+    for k in range(rng.randrange(61)):
+        sequence = 6 + k
+        fact = Fact(picked + k * RIDE_SAMPLE, sequence, f"{order_id}:{sequence}")
+        samples.append(Sample(fact, 60.17 + k * 0.0005, 24.94, 1 + n))
+    return replace(
+        state,
+        picked_up=Fact(picked, 5, f"{order_id}:5"),
+        track=tuple(samples),
+        last_sequence=5 + len(samples),
+    )
+
+
+STREAM_GAP = timedelta(seconds=33)  # each live order's events, as at 3,000 events/s
+
+
+def next_events(state: OrderState, count: int, at: datetime) -> list[dict[str, Any]]:
+    """The order's next `count` events from `at` on, STREAM_GAP apart: location samples on the
+    ride, else arrival and ready."""
+    order_id, sequence = state.order_id, state.last_sequence
+    last_lat = state.track[-1].lat if state.track else 60.17
+    events = []
+    for k in range(1, count + 1):
+        if state.picked_up is not None:
+            body: dict[str, Any] = {
+                "type": "courier.location",
+                "lat": last_lat + k * 0.001,
+                "lon": 24.94,
+            }
+        else:
+            body = {"type": ("courier.arrived_at_venue", "order.ready")[(k - 1) % 2]}
+        events.append(
+            {
+                **body,
+                "schema_version": 1,
+                "event_id": f"{order_id}:n{sequence + k}",
+                "order_id": order_id,
+                "occurred_at": (at + (k - 1) * STREAM_GAP).isoformat(),
+                "sequence": sequence + k,
+            }
+        )
+    return events
+
+
+def load_live_orders(
+    db_url: str, count: int, start: datetime, per_order: int
+) -> tuple[float, list[dict[str, Any]]]:
+    """COPY `count` live orders with their timers; returns the seconds taken and the stream of
+    their next events (`per_order` each), in time order."""
+    config, rng, began = RulesConfig(), random.Random(7), time.perf_counter()
+    stream: list[dict[str, Any]] = []
+    with psycopg.connect(db_url) as conn, conn.cursor() as cursor:
+        columns = "order_id, state, last_sequence, venue_id, city_id, known, next_due_at"
+        with cursor.copy(f"COPY order_states ({columns}) FROM STDIN") as copy:
+            for n in range(count):
+                state = live_order(n, start, rng)
+                due = next_check(evaluate(state, start - timedelta(hours=1), config))
+                row = (state.order_id, encode_state(state), state.last_sequence)
+                copy.write_row((*row, state.venue_id, state.city_id, True, due))
+                begin = start + timedelta(minutes=70, seconds=rng.uniform(0, 33))
+                stream += next_events(state, per_order, begin)
+        conn.commit()
+    _settle(db_url)
+    stream.sort(key=lambda e: e["occurred_at"])
+    return time.perf_counter() - began, stream
+
+
+@contextmanager
+def workers(prefix: str, db_url: str, processes: int, threads: int) -> Iterator[None]:
+    """The Procfile's worker command with the order-checks actor (and the no-op ceiling)."""
+    prom = f"/tmp/{prefix}prom"
+    Path(prom).mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "LARDER_QUEUE_PREFIX": prefix,
+        "DATABASE_URL": db_url,
+        "RABBITMQ_URL": RABBITMQ,
+        "LARDER_LOG_LEVEL": "WARNING",
+        "LARDER_PROMETHEUS": "true",
+        "LARDER_DB_POOL_SIZE": str(threads + 2),
+        "dramatiq_prom_port": "0",
+        "PROMETHEUS_MULTIPROC_DIR": prom,
+        "dramatiq_prom_db": prom,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    command = ["dramatiq", "workers.broker", "actors.orders", "benchmarks.noop"]
+    command += ["--processes", str(processes), "--threads", str(threads)]
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, start_new_session=True, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=120)
+
+
+def recorded(db_url: str) -> int:
+    """Stream events recorded (the live orders were loaded without idempotency records)."""
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT count(*) FROM processed_events").fetchone()
+    return int(row[0]) if row else 0
+
+
+def drain(queue: str, messages: int, start: Any, done: Any = None) -> float:
+    """Seconds from the first message consumed until the queue is empty and `done()` holds."""
+    with start():
+        while (depth := queue_depth(queue)) is None or depth >= messages:
+            time.sleep(0.005)
+        began = time.perf_counter()
+        while queue_depth(queue) != 0:
+            time.sleep(0.02)
+        while done is not None and not done():
+            time.sleep(0.05)
+        return time.perf_counter() - began
+
+
+def bodies(events: list[dict[str, Any]], partitioned: bool) -> list[dict[str, Any]]:
+    """Message bodies of at most 1,000 events: as `larder publish` sends them (split by order
+    into streams), or in plain delivery order (every batch touches ~1,000 orders)."""
+    if partitioned:
+        return [message.args[0] for message in batches(events)]
+    return [
+        {"type": "batch", "schema_version": 1, "events": events[i : i + BATCH]}
+        for i in range(0, len(events), BATCH)
+    ]
+
+
+def throughput(
+    prefix: str, db_url: str, events: list[dict[str, Any]], start: Any
+) -> dict[str, Any]:
+    """events/s through the checks, both ways of batching, from the same starting states; and
+    the no-op ceiling."""
+    results: dict[str, Any] = {"events": len(events)}
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bench_saved AS SELECT * FROM order_states")
+    for partitioned in (True, False):
+        messages = bodies(events, partitioned)
+        label = "partitioned" if partitioned else "delivery_order"
+        if partitioned:
+            queue = prefix + "noop"
+            publish(queue, [envelope(queue, "noop", b) for b in messages])
+            results["noop_events_per_s"] = len(events) / drain(queue, len(messages), start)
+        else:
+            _restore(db_url)
+        queue = prefix + "order_checks"
+        publish(queue, [envelope(queue, "check_order_events", b) for b in messages])
+        seconds = drain(queue, len(messages), start, lambda: recorded(db_url) >= len(events))
+        results[label] = {
+            "messages": len(messages),
+            "orders_per_message": statistics.median(_orders(b) for b in messages),
+            "events_per_s": len(events) / seconds,
+        }
+        print(label, results[label], file=sys.stderr)
+    return results
+
+
+def _restore(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "TRUNCATE order_states, processed_events, order_problems, problem_history,"
+            " venue_outcomes, venue_changes, venue_checks"
+        )
+        conn.execute("INSERT INTO order_states SELECT * FROM bench_saved")
+    _settle(db_url)
+
+
+def _settle(db_url: str) -> None:
+    """Vacuum and checkpoint now, so that neither runs during a measurement (autovacuum of
+    the freshly loaded table would: it costs 30-50% of throughput on two cores)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE order_states")
+        conn.execute("CHECKPOINT")
+
+
+def _orders(body: dict[str, Any]) -> int:
+    return len({e["order_id"] for e in body.get("events", [body])})
+
+
+# ---------------------------------------------------------------- sweeps
+
+
+def sweep_costs(db_url: str, sizes: list[int], repeats: int) -> dict[str, Any]:
+    """Milliseconds of one sweep transaction with 0 and N due timers among the live orders."""
+    config = RulesConfig()
+    results: dict[str, Any] = {}
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        holding = conn.execute(
+            "SELECT count(*) FROM order_states WHERE next_due_at IS NOT NULL"
+        ).fetchone()
+        results["live_with_timers"] = int(holding[0]) if holding else 0
+        now = datetime.now(UTC)
+        plan = conn.execute(
+            "EXPLAIN SELECT order_id FROM order_states WHERE next_due_at <= %s"
+            " ORDER BY next_due_at LIMIT 1000 FOR UPDATE SKIP LOCKED",
+            (now,),
+        ).fetchall()
+        results["plan"] = next(str(row[0]).strip() for row in plan if "Scan" in str(row[0]))
+        for due in [0, *sizes]:
+            timings = []
+            for _ in range(repeats):
+                if due:
+                    conn.execute(
+                        "UPDATE order_states SET next_due_at = %s WHERE order_id IN ("
+                        " SELECT order_id FROM order_states WHERE order_id LIKE 'live-%%'"
+                        " ORDER BY random() LIMIT %s)",
+                        (now - timedelta(seconds=1), due),
+                    )
+                began = time.perf_counter()
+                with conn.transaction():
+                    report = sweep_orders(conn, lambda: now, config, max(due, 1))
+                timings.append((time.perf_counter() - began) * 1000)
+                assert report.orders == due, (report.orders, due)
+            results[str(due)] = statistics.median(timings)
+    return results
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--live", type=int, default=100_000)
+    parser.add_argument("--per-order", type=int, default=2, help="events streamed per order")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--sweeps", default="100,1000,10000")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    from workers.services import drop_database
+
+    db_url = fresh_database()
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+
+    def start() -> Any:
+        return workers(prefix, db_url, args.processes, args.threads)
+
+    try:
+        later = datetime.now(UTC) + timedelta(hours=1)
+        load_s, events = load_live_orders(db_url, args.live, later, args.per_order)
+        results: dict[str, Any] = {"load_s": load_s}
+        with start():  # declare the queues
+            while None in (queue_depth(prefix + "order_checks"), queue_depth(prefix + "noop")):
+                time.sleep(0.2)
+        results["throughput"] = throughput(prefix, db_url, events, start)
+        sizes = [int(s) for s in args.sweeps.split(",") if s]
+        results["sweeps"] = sweep_costs(db_url, sizes, args.repeats)
+    finally:
+        drop_database(db_url)
+        delete_queues(prefix, ("order_checks", "noop"))
+    report(results, args)
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    t, s = results["throughput"], results["sweeps"]
+    print(
+        f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()};"
+        f" workers {args.processes} processes x {args.threads} threads;"
+        f" {args.live:,} live orders loaded in {results['load_s']:.0f} s"
+    )
+    print()
+    print(
+        f"| {t['events']:,} lifecycle events, {args.per_order} for each live order | messages"
+        " | orders per message (median) | events/s | ceiling: no-op actor |"
+    )
+    print("|---|---|---|---|---|")
+    for label, title in (
+        ("partitioned", "as `larder publish` batches them (16 streams by order)"),
+        ("delivery_order", "1,000 in delivery order (worst case)"),
+    ):
+        row = t[label]
+        print(
+            f"| {title} | {row['messages']:,} | {row['orders_per_message']:.0f}"
+            f" | **{row['events_per_s']:,.0f}** | {t['noop_events_per_s']:,.0f} |"
+        )
+    print()
+    print(
+        f"| timers due (of {s['live_with_timers']:,} live orders holding one)"
+        " | one sweep, ms | ms per due order |"
+    )
+    print("|---|---|---|")
+    for key, value in s.items():
+        if key.isdigit():
+            per = f"{value / int(key):.3f}" if int(key) else "-"
+            print(f"| {int(key):,} | {value:.1f} | {per} |")
+    print(f"\nclaim query plan: {s['plan']}")
+    print(json.dumps(results, default=str))
+
+
+if __name__ == "__main__":
+    main()
