@@ -13,7 +13,6 @@ unset), read once per process.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -66,11 +65,15 @@ def check_order_events(message: dict[str, Any]) -> None:
     apply(parse_order_checks(message))
 
 
-# Batches of lifecycle events are CPU work (a state read, folded, judged and written per
-# event): more than a few at once in one process only share the GIL and thrash its caches
-# (measured: 2 processes x 16 threads all on batches ran ~15% slower than x 4). The worker's
-# other threads stay free for other queues.
-CONCURRENT_BATCHES = int(os.environ.get("XX_BATCHES", "2"))
+# Lifecycle batches are CPU work (per event, a state read, folded, judged and written): more
+# than two at once in one process only share its GIL (one computes while the other waits on
+# Postgres). With the Procfile's 16 threads all on batches, benchmarks/orders.py measured
+# ~2,900 events/s, ~3,300-3,600 with this limit. The other threads stay free for other queues.
+CONCURRENT_BATCHES = int(__import__("os").environ.get("XX_BATCHES", "2"))
+if __import__("os").environ.get("XX_GC"):
+    import gc
+
+    gc.set_threshold(*(int(x) for x in __import__("os").environ["XX_GC"].split(",")))
 _batches = threading.BoundedSemaphore(CONCURRENT_BATCHES)
 
 

@@ -280,7 +280,7 @@ def _follow_run(run_id: int) -> None:
 
     from tqdm import tqdm
 
-    from store import runs
+    from store import queries, runs
     from workers.broker import database
 
     status = _run_status(runs, database, run_id)
@@ -295,6 +295,8 @@ def _follow_run(run_id: int) -> None:
         f"run {run_id}: {status['done_chunks']}/{status['total_chunks']} chunks done,"
         f" {status['failed_chunks']} failed"
     )
+    with database.unit_of_work(single_statement=True) as uow:
+        uow.connection.execute(queries.ANALYZE_LISTS)
     if status["failed_chunks"]:
         raise click.ClickException("some chunks failed: see `larder rejected`")
 
