@@ -263,7 +263,9 @@ ACTIVE_MODEL_VERSION = "SELECT version FROM model_versions WHERE kind = %(kind)s
 INCOMING_LISTS = """
     CREATE TEMP TABLE incoming_lists (
         user_id bigint, surface text, context bigint, ids bigint[], scores real[],
-        inputs_at timestamptz) ON COMMIT DROP
+        inputs_at timestamptz,
+        PRIMARY KEY (user_id, surface, context)  -- the delete below probes it per stored list
+    ) ON COMMIT DROP
 """
 COPY_INCOMING_LISTS = "COPY incoming_lists FROM STDIN"
 
