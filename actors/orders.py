@@ -13,9 +13,13 @@ unset), read once per process.
 
 from __future__ import annotations
 
+import gc
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import dramatiq
@@ -26,7 +30,10 @@ from schemas.lifecycle import parse_order_checks
 from store import order_checks, queries
 from store.order_checks import Report
 from workers import clock, problem_metrics, queues
+from workers.backlog import QueueDepth
 from workers.broker import database, settings
+
+log = logging.getLogger("larder.orders")
 
 SWEEP_LIMIT = 1000  # orders (or venues) judged per sweep transaction
 
@@ -69,38 +76,81 @@ def check_order_events(message: dict[str, Any]) -> None:
 # than two at once in one process only share its GIL (one computes while the other waits on
 # Postgres). With the Procfile's 16 threads all on batches, benchmarks/orders.py measured
 # ~2,900 events/s, ~3,300-3,600 with this limit. The other threads stay free for other queues.
-CONCURRENT_BATCHES = int(__import__("os").environ.get("XX_BATCHES", "2"))
-if __import__("os").environ.get("XX_GC"):
-    import gc
-
-    gc.set_threshold(*(int(x) for x in __import__("os").environ["XX_GC"].split(",")))
+CONCURRENT_BATCHES = 2
 _batches = threading.BoundedSemaphore(CONCURRENT_BATCHES)
+
+# A batch allocates ~100k short-lived objects (states, samples) while the worker holds its
+# prefetched messages (big trees of dicts): at the default thresholds (700, 10, 10) the cyclic
+# collector rescans those again and again, a third of the worker's CPU per event
+# (benchmarks/orders.py: ~375 -> ~250 us). What this code allocates is freed by reference
+# counting (no cycles), so collecting rarely costs no memory to speak of. It applies to the
+# whole process that loads this module (a worker, the scheduler).
+gc.set_threshold(50_000, 20, 100)
 
 
 def apply(events: list[Any]) -> Report:
-    """One transaction for the events (any orders, any order of arrival)."""
+    """One transaction for the events (any orders, any order of arrival), then the watermark."""
     with _batches, database.unit_of_work() as uow:
         report = order_checks.apply_events(uow.connection, events, clock.now, rules())
+    # The newest event applied, never ahead of now (a producer's clock may be ahead).
+    newest = min(max(e.occurred_at for e in events), clock.now())
+    with database.unit_of_work(single_statement=True) as uow:
+        order_checks.advance_watermark(uow.connection, newest)
     problem_metrics.record(report, clock.current().speed)
     return report
 
 
 def sweep_order_checks(limit: int = SWEEP_LIMIT) -> int:
     """Judge every order whose timer is due, then every venue whose inputs changed or whose
-    timer is due; returns how many were judged."""
-    return _drain(order_checks.sweep_orders, limit) + _drain(order_checks.sweep_venues, limit)
+    timer is due; returns how many were judged. While lifecycle messages wait unread, judge at
+    the watermark instead of now (store.order_checks.sweep_instants)."""
+    now = clock.now()
+    with database.unit_of_work(single_statement=True) as uow:
+        instants = order_checks.sweep_instants(uow.connection, now, messages_waiting())
+    if instants[0] < now:
+        problem_metrics.SWEEPS_BEHIND.inc()
+    return sum(
+        _drain(sweep, instants, limit)
+        for sweep in (order_checks.sweep_orders, order_checks.sweep_venues)
+    )
 
 
-def _drain(sweep: Callable[..., Report], limit: int) -> int:
+def _drain(sweep: Callable[..., Report], instants: tuple[datetime, datetime], limit: int) -> int:
     """Sweep in transactions of `limit` until one finds fewer (the rest is held by others)."""
     judged = 0
     while True:
         with database.unit_of_work() as uow:
-            report = sweep(uow.connection, clock.now, rules(), limit)
+            report = sweep(uow.connection, instants, rules(), limit)
         problem_metrics.record(report, clock.current().speed)
         judged += report.orders
         if report.orders < limit:
             return judged
+
+
+# Messages a worker has prefetched but not applied yet are invisible here (Dramatiq prefetches
+# two per thread); waiting ones mean the workers are behind: an outage, a deploy, a burst, a
+# simulation outrunning them. For at most HOLD_MAX_S in a row: a queue nobody reads (a
+# misconfigured WORKER_QUEUES) must not stop every timer for good.
+HOLD_MAX_S = 60.0
+_depth: Callable[[str], int | None] | None = None
+_waiting_since: float | None = None
+
+
+def messages_waiting() -> bool:
+    """Whether lifecycle messages wait unread in the order_checks queue (for not too long)."""
+    global _depth, _waiting_since
+    if settings.broker != "rabbitmq":
+        return False
+    if _depth is None:
+        _depth = QueueDepth(settings.rabbitmq_url.get_secret_value())
+    if not _depth(queues.name(queues.ORDER_CHECKS)):
+        _waiting_since = None
+        return False
+    started = _waiting_since = _waiting_since or time.monotonic()
+    if time.monotonic() - started > HOLD_MAX_S:
+        log.warning("lifecycle messages have waited over %.0f s: judging at now", HOLD_MAX_S)
+        return False
+    return True
 
 
 def prune_finished_orders(older_than_days: int = 7, chunk: int = 10_000) -> int:

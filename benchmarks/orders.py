@@ -195,8 +195,26 @@ def workers(prefix: str, db_url: str, processes: int, threads: int) -> Iterator[
     try:
         yield
     finally:
+        WORKER_CPU_S.append(session_cpu_s(proc.pid))
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=120)
+
+
+WORKER_CPU_S: list[float] = []  # CPU seconds of each worker run, read before it stops
+
+
+def session_cpu_s(session: int) -> float:
+    """User + system CPU seconds of every live process of a session (Linux /proc)."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[3]) == session:  # field 6 of stat: the session id
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def recorded(db_url: str) -> int:
@@ -253,6 +271,7 @@ def throughput(
             "messages": len(messages),
             "orders_per_message": statistics.median(_orders(b) for b in messages),
             "events_per_s": len(events) / seconds,
+            "worker_cpu_us_per_event": WORKER_CPU_S[-1] / len(events) * 1e6,
         }
         print(label, results[label], file=sys.stderr)
     return results
@@ -311,7 +330,7 @@ def sweep_costs(db_url: str, sizes: list[int], repeats: int) -> dict[str, Any]:
                     )
                 began = time.perf_counter()
                 with conn.transaction():
-                    report = sweep_orders(conn, lambda: now, config, max(due, 1))
+                    report = sweep_orders(conn, (now, now), config, max(due, 1))
                 timings.append((time.perf_counter() - began) * 1000)
                 assert report.orders == due, (report.orders, due)
             results[str(due)] = statistics.median(timings)

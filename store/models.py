@@ -405,3 +405,13 @@ venue_changes = Table(
     Column("venue_id", BigInteger, nullable=False),
     Column("city_id", BigInteger),
 )
+
+# The newest lifecycle event time the workers applied: while messages wait in the queue, the
+# sweeps judge timers at this watermark instead of now (store/order_checks.py).
+checks_watermark = Table(
+    "checks_watermark",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),  # always 1
+    Column("newest_event_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

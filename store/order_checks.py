@@ -57,6 +57,12 @@ from store import queries
 _DECODER = msgspec.json.Decoder(OrderState)
 _ENCODER = msgspec.json.Encoder()
 
+# A batch is judged at the time of its newest event (plus this grace), or now if earlier: a
+# batch the workers take late -- a backlog after an outage, a compressed-time simulation
+# outrunning them -- must not find "nothing happened" when what happened is still in the
+# queue behind it. Timers that come due in between are the sweeps' (due at once: next sweep).
+EVENT_GRACE = timedelta(seconds=30)
+
 # Per-order rules whose records venue-level rules read (venue_struggling counts the orders
 # waiting for acceptance): opening or ending one makes the venue due for a check.
 VENUE_INPUTS = frozenset({VENUE_NOT_ACCEPTING})
@@ -119,7 +125,9 @@ def apply_events(
         if after is not None and after != before:
             changed[order_id] = (before, after)
     if changed:
-        _judge_orders(conn, changed, clock(), config, report, write_states=True)
+        now = clock()
+        judge_at = min(now, max(e.occurred_at for e in events) + EVENT_GRACE)
+        _judge_orders(conn, changed, (judge_at, now), config, report, write_states=True)
     return report
 
 
@@ -140,16 +148,42 @@ def _states(rows: Iterable[tuple[str, int, str | None]]) -> dict[str, OrderState
 
 
 def sweep_orders(
-    conn: psycopg.Connection[Any], clock: Callable[[], datetime], config: RulesConfig, limit: int
+    conn: psycopg.Connection[Any],
+    instants: tuple[datetime, datetime],
+    config: RulesConfig,
+    limit: int,
 ) -> Report:
-    """Judge up to `limit` orders whose timer is due now (claimed with SKIP LOCKED)."""
-    now = clock()
-    stored = _states(conn.execute(queries.CLAIM_DUE_ORDERS, {"now": now, "limit": limit}))
+    """Judge up to `limit` orders whose timer is due at `instants[0]` (claimed with SKIP
+    LOCKED), at that instant; records change at `instants[1]` (now). The two differ when the
+    workers are behind (see `sweep_instants`)."""
+    judge_at, _ = instants
+    params = {"now": judge_at, "limit": limit}
+    stored = _states(conn.execute(queries.CLAIM_DUE_ORDERS, params))
     report = Report()
     states = {order_id: (state, state) for order_id, state in stored.items() if state is not None}
     if states:
-        _judge_orders(conn, states, now, config, report, write_states=False)
+        _judge_orders(conn, states, instants, config, report, write_states=False)
     return report
+
+
+def sweep_instants(
+    conn: psycopg.Connection[Any], now: datetime, messages_waiting: bool
+) -> tuple[datetime, datetime]:
+    """(judge at, now) for a sweep. A timer says "nothing happened by T", true only once every
+    event up to T has been read: with lifecycle messages waiting in the queue, judge at the
+    watermark (the newest event the workers applied, plus EVENT_GRACE), not later than now."""
+    if not messages_waiting:
+        return now, now
+    row = conn.execute(queries.READ_WATERMARK).fetchone()
+    if row is None:
+        return now, now
+    return min(now, row[0] + EVENT_GRACE), now
+
+
+def advance_watermark(conn: psycopg.Connection[Any], newest: datetime) -> None:
+    """Record that the workers applied an event as new as `newest` (after the commit: one row
+    for every worker, updated outside the batch transactions so they never wait on it)."""
+    conn.execute(queries.ADVANCE_WATERMARK, {"newest": newest})
 
 
 # ---------------------------------------------------------------- judging orders
@@ -158,17 +192,19 @@ def sweep_orders(
 def _judge_orders(
     conn: psycopg.Connection[Any],
     orders: Mapping[str, tuple[OrderState | None, OrderState]],
-    now: datetime,
+    instants: tuple[datetime, datetime],
     config: RulesConfig,
     report: Report,
     write_states: bool,
 ) -> None:
+    """Judge the orders at `instants[0]`; records change at `instants[1]` (now)."""
+    judge_at, now = instants
     venues = {after.venue_id for _, after in orders.values() if after.venue_id is not None}
     live, venue_rules = _live(conn, list(orders), venues)
     judged: list[tuple[Subject, Judgement]] = []
     for order_id, (_, state) in orders.items():
         rules = venue_rules.get(state.venue_id, set()) if state.venue_id is not None else set()
-        judgement = check_order(state, live.get(order_id, {}), rules, now, config)
+        judgement = check_order(state, live.get(order_id, {}), rules, judge_at, config)
         judged.append((Subject(order_id, state.venue_id, state.city_id), judgement))
     report.orders += len(judged)
     due = {subject.order_id: j.due_at for subject, j in judged}
@@ -335,11 +371,13 @@ def _update(conn: psycopg.Connection[Any], updated: Sequence[Any], now: datetime
 
 
 def sweep_venues(
-    conn: psycopg.Connection[Any], clock: Callable[[], datetime], config: RulesConfig, limit: int
+    conn: psycopg.Connection[Any],
+    instants: tuple[datetime, datetime],
+    config: RulesConfig,
+    limit: int,
 ) -> Report:
     """Judge venue_struggling for venues whose inputs changed or whose timer is due, and mute
-    or unmute their orders' records accordingly."""
-    now = clock()
+    or unmute their orders' records accordingly (instants as for `sweep_orders`)."""
     changed: dict[int, int | None] = {}
     for venue_id, city_id in conn.execute(queries.CLAIM_VENUE_CHANGES, {"limit": limit}):
         changed[venue_id] = city_id if city_id is not None else changed.get(venue_id)
@@ -347,32 +385,33 @@ def sweep_venues(
         venue_ids = sorted(changed)
         cities = [changed[v] for v in venue_ids]
         conn.execute(queries.VENUE_PLACEHOLDERS, {"venue_ids": venue_ids, "city_ids": cities})
-    params = {"venue_ids": sorted(changed), "now": now, "limit": limit}
+    params = {"venue_ids": sorted(changed), "now": instants[0], "limit": limit}
     venues = dict(conn.execute(queries.LOCK_VENUES, params).fetchall())
     skipped = {v: c for v, c in changed.items() if v not in venues}
     if skipped:  # another sweep holds them: let the next sweep see these changes
         log_venue_changes(conn, skipped)
     report = Report()
     if venues:
-        _judge_venues(conn, venues, now, config, report)
+        _judge_venues(conn, venues, instants, config, report)
     return report
 
 
 def _judge_venues(
     conn: psycopg.Connection[Any],
     venues: Mapping[int, int | None],
-    now: datetime,
+    instants: tuple[datetime, datetime],
     config: RulesConfig,
     report: Report,
 ) -> None:
+    judge_at, now = instants
     venue_ids = sorted(venues)
-    activity = _activity(conn, venue_ids, now, config)
+    activity = _activity(conn, venue_ids, judge_at, config)
     live = _live_venue_problems(conn, venue_ids)
     judged = []
     for venue_id in venue_ids:
         city_id = venues[venue_id]
         judgement = check_venue(
-            activity[venue_id], live.get(venue_id, {}), now, config.for_city(city_id)
+            activity[venue_id], live.get(venue_id, {}), judge_at, config.for_city(city_id)
         )
         judged.append((Subject(None, venue_id, city_id), judgement))
     report.orders += len(judged)

@@ -528,6 +528,18 @@ SET_ORDER_TIMERS = """
 """
 
 # Live records (episodes not ended) of some orders, and of some venues' venue-level rules.
+# The newest event time the workers applied (one row): what sweeps judge at while messages
+# wait in the queue. A max, so concurrent workers in any order only move it forward.
+ADVANCE_WATERMARK = """
+    INSERT INTO checks_watermark AS w (id, newest_event_at, updated_at)
+    VALUES (1, %(newest)s, now())
+    ON CONFLICT (id) DO UPDATE SET
+        newest_event_at = greatest(w.newest_event_at, EXCLUDED.newest_event_at),
+        updated_at = now()
+"""
+
+READ_WATERMARK = "SELECT newest_event_at FROM checks_watermark WHERE id = 1"
+
 LIVE_PROBLEMS = """
     SELECT problem_id, rule, order_id, venue_id, severity, muted, since,
            resolved_at IS NOT NULL AS resolved

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -226,9 +227,10 @@ def test_running_late_has_hysteresis(db: Any, now: clock.FixedClock) -> None:
 
 
 def test_concurrent_copies_of_a_batch_open_one_problem(db: Any, now: clock.FixedClock) -> None:
-    # Given a batch that makes venue_not_accepting fire at once (paid 10 minutes ago)
+    # Given a batch that makes venue_not_accepting fire at once (paid 10 minutes ago, and a
+    # location sample just now: the batch is current, so it is judged now)
     now.set(at(10.5))
-    batch = paid_order()
+    batch = paid_order() + events(raw("courier.location", 3, 10.4))
     start = threading.Barrier(2)
     errors: list[BaseException] = []
 
@@ -372,3 +374,57 @@ def test_finished_and_never_created_orders_are_pruned_after_a_week(
     prune_finished_orders()
     # Then only the live order is kept
     assert scalar(db, "SELECT string_agg(order_id, ',') FROM order_states") == "LIVE"
+
+
+def test_a_batch_taken_late_is_judged_at_its_own_time_and_swept_after(
+    db: Any, now: clock.FixedClock
+) -> None:
+    # Given a paid order whose events the workers only take 10 minutes later (a backlog: the
+    # venue's acceptance could be in the queue behind them)
+    now.set(at(10.5))
+    # When the batch is applied
+    apply(paid_order())
+    # Then it is judged at its own time: nothing is open yet, the timer is already due
+    assert problems(db) == []
+    assert order_row(db)["next_due_at"] == at(5.5)
+    # And the next sweep, with nothing waiting in the queue, opens the problem
+    sweep_order_checks()
+    [problem] = problems(db)
+    assert problem["since"] == at(5.5) and problem["opened_at"] == at(10.5)
+
+
+def test_sweeps_wait_while_lifecycle_messages_wait_unread(
+    db: Any, now: clock.FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import actors.orders
+
+    # Given a due timer, and 12 messages waiting in the order_checks queue
+    now.set(at(1))
+    apply(paid_order())
+    now.set(at(6))
+    waiting = [12]
+    monkeypatch.setattr(actors.orders, "_depth", lambda queue: waiting[0])
+    # When the sweep runs, it waits for the workers to catch up
+    assert sweep_order_checks() == 0 and problems(db) == []
+    # Then, once the queue is read, it judges the order
+    waiting[0] = 0
+    assert sweep_order_checks() == 2
+    assert [p["rule"] for p in problems(db)] == ["venue_not_accepting"]
+
+
+def test_a_sweep_waits_for_the_queue_only_so_long(
+    db: Any, now: clock.FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import actors.orders
+
+    # Given workers that stay behind for longer than the hold limit
+    now.set(at(1))
+    apply(paid_order())
+    now.set(at(6))
+    monkeypatch.setattr(actors.orders, "_depth", lambda queue: 500)
+    monkeypatch.setattr(actors.orders, "HOLD_MAX_S", 0.05)
+    assert sweep_order_checks() == 0
+    # When the hold is over, the sweep judges anyway (late detection beats none)
+    time.sleep(0.06)
+    assert sweep_order_checks() == 2
+    assert len(problems(db)) == 1

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from store import availability
 from store.availability import AvailabilityCache
+from store.db import Database
 from tests.conftest import wait_for
 from tests.test_procfile_worker import free_port, procfile
 from workers.serve import create_app
@@ -459,3 +460,15 @@ def _status(port: int, path: str) -> int | None:
             return int(response.status)
     except OSError:
         return None
+
+
+def test_a_database_that_does_not_answer_is_503() -> None:
+    # Given an app whose database is unreachable (its catalog snapshot is empty)
+    unreachable = Database("postgresql://postgres@127.0.0.1:1/nowhere", 1)
+    cache = AvailabilityCache(lambda: availability.Snapshot({}, (), frozenset()))
+    with TestClient(create_app(unreachable, availability=cache)) as client:
+        # When a list is read / Then 503 says so, and liveness still answers
+        response = client.get("/v1/users/1/recommendations/discovery")
+        assert response.status_code == 503
+        assert response.json() == {"detail": "database unavailable"}
+        assert client.get("/healthz").status_code == 200

@@ -29,6 +29,7 @@ def test_small_simulation_reaches_the_precision_and_recall_bar(
     scaled = clock.ScaledClock(SPEED, epoch=datetime.now(UTC))
     config = sim.private_run(SimulationConfig(orders=160, fault_rate=0.3, seed=3, window_minutes=5))
     stop = threading.Event()
+    sweeps_behind = _sample("larder_order_check_sweeps_behind_total")
     with clock.use(scaled):
         sweeper = threading.Thread(target=_sweep_until, args=(stop,), daemon=True)
         sweeper.start()
@@ -51,10 +52,23 @@ def test_small_simulation_reaches_the_precision_and_recall_bar(
     assert set(scores) == set(RULES) and all(s.injected for s in scores.values())
     for rule, s in scores.items():
         assert s.precision >= 0.95 and s.recall >= 0.95, (rule, s)
-    # And the timers were caught within 2 s (real) of their due time
+    # And the timers were caught within 2 s (real) of their due time -- unless the machine was
+    # too busy for the workers to keep up at 120x: then the sweeps judged behind now, at the
+    # workers' watermark (no false alarm, a later detection), and only a loose bound holds
+    behind = _sample("larder_order_check_sweeps_behind_total") > sweeps_behind
     for rule in ("venue_not_accepting", "payment_pending", "stuck_at_venue", "items_unavailable"):
         p95 = scores[rule].lag(0.95)
-        assert p95 is not None and p95 / SPEED <= 2.0, (rule, scores[rule].lags_s)
+        assert p95 is not None and p95 / SPEED <= (10.0 if behind else 2.0), (
+            rule,
+            behind,
+            scores[rule].lags_s,
+        )
+
+
+def _sample(name: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name) or 0.0
 
 
 def _sweep_until(stop: threading.Event) -> None:

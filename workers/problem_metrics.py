@@ -30,6 +30,10 @@ DETECTION_LAG = Histogram(
     ["rule"],
     buckets=(0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0),
 )
+SWEEPS_BEHIND = Counter(
+    "larder_order_check_sweeps_behind_total",
+    "Sweeps that judged at the watermark, behind now: lifecycle messages waited unread.",
+)
 ORDER_EVENTS = Counter(
     "larder_order_events_total", "Lifecycle events received, by outcome.", ["outcome"]
 )

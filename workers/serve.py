@@ -22,10 +22,12 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query
+import psycopg
+import sqlalchemy.exc
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
 from schemas.rows import RecommendationList
@@ -76,6 +78,7 @@ class RecommendationsOut(RecommendationList):
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown surface, or no list and no fallback to serve."},
     422: {"description": "Bad parameters (the `detail` list says which and why)."},
+    503: {"description": "The database is unavailable; retry."},
 }
 
 
@@ -108,6 +111,13 @@ def create_app(
         "venues that are closed or inactive and items that are unavailable dropped at read time.",
         lifespan=lifespan,
     )
+
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        """503, not 500: the request was fine and may succeed elsewhere or in a moment."""
+        logger.warning("database unavailable: %s", error)
+        return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
     @app.get("/healthz", summary="Liveness", description="The process answers (no database).")
     async def healthz() -> dict[str, str]:

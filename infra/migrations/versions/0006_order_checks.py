@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-11-22 06:50:24.303910
+Create Date: 2026-11-22 08:30:28.053320
 """
 
 from __future__ import annotations
@@ -18,6 +18,18 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "checks_watermark",
+        sa.Column("id", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("newest_event_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_checks_watermark")),
+    )
     op.create_table(
         "order_problems",
         sa.Column("problem_id", sa.BigInteger(), autoincrement=True, nullable=False),
@@ -186,3 +198,4 @@ def downgrade() -> None:
         postgresql_where=sa.text("ended_at IS NULL"),
     )
     op.drop_table("order_problems")
+    op.drop_table("checks_watermark")
