@@ -472,3 +472,15 @@ def test_a_database_that_does_not_answer_is_503() -> None:
         assert response.status_code == 503
         assert response.json() == {"detail": "database unavailable"}
         assert client.get("/healthz").status_code == 200
+
+
+def test_the_read_api_also_serves_the_support_inbox(db: Any) -> None:
+    # Given the read API app / When the inbox is listed / Then it answers (empty inbox)
+    from fastapi.testclient import TestClient
+
+    from workers.serve import create_app
+
+    with TestClient(create_app(db)) as client:
+        response = client.get("/v1/inbox")
+    assert response.status_code == 200 and response.json() == []
+    assert "/v1/inbox" in client.app.openapi()["paths"]  # type: ignore[attr-defined]

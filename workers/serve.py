@@ -34,6 +34,7 @@ from schemas.rows import RecommendationList
 from store import recs
 from store.availability import AvailabilityCache, cache_for
 from store.db import Database
+from workers.inbox_api import inbox_router
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,8 @@ def create_app(
         """503, not 500: the request was fine and may succeed elsewhere or in a moment."""
         logger.warning("database unavailable: %s", error)
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
+
+    app.include_router(inbox_router(database))  # the support inbox (docs/order-checks.md)
 
     @app.get("/healthz", summary="Liveness", description="The process answers (no database).")
     async def healthz() -> dict[str, str]:

@@ -48,6 +48,7 @@ from domain.orders.simulation import (
 )
 from store import queries
 from store.db import Database
+from workers.backlog import QueueDepth
 from workers.clock import Clock
 from workers.publishing import publish
 
@@ -91,7 +92,7 @@ def run(
         f" {len(simulation.deliveries)} deliveries) over {span:.0f} s at {clock.speed:g}x"
     )
     published = _publish_in_time(simulation, broker, clock)
-    broker.join(queue, idle_time=100, timeout=int(60_000 + 10_000 * span))
+    _wait_until_read(queue, timeout_s=60 + 10 * span)
     time.sleep(settle_s)  # a few sweeps after the last event
     detections = detections_of(database, simulation, config)
     return Outcome(
@@ -114,6 +115,21 @@ def _publish_in_time(simulation: Simulation, broker: Any, clock: Clock) -> int:
         wait = (pending[sent].at - now).total_seconds() / clock.speed
         time.sleep(min(max(wait, 0.001), TICK_S))
     return sent
+
+
+def _wait_until_read(queue: str, timeout_s: float) -> None:
+    """Until the workers have taken every message (seen empty three times in a row); over a
+    connection of its own that reconnects, so a dropped connection only costs a poll."""
+    from workers.settings import get_settings
+
+    depth = QueueDepth(get_settings().rabbitmq_url.get_secret_value())
+    deadline, empty = time.monotonic() + timeout_s, 0
+    try:
+        while empty < 3 and time.monotonic() < deadline:
+            empty = empty + 1 if depth(queue) == 0 else 0
+            time.sleep(0.1)
+    finally:
+        depth.close()
 
 
 def detections_of(
