@@ -110,12 +110,11 @@ def processed(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-@contextmanager
-def workers(prefix: str, db_url: str, processes: int, threads: int) -> Iterator[None]:
-    """The Procfile's worker command (dramatiq CLI, Prometheus on), until the block ends."""
+def worker_env(prefix: str, db_url: str, threads: int) -> dict[str, str]:
+    """The environment of a benchmark's `dramatiq` worker: its queues, database, Prometheus."""
     prom = f"/tmp/{prefix}prom"
     Path(prom).mkdir(exist_ok=True)
-    env = {
+    return {
         **os.environ,
         "LARDER_QUEUE_PREFIX": prefix,
         "DATABASE_URL": db_url,
@@ -128,6 +127,12 @@ def workers(prefix: str, db_url: str, processes: int, threads: int) -> Iterator[
         "dramatiq_prom_db": prom,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
+
+
+@contextmanager
+def workers(prefix: str, db_url: str, processes: int, threads: int) -> Iterator[None]:
+    """The Procfile's worker command (dramatiq CLI, Prometheus on), until the block ends."""
+    env = worker_env(prefix, db_url, threads)
     command = [
         "dramatiq",
         "workers.broker",

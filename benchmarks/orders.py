@@ -47,12 +47,12 @@ from typing import Any
 import psycopg
 
 from benchmarks.intake import (
-    RABBITMQ,
     delete_queues,
     envelope,
     fresh_database,
     publish,
     queue_depth,
+    worker_env,
 )
 from domain.orders.projection import Fact, OrderState, Sample, fold
 from domain.orders.rules import RulesConfig, evaluate, next_check
@@ -172,21 +172,7 @@ def load_live_orders(
 @contextmanager
 def workers(prefix: str, db_url: str, processes: int, threads: int) -> Iterator[None]:
     """The Procfile's worker command with the order-checks actor (and the no-op ceiling)."""
-    prom = f"/tmp/{prefix}prom"
-    Path(prom).mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        "LARDER_QUEUE_PREFIX": prefix,
-        "DATABASE_URL": db_url,
-        "RABBITMQ_URL": RABBITMQ,
-        "LARDER_LOG_LEVEL": "WARNING",
-        "LARDER_PROMETHEUS": "true",
-        "LARDER_DB_POOL_SIZE": str(threads + 2),
-        "dramatiq_prom_port": "0",
-        "PROMETHEUS_MULTIPROC_DIR": prom,
-        "dramatiq_prom_db": prom,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-    }
+    env = worker_env(prefix, db_url, threads)
     command = ["dramatiq", "workers.broker", "actors.orders", "benchmarks.noop"]
     command += ["--processes", str(processes), "--threads", str(threads)]
     proc = subprocess.Popen(
