@@ -18,8 +18,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
+from contextlib import contextmanager, nullcontext
+from datetime import datetime, timedelta
 from typing import Any
 
 import dramatiq
@@ -72,11 +72,13 @@ def check_order_events(message: dict[str, Any]) -> None:
     apply(parse_order_checks(message))
 
 
-# Lifecycle batches are CPU work (per event, a state read, folded, judged and written): more
-# than two at once in one process only share its GIL (one computes while the other waits on
-# Postgres). With the Procfile's 16 threads all on batches, benchmarks/orders.py measured
-# ~2,900 events/s, ~3,300-3,600 with this limit. The other threads stay free for other queues.
+# Big lifecycle batches are CPU work (per event, a state read, folded, judged and written):
+# more than two at once in one process only share its GIL (one computes while the other
+# waits on Postgres). With the Procfile's 16 threads all on big batches, benchmarks/orders.py
+# measured ~2,900 events/s, ~3,300-3,600 with this limit. Small messages are commit-bound:
+# they run on every thread.
 CONCURRENT_BATCHES = 2
+BIG_BATCH = 100  # events
 _batches = threading.BoundedSemaphore(CONCURRENT_BATCHES)
 
 # A batch allocates ~100k short-lived objects (states, samples) while the worker holds its
@@ -90,23 +92,43 @@ gc.set_threshold(50_000, 20, 100)
 
 def apply(events: list[Any]) -> Report:
     """One transaction for the events (any orders, any order of arrival), then the watermark."""
-    with _batches, database.unit_of_work() as uow:
+    with _batches if len(events) >= BIG_BATCH else nullcontext(), database.unit_of_work() as uow:
         report = order_checks.apply_events(uow.connection, events, clock.now, rules())
-    # The newest event applied, never ahead of now (a producer's clock may be ahead).
-    newest = min(max(e.occurred_at for e in events), clock.now())
-    with database.unit_of_work(single_statement=True) as uow:
-        order_checks.advance_watermark(uow.connection, newest)
+    _advance_watermark(max(e.occurred_at for e in events))
     problem_metrics.record(report, clock.current().speed)
     return report
 
 
+WATERMARK_EVERY_S = 0.2  # real seconds between a process's watermark writes (a commit each)
+_watermark_lock = threading.Lock()
+_watermark: tuple[datetime | None, float] = (None, 0.0)  # (newest not yet written, written at)
+
+
+def _advance_watermark(newest: datetime) -> None:
+    """Record the newest event applied (never ahead of now: a producer's clock may be), at
+    most every WATERMARK_EVERY_S per process: sweeps need it to a fraction of a second."""
+    global _watermark
+    now = clock.now()
+    newest = min(newest, now)
+    with _watermark_lock:
+        pending, written_at = _watermark
+        pending = newest if pending is None else max(pending, newest)
+        if time.monotonic() - written_at < WATERMARK_EVERY_S:
+            _watermark = (pending, written_at)
+            return
+        _watermark = (None, time.monotonic())
+    with database.unit_of_work(single_statement=True) as uow:
+        order_checks.advance_watermark(uow.connection, pending, now)
+
+
 def sweep_order_checks(limit: int = SWEEP_LIMIT) -> int:
     """Judge every order whose timer is due, then every venue whose inputs changed or whose
-    timer is due; returns how many were judged. While lifecycle messages wait unread, judge at
-    the watermark instead of now (store.order_checks.sweep_instants)."""
-    now = clock.now()
+    timer is due; returns how many were judged. While the workers are busy or messages wait
+    for them, judge at their watermark, not now (store.order_checks.sweep_instants)."""
+    now, running = clock.now(), clock.current()
+    quiet = timedelta(seconds=QUIET_S * running.speed)
     with database.unit_of_work(single_statement=True) as uow:
-        instants = order_checks.sweep_instants(uow.connection, now, messages_waiting())
+        instants = order_checks.sweep_instants(uow.connection, now, messages_waiting(), quiet)
     if instants[0] < now:
         problem_metrics.SWEEPS_BEHIND.inc()
     return sum(
@@ -126,6 +148,8 @@ def _drain(sweep: Callable[..., Report], instants: tuple[datetime, datetime], li
         if report.orders < limit:
             return judged
 
+
+QUIET_S = 2.0  # real seconds after the last batch applied: the workers count as idle
 
 # Messages a worker has prefetched but not applied yet are invisible here (Dramatiq prefetches
 # two per thread); waiting ones mean the workers are behind: an outage, a deploy, a burst, a

@@ -167,23 +167,27 @@ def sweep_orders(
 
 
 def sweep_instants(
-    conn: psycopg.Connection[Any], now: datetime, messages_waiting: bool
+    conn: psycopg.Connection[Any], now: datetime, messages_waiting: bool, quiet: timedelta
 ) -> tuple[datetime, datetime]:
     """(judge at, now) for a sweep. A timer says "nothing happened by T", true only once every
-    event up to T has been read: with lifecycle messages waiting in the queue, judge at the
-    watermark (the newest event the workers applied, plus EVENT_GRACE), not later than now."""
-    if not messages_waiting:
-        return now, now
+    event up to T has been read. While the workers are busy (they applied a batch less than
+    `quiet` ago, or messages wait in the queue), judge at the watermark -- the newest event
+    applied, plus EVENT_GRACE -- not later than now: events they hold (prefetched, waiting for
+    a thread) or that wait in the queue are not "nothing". Idle workers, empty queue: now."""
     row = conn.execute(queries.READ_WATERMARK).fetchone()
     if row is None:
         return now, now
-    return min(now, row[0] + EVENT_GRACE), now
+    newest, applied_at = row
+    if now - applied_at > quiet and not messages_waiting:
+        return now, now
+    return min(now, newest + EVENT_GRACE), now
 
 
-def advance_watermark(conn: psycopg.Connection[Any], newest: datetime) -> None:
-    """Record that the workers applied an event as new as `newest` (after the commit: one row
-    for every worker, updated outside the batch transactions so they never wait on it)."""
-    conn.execute(queries.ADVANCE_WATERMARK, {"newest": newest})
+def advance_watermark(conn: psycopg.Connection[Any], newest: datetime, now: datetime) -> None:
+    """Record that the workers applied an event as new as `newest`, at `now` (after the
+    commit: one row for every worker, updated outside the batch transactions so they never
+    wait on it)."""
+    conn.execute(queries.ADVANCE_WATERMARK, {"newest": newest, "now": now})
 
 
 # ---------------------------------------------------------------- judging orders

@@ -532,13 +532,13 @@ SET_ORDER_TIMERS = """
 # wait in the queue. A max, so concurrent workers in any order only move it forward.
 ADVANCE_WATERMARK = """
     INSERT INTO checks_watermark AS w (id, newest_event_at, updated_at)
-    VALUES (1, %(newest)s, now())
+    VALUES (1, %(newest)s, %(now)s)
     ON CONFLICT (id) DO UPDATE SET
         newest_event_at = greatest(w.newest_event_at, EXCLUDED.newest_event_at),
-        updated_at = now()
+        updated_at = greatest(w.updated_at, EXCLUDED.updated_at)
 """
 
-READ_WATERMARK = "SELECT newest_event_at FROM checks_watermark WHERE id = 1"
+READ_WATERMARK = "SELECT newest_event_at, updated_at FROM checks_watermark WHERE id = 1"
 
 LIVE_PROBLEMS = """
     SELECT problem_id, rule, order_id, venue_id, severity, muted, since,

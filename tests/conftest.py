@@ -79,9 +79,26 @@ def database(postgres_server: str) -> Iterator[Any]:
 @pytest.fixture
 def db(database: Any) -> Any:
     """A clean database for this test."""
-    with database.engine.begin() as conn:
-        conn.exec_driver_sql(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    _truncate(database)
     return database
+
+
+def _truncate(database: Any, attempts: int = 5) -> None:
+    """TRUNCATE every table. It takes an exclusive lock on each table in turn, so a straggler
+    (a thread still finishing the last test's job) can deadlock with it: Postgres aborts one
+    side, and when that is this side, try again."""
+    import sqlalchemy.exc
+
+    for attempt in range(attempts):
+        try:
+            with database.engine.begin() as conn:
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+                conn.exec_driver_sql(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+            return
+        except sqlalchemy.exc.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")
@@ -126,9 +143,23 @@ def session_worker(rabbit_broker: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def worker(broker: Any, session_worker: Any) -> Any:
-    """An in-process worker (4 threads) consuming this session's queues."""
-    return session_worker
+def worker(broker: Any, session_worker: Any) -> Iterator[Any]:
+    """An in-process worker (4 threads) consuming this session's queues. Afterwards the queues
+    are emptied and the worker's in-flight work waited for: jobs a test left behind (a refresh
+    its sweep enqueued) must not run into the next test's clean database."""
+    yield session_worker
+    broker.flush_all()
+    _wait_idle(session_worker)
+
+
+def _wait_idle(worker: Any, timeout: float = 30.0) -> None:
+    """Like Worker.join(), but bounded: prefetched and delayed messages are done or gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        delayed = sum(c.delay_queue.unfinished_tasks for c in worker.consumers.values())
+        if not delayed and not worker.work_queue.unfinished_tasks:
+            return
+        time.sleep(0.05)
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:

@@ -26,8 +26,11 @@ from workers import clock
 
 
 @pytest.fixture
-def now(db: Any) -> Iterator[clock.FixedClock]:
-    """The checks' clock, at T0 until the test moves it."""
+def now(db: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[clock.FixedClock]:
+    """The checks' clock, at T0 until the test moves it (and a watermark written at once)."""
+    import actors.orders
+
+    monkeypatch.setattr(actors.orders, "WATERMARK_EVERY_S", 0.0)
     fixed = clock.FixedClock(T0)
     with clock.use(fixed):
         yield fixed
@@ -387,10 +390,14 @@ def test_a_batch_taken_late_is_judged_at_its_own_time_and_swept_after(
     # Then it is judged at its own time: nothing is open yet, the timer is already due
     assert problems(db) == []
     assert order_row(db)["next_due_at"] == at(5.5)
-    # And the next sweep, with nothing waiting in the queue, opens the problem
+    # And a sweep while the workers are still busy judges at their watermark: nothing yet
+    sweep_order_checks()
+    assert problems(db) == []
+    # Then, once they are idle (2 s after their last batch) with nothing queued, it opens
+    quiet = now.advance(seconds=2.5)
     sweep_order_checks()
     [problem] = problems(db)
-    assert problem["since"] == at(5.5) and problem["opened_at"] == at(10.5)
+    assert problem["since"] == at(5.5) and problem["opened_at"] == quiet
 
 
 def test_sweeps_wait_while_lifecycle_messages_wait_unread(

@@ -12,11 +12,11 @@ from workers.publishing import ORDER_PARTITIONS, BadFile, batches, validate_line
 
 
 def test_lifecycle_events_go_to_the_checks_split_by_order() -> None:
-    # Given catalog events interleaved with 3,000 lifecycle events of 40 orders
+    # Given catalog events interleaved with 20,000 lifecycle events of 400 orders
     events = []
-    for n in range(3000):
-        events.append(raw("courier.location", n, order_id=f"O{n % 40}", lat=60.0, lon=24.0))
-        if n % 10 == 0:
+    for n in range(20_000):
+        events.append(raw("courier.location", n, order_id=f"O{n % 400}", lat=60.0, lon=24.0))
+        if n % 100 == 0:
             events.append(venue(f"v{n}", venue_id=n + 1))
     # When they are batched
     messages = list(batches(events))
@@ -33,7 +33,17 @@ def test_lifecycle_events_go_to_the_checks_split_by_order() -> None:
         for event in inside:
             seen.setdefault(event["order_id"], []).append(event["sequence"])
     assert all(seq == sorted(seq) for seq in seen.values())
-    assert sum(len(seq) for seq in seen.values()) == 3000
+    assert sum(len(seq) for seq in seen.values()) == 20_000
+
+
+def test_a_few_lifecycle_events_stay_one_message() -> None:
+    # Given 30 events of 10 orders (a message costs a transaction and a commit)
+    events = [
+        raw("courier.location", n, order_id=f"O{n % 10}", lat=60.0, lon=24.0) for n in range(30)
+    ]
+    # When they are batched, then they go as one message
+    [message] = batches(events)
+    assert len(message.args[0]["events"]) == 30
 
 
 def test_bad_lifecycle_lines_are_reported_with_every_known_type() -> None:

@@ -602,6 +602,7 @@ def simulate_orders(
 def _simulate_with_own_fleet(speed: float, options: list[str]) -> None:
     """Run this same command with --fleet running, beside a private fleet on a scaled clock."""
     import os
+    import shutil
     import subprocess
     import uuid
     from datetime import UTC, datetime
@@ -618,8 +619,12 @@ def _simulate_with_own_fleet(speed: float, options: list[str]) -> None:
     command = [sys.executable, "-m", "workers.cli", "simulate", "orders", *options]
     command += ["--speed", f"{speed:g}", "--fleet", "running"]
     click.echo(f"starting a fleet for the run (queues {env['LARDER_QUEUE_PREFIX']}*)", err=True)
-    with sim.fleet(env, settings.rabbitmq_url.get_secret_value()):
+    with sim.fleet(env, settings.rabbitmq_url.get_secret_value()) as scratch:
         code = subprocess.run(command, env=env, check=False).returncode
+    if code == 0:
+        shutil.rmtree(scratch, ignore_errors=True)
+    else:
+        click.echo(f"the fleet's log: {scratch / 'fleet.log'}", err=True)
     sys.exit(code)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -85,13 +85,19 @@ def batches(events: Iterable[dict[str, Any]], size: int = MAX_BATCH) -> Iterator
     """Events with the same route become batch messages of at most `size`, in file order per
     route (interleaved types of different routes still fill whole batches).
 
-    Lifecycle events are also split by order into ORDER_PARTITIONS streams: a batch then holds
-    several events of fewer orders (each order's state is read and written once per batch),
-    and batches of different streams never wait for each other's order locks."""
+    Lifecycle events are also split by order into up to ORDER_PARTITIONS streams, one per
+    `size` events (all of them when the count is unknown): a batch then holds several events
+    of fewer orders (each order's state is read and written once per batch), and batches of
+    different streams never wait for each other's order locks. A few events stay one message
+    (a message costs a transaction and a commit)."""
+    streams = ORDER_PARTITIONS
+    if isinstance(events, Sequence):
+        lifecycle = sum(route(e["type"]) == ORDER_CHECKS for e in events)
+        streams = max(1, min(ORDER_PARTITIONS, lifecycle // size))
     pending: dict[tuple[tuple[str, str], int], list[dict[str, Any]]] = {}
     for event in events:
         target = route(event["type"])
-        key = (target, _partition(event) if target == ORDER_CHECKS else 0)
+        key = (target, _partition(event, streams) if target == ORDER_CHECKS else 0)
         current = pending.setdefault(key, [])
         current.append(event)
         if len(current) >= size:
@@ -103,8 +109,8 @@ def batches(events: Iterable[dict[str, Any]], size: int = MAX_BATCH) -> Iterator
 ORDER_PARTITIONS = 16
 
 
-def _partition(event: dict[str, Any]) -> int:
-    return zlib.crc32(str(event["order_id"]).encode()) % ORDER_PARTITIONS
+def _partition(event: dict[str, Any], streams: int) -> int:
+    return zlib.crc32(str(event["order_id"]).encode()) % streams
 
 
 def _message(target: tuple[str, str] | None, events: list[dict[str, Any]]) -> Message[Any]:

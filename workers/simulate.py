@@ -101,6 +101,8 @@ def run(
 
 
 def _publish_in_time(simulation: Simulation, broker: Any, clock: Clock) -> int:
+    """Every TICK_S (real), publish what became due: a producer that batches a little, as
+    real ones do (one message per event would measure commits, not the checks)."""
     pending = simulation.deliveries
     sent = 0
     while sent < len(pending):
@@ -111,9 +113,8 @@ def _publish_in_time(simulation: Simulation, broker: Any, clock: Clock) -> int:
         if due > sent:
             publish(broker, [d.event for d in pending[sent:due]])
             sent = due
-            continue
-        wait = (pending[sent].at - now).total_seconds() / clock.speed
-        time.sleep(min(max(wait, 0.001), TICK_S))
+        if sent < len(pending):
+            time.sleep(max((pending[sent].at - now).total_seconds() / clock.speed, TICK_S))
     return sent
 
 
@@ -166,9 +167,10 @@ def procfile(process: str) -> str:
 
 
 @contextmanager
-def fleet(env: dict[str, str], rabbitmq_url: str) -> Iterator[None]:
+def fleet(env: dict[str, str], rabbitmq_url: str) -> Iterator[Path]:
     """The Procfile's worker (the run's order_checks queue only) and the scheduler's order
-    checks, in the environment `env` (with the run's queue prefix), until the block ends."""
+    checks, in the environment `env` (with the run's queue prefix), until the block ends.
+    Yields the scratch directory that holds their log (`fleet.log`)."""
     from workers.queues import ORDER_CHECKS
 
     prefix = env["LARDER_QUEUE_PREFIX"]
@@ -196,7 +198,7 @@ def fleet(env: dict[str, str], rabbitmq_url: str) -> Iterator[None]:
     ]
     try:
         _wait_for_queue(rabbitmq_url, queue, processes, log.name)
-        yield
+        yield scratch
     finally:
         for process in processes:
             if process.poll() is None:
