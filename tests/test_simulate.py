@@ -11,6 +11,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from actors.orders import sweep_order_checks
@@ -103,3 +104,22 @@ def test_simulate_command_starts_its_own_fleet_on_the_scaled_clock(db: Any) -> N
     report = json.loads(result.stdout)
     assert report["passed"] and report["false_alarms"] == []
     assert [r["rule"] for r in report["rules"]] == list(RULES)
+
+
+def test_simulating_without_a_migrated_database_fails_before_it_starts(
+    postgres_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a database that does not exist (nobody ran `larder db upgrade`)
+    missing = postgres_server.rsplit("/", 1)[0] + "/larder_never_created"
+    monkeypatch.setenv("DATABASE_URL", missing)
+    # When a simulation is started
+    result = subprocess.run(
+        [sys.executable, "-m", "workers.cli", "simulate", "orders", "--orders", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # Then it stops at once, before any fleet starts, and says what to do
+    assert result.returncode == 1
+    assert "run `larder db upgrade`" in result.stderr
+    assert "starting a fleet" not in result.stderr

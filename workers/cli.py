@@ -610,6 +610,7 @@ def _simulate_with_own_fleet(speed: float, options: list[str]) -> None:
     from workers import simulate as sim
 
     settings = get_settings()
+    _require_migrated_database(settings.database_url.get_secret_value())
     env = {
         **os.environ,
         "LARDER_QUEUE_PREFIX": f"{settings.queue_prefix}sim{uuid.uuid4().hex[:6]}.",
@@ -626,6 +627,20 @@ def _simulate_with_own_fleet(speed: float, options: list[str]) -> None:
     else:
         click.echo(f"the fleet's log: {scratch / 'fleet.log'}", err=True)
     sys.exit(code)
+
+
+def _require_migrated_database(url: str) -> None:
+    """Fail before a run starts, not after it, when the checks would have nowhere to write."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url.replace("+psycopg", ""), connect_timeout=3) as conn:
+            conn.execute("SELECT 1 FROM order_problems LIMIT 0")
+    except psycopg.Error as error:
+        reason = str(error).strip().splitlines()[0]
+        raise click.ClickException(
+            f"the database is not ready for the order checks ({reason}): run `larder db upgrade`"
+        ) from None
 
 
 def _simulation_report(outcome: Any, as_json: bool) -> None:
