@@ -26,13 +26,13 @@ estimates large enough to trigger JIT compilation: ~250 ms of compiling per stat
 on the list writes. Off for larder's sessions only."""
 
 
-def make_engine(url: str, pool_size: int = 10) -> Engine:
+def make_engine(url: str, pool_size: int = 10, options: str = SESSION_OPTIONS) -> Engine:
     return create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
-        connect_args={"options": SESSION_OPTIONS},
+        connect_args={"options": options},
     )
 
 
@@ -50,9 +50,10 @@ class Database:
     skipping SQLAlchemy's execution layer halves client CPU per message. SQLAlchemy keeps the
     pool, the models and the migrations; the CLI and tests may use `engine` as usual."""
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, pool_size: int = 10, options: str = SESSION_OPTIONS) -> None:
         self._url = url
         self._pool_size = pool_size
+        self._options = options  # libpq `options`: session settings of every connection
         self._engine: Engine | None = None
         self._lock = threading.Lock()
 
@@ -61,7 +62,7 @@ class Database:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    self._engine = make_engine(self._url, self._pool_size)
+                    self._engine = make_engine(self._url, self._pool_size, self._options)
         return self._engine
 
     def dispose(self) -> None:

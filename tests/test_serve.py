@@ -484,3 +484,23 @@ def test_the_read_api_also_serves_the_support_inbox(db: Any) -> None:
         response = client.get("/v1/inbox")
     assert response.status_code == 200 and response.json() == []
     assert "/v1/inbox" in client.app.openapi()["paths"]  # type: ignore[attr-defined]
+
+
+def test_a_read_that_waits_too_long_is_cancelled_and_503(db: Any) -> None:
+    # Given the app on connections set up as `larder serve` sets them up (a statement timeout)
+    from store.db import SESSION_OPTIONS
+    from tests.conftest import TEST_DB_URL
+
+    options = f"{SESSION_OPTIONS} -c statement_timeout=100"
+    serving = Database(TEST_DB_URL, 1, options)
+    cache = AvailabilityCache(lambda: availability.Snapshot({}, (), frozenset()))
+    with db.engine.connect() as blocker, TestClient(create_app(serving, availability=cache)) as c:
+        # And a migration-like lock that blocks every read of the lists
+        blocker.exec_driver_sql("LOCK TABLE recommendations IN ACCESS EXCLUSIVE MODE")
+        # When a list is read
+        response = c.get("/v1/users/1/recommendations/discovery")
+        blocker.rollback()
+        # Then the read gave up (the event loop is not held) with a 503, and the next one works
+        assert response.status_code == 503
+        assert c.get("/v1/users/1/recommendations/discovery").status_code == 404
+    serving.dispose()

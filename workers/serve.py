@@ -10,13 +10,18 @@ now in their city's local time; `items` and cart lists (item ids) drop unavailab
 `limit` applies, so a list can be shorter than `limit`, or empty (200) when everything in it
 is closed; 404 means there is no list at all, not even a fallback.
 
-Endpoints are plain `def`: FastAPI runs them on its thread pool, where the blocking psycopg
-pool of `store.db.Database` belongs (benchmarks/README.md compares with `async def`).
+The two read endpoints are `async def` and run their one blocking, sub-millisecond query on
+the event loop: the hop to FastAPI's thread pool and back (and the GIL hand-offs it costs) was
+most of a read's time and all of its tail (benchmarks/README.md: p99 12.4 ms with plain `def`,
+about 4 ms this way, at 500 requests/s). What bounds a stall is the serving connections'
+`statement_timeout` (SERVE_STATEMENT_TIMEOUT_MS; a cancelled read is a 503). The inbox
+endpoints, not on a hot path, stay plain `def` on the thread pool.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -33,7 +38,7 @@ from pydantic import Field
 from schemas.rows import RecommendationList
 from store import recs
 from store.availability import AvailabilityCache, cache_for
-from store.db import Database
+from store.db import SESSION_OPTIONS, Database
 from workers.inbox_api import inbox_router
 
 logger = logging.getLogger(__name__)
@@ -136,7 +141,7 @@ def create_app(
         "venue ids and drop venues closed or inactive now; `items` lists hold item ids and "
         "drop unavailable items. `limit` applies after the filters.",
     )
-    def recommendations(
+    async def recommendations(
         user_id: UserId,
         surface: Annotated[str, PathParam(description="discovery, category or items.")],
         context: Annotated[
@@ -174,7 +179,7 @@ def create_app(
         "else the venue's popular items, then `fallback` is true). Items already in the cart and "
         "unavailable items are left out. `context` is the venue id.",
     )
-    def cart(
+    async def cart(
         user_id: UserId,
         items: Annotated[
             list[ItemId],
@@ -246,6 +251,14 @@ def _warm(catalog: AvailabilityCache) -> None:
         logger.exception("could not load the catalog snapshot at start-up")
 
 
+# A thread that wants the GIL waits until its holder gives it up: by default after 5 ms. The
+# event loop must not wait that long behind the snapshot reload or an inbox request's thread.
+GIL_SWITCH_S = 0.0005
+# A read is one primary-key lookup (~0.3 ms); one that waits longer (a lock, an overloaded
+# server) is cancelled and answered 503 rather than hold the event loop.
+SERVE_STATEMENT_TIMEOUT_MS = 250
+
+
 def app_from_settings() -> FastAPI:
     """The app as `larder serve` runs it (a uvicorn factory: each worker process builds its own
     pool and cache after it starts)."""
@@ -254,4 +267,7 @@ def app_from_settings() -> FastAPI:
 
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_format)
-    return create_app(Database(settings.database_url.get_secret_value(), settings.db_pool_size))
+    sys.setswitchinterval(GIL_SWITCH_S)
+    options = f"{SESSION_OPTIONS} -c statement_timeout={SERVE_STATEMENT_TIMEOUT_MS}"
+    url = settings.database_url.get_secret_value()
+    return create_app(Database(url, settings.db_pool_size, options))
