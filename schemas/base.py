@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
 
 SCHEMA_VERSION = 1
 
@@ -48,12 +56,22 @@ class InvalidMessage(ValueError):
 
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 def parse(model: type[M], data: Any) -> M:
     """Validate a message into `model`; raises InvalidMessage with a readable reason."""
     try:
         return model.model_validate(data)
+    except ValidationError as error:
+        raise InvalidMessage(describe(error)) from None
+
+
+def validate(adapter: TypeAdapter[T], data: Any) -> T:
+    """Validate `data` with a TypeAdapter (a union of messages); raises InvalidMessage with a
+    readable reason."""
+    try:
+        return adapter.validate_python(data)
     except ValidationError as error:
         raise InvalidMessage(describe(error)) from None
 

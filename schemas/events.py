@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, StringConstraints, TypeAdapter, ValidationError, model_validator
+from pydantic import Field, StringConstraints, TypeAdapter, model_validator
 
 from schemas.base import (
     EventId,
     Id,
-    InvalidMessage,
     Lat,
     Lon,
     MinorUnits,
@@ -24,7 +23,7 @@ from schemas.base import (
     Tag,
     Timestamp,
     Version,
-    describe,
+    validate,
 )
 
 MAX_BATCH = 1000
@@ -219,16 +218,10 @@ _INTAKE = TypeAdapter[Event | Batch](IntakeMessage)
 
 def parse_event(data: Any) -> Event:
     """Validate one event; raises InvalidMessage with a readable reason."""
-    try:
-        return _EVENT.validate_python(data)
-    except ValidationError as error:
-        raise InvalidMessage(describe(error)) from None
+    return validate(_EVENT, data)
 
 
 def parse_intake(data: Any) -> list[Event]:
     """Validate an intake message (one event or a batch) into its list of events."""
-    try:
-        message = _INTAKE.validate_python(data)
-    except ValidationError as error:
-        raise InvalidMessage(describe(error)) from None
+    message = validate(_INTAKE, data)
     return list(message.events) if isinstance(message, Batch) else [message]

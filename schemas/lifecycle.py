@@ -12,13 +12,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import AfterValidator, Field, StringConstraints, TypeAdapter
 
 from schemas.base import (
     BIGINT_MAX,
     EventId,
     Id,
-    InvalidMessage,
     Lat,
     Lon,
     MinorUnits,
@@ -27,7 +26,7 @@ from schemas.base import (
     StrictModel,
     Tag,
     Timestamp,
-    describe,
+    validate,
 )
 from schemas.events import MAX_BATCH
 
@@ -211,16 +210,10 @@ _MESSAGE = TypeAdapter[LifecycleEvent | LifecycleBatch](OrderChecksMessage)
 
 def parse_lifecycle(data: Any) -> LifecycleEvent:
     """Validate one order lifecycle event; raises InvalidMessage with a readable reason."""
-    try:
-        return _LIFECYCLE.validate_python(data)
-    except ValidationError as error:
-        raise InvalidMessage(describe(error)) from None
+    return validate(_LIFECYCLE, data)
 
 
 def parse_order_checks(data: Any) -> list[LifecycleEvent]:
     """Validate an `order_checks` message (one lifecycle event or a batch) into its events."""
-    try:
-        message = _MESSAGE.validate_python(data)
-    except ValidationError as error:
-        raise InvalidMessage(describe(error)) from None
+    message = validate(_MESSAGE, data)
     return list(message.events) if isinstance(message, LifecycleBatch) else [message]
