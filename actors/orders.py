@@ -125,10 +125,13 @@ def sweep_order_checks(limit: int = SWEEP_LIMIT) -> int:
     """Judge every order whose timer is due, then every venue whose inputs changed or whose
     timer is due; returns how many were judged. While the workers are busy or messages wait
     for them, judge at their watermark, not now (store.order_checks.sweep_instants)."""
-    now, running = clock.now(), clock.current()
-    quiet = timedelta(seconds=QUIET_S * running.speed)
+    now, speed = clock.now(), clock.current().speed
+    quiet, stalled = (timedelta(seconds=s * speed) for s in (QUIET_S, STALLED_S))
+    waiting = messages_waiting()
     with database.unit_of_work(single_statement=True) as uow:
-        instants = order_checks.sweep_instants(uow.connection, now, messages_waiting(), quiet)
+        instants = order_checks.sweep_instants(uow.connection, now, waiting, quiet, stalled)
+    if waiting and instants[0] == now:
+        log.warning("lifecycle messages wait and nothing was applied for %.0f s", STALLED_S)
     if instants[0] < now:
         problem_metrics.SWEEPS_BEHIND.inc()
     return sum(
@@ -153,28 +156,21 @@ QUIET_S = 2.0  # real seconds after the last batch applied: the workers count as
 
 # Messages a worker has prefetched but not applied yet are invisible here (Dramatiq prefetches
 # two per thread); waiting ones mean the workers are behind: an outage, a deploy, a burst, a
-# simulation outrunning them. For at most HOLD_MAX_S in a row: a queue nobody reads (a
-# misconfigured WORKER_QUEUES) must not stop every timer for good.
-HOLD_MAX_S = 60.0
+# simulation outrunning them. The sweeps hold while the workers make progress; a queue nobody
+# has read for STALLED_S real seconds (a misconfigured WORKER_QUEUES) must not stop every
+# timer for good.
+STALLED_S = 60.0
 _depth: Callable[[str], int | None] | None = None
-_waiting_since: float | None = None
 
 
 def messages_waiting() -> bool:
-    """Whether lifecycle messages wait unread in the order_checks queue (for not too long)."""
-    global _depth, _waiting_since
+    """Whether lifecycle messages wait unread in the order_checks queue."""
+    global _depth
     if settings.broker != "rabbitmq":
         return False
     if _depth is None:
         _depth = QueueDepth(settings.rabbitmq_url.get_secret_value())
-    if not _depth(queues.name(queues.ORDER_CHECKS)):
-        _waiting_since = None
-        return False
-    started = _waiting_since = _waiting_since or time.monotonic()
-    if time.monotonic() - started > HOLD_MAX_S:
-        log.warning("lifecycle messages have waited over %.0f s: judging at now", HOLD_MAX_S)
-        return False
-    return True
+    return bool(_depth(queues.name(queues.ORDER_CHECKS)))
 
 
 def prune_finished_orders(older_than_days: int = 7, chunk: int = 10_000) -> int:

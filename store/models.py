@@ -305,6 +305,9 @@ order_states = Table(
     Column("known", Boolean, nullable=False, server_default="false"),  # order.created arrived
     Column("terminal", Boolean, nullable=False, server_default="false"),
     Column("next_due_at", DateTime(timezone=True)),
+    # The latest instant the order was judged at: judgements of one order never go back in
+    # time (a batch taken late judges at its own time, a sweep at the watermark or now).
+    Column("judged_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index(None, "next_due_at", postgresql_where=text("next_due_at IS NOT NULL")),
 )

@@ -112,7 +112,7 @@ def apply_events(
         by_order[event.order_id].append(event)
     order_ids = sorted(by_order)
     conn.execute(queries.ORDER_PLACEHOLDERS, {"order_ids": order_ids})
-    stored = _states(conn.execute(queries.LOCK_ORDERS, {"order_ids": order_ids}))
+    stored, judged = _states(conn.execute(queries.LOCK_ORDERS, {"order_ids": order_ids}))
     fresh = _record_events(conn, events)
     report = Report(events=len(events), duplicates=len(events) - len(fresh))
     changed: dict[str, tuple[OrderState | None, OrderState]] = {}
@@ -127,7 +127,8 @@ def apply_events(
     if changed:
         now = clock()
         judge_at = min(now, max(e.occurred_at for e in events) + EVENT_GRACE)
-        _judge_orders(conn, changed, (judge_at, now), config, report, write_states=True)
+        instants = _instants(changed, judged, judge_at, now)
+        _judge_orders(conn, changed, instants, now, config, report, write_states=True)
     return report
 
 
@@ -140,8 +141,29 @@ def _record_events(conn: psycopg.Connection[Any], events: Sequence[LifecycleEven
     return {row[0] for row in conn.execute(queries.RECORD_ORDER_EVENTS, params)}
 
 
-def _states(rows: Iterable[tuple[str, int, str | None]]) -> dict[str, OrderState | None]:
-    return {order_id: decode_state(text) if text else None for order_id, _, text in rows}
+def _states(
+    rows: Iterable[tuple[str, datetime | None, str | None]],
+) -> tuple[dict[str, OrderState | None], dict[str, datetime | None]]:
+    """(state, instant last judged at) of each order row."""
+    states: dict[str, OrderState | None] = {}
+    judged: dict[str, datetime | None] = {}
+    for order_id, judged_at, text in rows:
+        states[order_id] = decode_state(text) if text else None
+        judged[order_id] = judged_at
+    return states, judged
+
+
+def _instants(
+    orders: Iterable[str], judged: Mapping[str, datetime | None], judge_at: datetime, now: datetime
+) -> dict[str, datetime]:
+    """The instant to judge each order at: `judge_at`, but never before the order was last
+    judged (a batch taken late must not take back what a sweep concluded later on: the record
+    would end and open again), and never after now."""
+    instants = {}
+    for order_id in orders:
+        last = judged.get(order_id)
+        instants[order_id] = min(now, max(judge_at, last)) if last is not None else judge_at
+    return instants
 
 
 # ---------------------------------------------------------------- order timers
@@ -156,29 +178,41 @@ def sweep_orders(
     """Judge up to `limit` orders whose timer is due at `instants[0]` (claimed with SKIP
     LOCKED), at that instant; records change at `instants[1]` (now). The two differ when the
     workers are behind (see `sweep_instants`)."""
-    judge_at, _ = instants
+    judge_at, now = instants
     params = {"now": judge_at, "limit": limit}
-    stored = _states(conn.execute(queries.CLAIM_DUE_ORDERS, params))
+    stored, judged = _states(conn.execute(queries.CLAIM_DUE_ORDERS, params))
     report = Report()
     states = {order_id: (state, state) for order_id, state in stored.items() if state is not None}
     if states:
-        _judge_orders(conn, states, instants, config, report, write_states=False)
+        at = _instants(states, judged, judge_at, now)
+        _judge_orders(conn, states, at, now, config, report, write_states=False)
     return report
 
 
 def sweep_instants(
-    conn: psycopg.Connection[Any], now: datetime, messages_waiting: bool, quiet: timedelta
+    conn: psycopg.Connection[Any],
+    now: datetime,
+    messages_waiting: bool,
+    quiet: timedelta,
+    stalled: timedelta,
 ) -> tuple[datetime, datetime]:
     """(judge at, now) for a sweep. A timer says "nothing happened by T", true only once every
     event up to T has been read. While the workers are busy (they applied a batch less than
     `quiet` ago, or messages wait in the queue), judge at the watermark -- the newest event
     applied, plus EVENT_GRACE -- not later than now: events they hold (prefetched, waiting for
-    a thread) or that wait in the queue are not "nothing". Idle workers, empty queue: now."""
+    a thread) or that wait in the queue are not "nothing". Idle workers, empty queue: now.
+
+    However long a backlog lasts, the sweeps hold while the workers make progress: judging at
+    now behind a backlog opens a false problem for every order whose news waits in it. Only
+    messages that wait while nothing was applied for `stalled` (nobody reads the queue: a
+    deploy gone wrong, a misconfigured WORKER_QUEUES) make the sweeps judge at now: late
+    detection beats none."""
     row = conn.execute(queries.READ_WATERMARK).fetchone()
     if row is None:
         return now, now
     newest, applied_at = row
-    if now - applied_at > quiet and not messages_waiting:
+    idle = now - applied_at
+    if (not messages_waiting and idle > quiet) or (messages_waiting and idle > stalled):
         return now, now
     return min(now, newest + EVENT_GRACE), now
 
@@ -196,26 +230,28 @@ def advance_watermark(conn: psycopg.Connection[Any], newest: datetime, now: date
 def _judge_orders(
     conn: psycopg.Connection[Any],
     orders: Mapping[str, tuple[OrderState | None, OrderState]],
-    instants: tuple[datetime, datetime],
+    instants: Mapping[str, datetime],
+    now: datetime,
     config: RulesConfig,
     report: Report,
     write_states: bool,
 ) -> None:
-    """Judge the orders at `instants[0]`; records change at `instants[1]` (now)."""
-    judge_at, now = instants
+    """Judge each order at its instant; records change at now."""
     venues = {after.venue_id for _, after in orders.values() if after.venue_id is not None}
     live, venue_rules = _live(conn, list(orders), venues)
     judged: list[tuple[Subject, Judgement]] = []
     for order_id, (_, state) in orders.items():
         rules = venue_rules.get(state.venue_id, set()) if state.venue_id is not None else set()
-        judgement = check_order(state, live.get(order_id, {}), rules, judge_at, config)
+        at = instants[order_id]
+        judgement = check_order(state, live.get(order_id, {}), rules, at, config)
         judged.append((Subject(order_id, state.venue_id, state.city_id), judgement))
     report.orders += len(judged)
     due = {subject.order_id: j.due_at for subject, j in judged}
     if write_states:
-        _write_states(conn, orders, due)
+        _write_states(conn, orders, due, instants)
     else:
-        conn.execute(queries.SET_ORDER_TIMERS, {"order_ids": list(due), "due": list(due.values())})
+        params = {"order_ids": list(due), "due": list(due.values())}
+        conn.execute(queries.SET_ORDER_TIMERS, {**params, "judged_at": list(instants.values())})
     write_judgements(conn, judged, now, report)
     _venue_inputs(conn, orders, judged)
 
@@ -243,6 +279,7 @@ def _write_states(
     conn: psycopg.Connection[Any],
     orders: Mapping[str, tuple[OrderState | None, OrderState]],
     due: Mapping[str | None, datetime | None],
+    instants: Mapping[str, datetime],
 ) -> None:
     rows = [
         {
@@ -254,6 +291,7 @@ def _write_states(
             "known": state.known,
             "terminal": state.terminal,
             "due": due[order_id],
+            "judged_at": instants[order_id],
         }
         for order_id, (_, state) in orders.items()
     ]

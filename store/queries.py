@@ -486,7 +486,7 @@ ORDER_PLACEHOLDERS = """
 """
 
 LOCK_ORDERS = """
-    SELECT order_id, version, state::text FROM order_states
+    SELECT order_id, judged_at, state::text FROM order_states
     WHERE order_id = ANY(%(order_ids)s::text[])
     ORDER BY order_id
     FOR UPDATE
@@ -494,7 +494,7 @@ LOCK_ORDERS = """
 
 # Timers: a partial index holds only rows with a due time, so a sweep reads due rows only.
 CLAIM_DUE_ORDERS = """
-    SELECT order_id, version, state::text FROM order_states
+    SELECT order_id, judged_at, state::text FROM order_states
     WHERE next_due_at <= %(now)s
     ORDER BY next_due_at
     LIMIT %(limit)s
@@ -517,14 +517,16 @@ WRITE_ORDER_STATE = """
     UPDATE order_states SET
         state = %(state)s::json, version = version + 1, last_sequence = %(last_sequence)s,
         venue_id = %(venue_id)s, city_id = %(city_id)s, known = %(known)s,
-        terminal = %(terminal)s, next_due_at = %(due)s, updated_at = now()
+        terminal = %(terminal)s, next_due_at = %(due)s, judged_at = %(judged_at)s,
+        updated_at = now()
     WHERE order_id = %(order_id)s
 """
 
 SET_ORDER_TIMERS = """
-    UPDATE order_states s SET next_due_at = u.next_due_at
-    FROM unnest(%(order_ids)s::text[], %(due)s::timestamptz[]) AS u(order_id, next_due_at)
-    WHERE s.order_id = u.order_id AND s.next_due_at IS DISTINCT FROM u.next_due_at
+    UPDATE order_states s SET next_due_at = u.next_due_at, judged_at = u.judged_at
+    FROM unnest(%(order_ids)s::text[], %(due)s::timestamptz[], %(judged_at)s::timestamptz[])
+        AS u(order_id, next_due_at, judged_at)
+    WHERE s.order_id = u.order_id
 """
 
 # Live records (episodes not ended) of some orders, and of some venues' venue-level rules.

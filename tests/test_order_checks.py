@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -400,7 +399,27 @@ def test_a_batch_taken_late_is_judged_at_its_own_time_and_swept_after(
     assert problem["since"] == at(5.5) and problem["opened_at"] == quiet
 
 
-def test_sweeps_wait_while_lifecycle_messages_wait_unread(
+def test_a_late_batch_does_not_take_back_what_a_later_judgement_opened(
+    db: Any, now: clock.FixedClock
+) -> None:
+    # Given a paid order nobody accepted, opened by a sweep at 6 minutes
+    now.set(at(1))
+    apply(paid_order())
+    now.set(at(6))
+    sweep_order_checks()
+    [opened] = problems(db, "venue_not_accepting")
+    # When a batch taken late brings an older event of that order (judged at its own time,
+    # 0.7 min + 30 s: earlier than the sweep's judgement)
+    now.set(at(6.2))
+    apply(events(raw("courier.location", 3, 0.7, order_id="ORD-1", lat=60.17, lon=24.94)))
+    # Then the order is judged no earlier than before: the record stays open, once
+    [still] = problems(db, "venue_not_accepting")
+    assert still["problem_id"] == opened["problem_id"] and still["ended_at"] is None
+    assert history(db, still["problem_id"]) == ["opened"]
+    assert order_row(db)["judged_at"] == at(6)
+
+
+def test_sweeps_hold_while_messages_wait_and_the_workers_catch_up(
     db: Any, now: clock.FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import actors.orders
@@ -408,30 +427,35 @@ def test_sweeps_wait_while_lifecycle_messages_wait_unread(
     # Given a due timer, and 12 messages waiting in the order_checks queue
     now.set(at(1))
     apply(paid_order())
-    now.set(at(6))
     waiting = [12]
     monkeypatch.setattr(actors.orders, "_depth", lambda queue: waiting[0])
-    # When the sweep runs, it waits for the workers to catch up
-    assert sweep_order_checks() == 0 and problems(db) == []
-    # Then, once the queue is read, it judges the order
+    # And workers working through a backlog: every few seconds they apply old news
+    for second in range(0, 301, 30):
+        now.set(at(6) + timedelta(seconds=second))
+        apply(events(raw("order.ready", 1, 1.2 + second / 600, order_id=f"OTHER-{second}")))
+        # When the sweep runs, it holds, however long the backlog lasts
+        assert sweep_order_checks() == 0 and problems(db) == []
+    # Then, once the queue is read and the workers are idle, it judges the order
     waiting[0] = 0
+    now.advance(seconds=2.5)
     assert sweep_order_checks() == 2
     assert [p["rule"] for p in problems(db)] == ["venue_not_accepting"]
 
 
-def test_a_sweep_waits_for_the_queue_only_so_long(
+def test_a_queue_nobody_reads_does_not_stop_the_timers(
     db: Any, now: clock.FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import actors.orders
 
-    # Given workers that stay behind for longer than the hold limit
+    # Given messages waiting, and workers that applied nothing for a while
     now.set(at(1))
     apply(paid_order())
-    now.set(at(6))
     monkeypatch.setattr(actors.orders, "_depth", lambda queue: 500)
-    monkeypatch.setattr(actors.orders, "HOLD_MAX_S", 0.05)
+    now.set(at(1.5))
     assert sweep_order_checks() == 0
-    # When the hold is over, the sweep judges anyway (late detection beats none)
-    time.sleep(0.06)
-    assert sweep_order_checks() == 2
+    # When nothing was applied for longer than STALLED_S, the sweep judges at now
+    now.set(at(1) + timedelta(seconds=actors.orders.STALLED_S + 1))
+    assert sweep_order_checks() == 0  # not due yet at now: nothing to judge
+    now.set(at(6))
+    assert sweep_order_checks() == 2  # late detection beats none
     assert len(problems(db)) == 1
