@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +34,7 @@ from store.order_checks import Report
 from workers import clock, problem_metrics, queues
 from workers.backlog import QueueDepth
 from workers.broker import database, settings
+from workers.concurrency import FairSemaphore
 
 log = logging.getLogger("larder.orders")
 
@@ -72,14 +75,16 @@ def check_order_events(message: dict[str, Any]) -> None:
     apply(parse_order_checks(message))
 
 
-# Big lifecycle batches are CPU work (per event, a state read, folded, judged and written):
-# more than two at once in one process only share its GIL (one computes while the other
-# waits on Postgres). With the Procfile's 16 threads all on big batches, benchmarks/orders.py
-# measured ~2,900 events/s, ~3,300-3,600 with this limit. Small messages are commit-bound:
-# they run on every thread.
+# Lifecycle messages run at most CONCURRENT_BATCHES at a time per process, in delivery order.
+# Order: the process's watermark (the newest event it applied) is a low-water mark for the
+# sweeps and for other processes' batches only if a message never runs far ahead of one
+# delivered before it (with every thread free to run, a message could be left behind by
+# dozens). Two: batches are CPU work (per event, a state read, folded, judged and written),
+# so more at once only share the process's GIL; one computes while the other waits on
+# Postgres. benchmarks/orders.py measured ~2,900 events/s with 16 threads on batches,
+# ~3,300-3,600 with two.
 CONCURRENT_BATCHES = 2
-BIG_BATCH = 100  # events
-_batches = threading.BoundedSemaphore(CONCURRENT_BATCHES)
+_batches = FairSemaphore(CONCURRENT_BATCHES)
 
 # A batch allocates ~100k short-lived objects (states, samples) while the worker holds its
 # prefetched messages (big trees of dicts): at the default thresholds (700, 10, 10) the cyclic
@@ -92,8 +97,9 @@ gc.set_threshold(50_000, 20, 100)
 
 def apply(events: list[Any]) -> Report:
     """One transaction for the events (any orders, any order of arrival), then the watermark."""
-    with _batches if len(events) >= BIG_BATCH else nullcontext(), database.unit_of_work() as uow:
-        report = order_checks.apply_events(uow.connection, events, clock.now, rules())
+    quiet = timedelta(seconds=QUIET_S * clock.current().speed)
+    with _batches, database.unit_of_work() as uow:
+        report = order_checks.apply_events(uow.connection, events, clock.now, rules(), quiet)
     _advance_watermark(max(e.occurred_at for e in events))
     problem_metrics.record(report, clock.current().speed)
     return report
@@ -118,7 +124,12 @@ def _advance_watermark(newest: datetime) -> None:
             return
         _watermark = (None, time.monotonic())
     with database.unit_of_work(single_statement=True) as uow:
-        order_checks.advance_watermark(uow.connection, pending, now)
+        order_checks.advance_watermark(uow.connection, _worker(), pending, now)
+
+
+def _worker() -> str:
+    """This process's name in `checks_watermarks` (read when used: workers fork)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def sweep_order_checks(limit: int = SWEEP_LIMIT) -> int:
@@ -175,7 +186,8 @@ def messages_waiting() -> bool:
 
 def prune_finished_orders(older_than_days: int = 7, chunk: int = 10_000) -> int:
     """Forget finished orders, orders never created, and venue decisions older than the
-    retention (the scheduler runs this hourly); returns how many rows went."""
+    retention, and the watermarks of worker processes gone for a day (the scheduler runs this
+    hourly); returns how many rows went."""
     deleted = 0
     for sql, params in (
         (queries.PRUNE_FINISHED_ORDERS, {"days": older_than_days, "chunk": chunk}),
@@ -183,6 +195,7 @@ def prune_finished_orders(older_than_days: int = 7, chunk: int = 10_000) -> int:
             queries.PRUNE_VENUE_OUTCOMES,
             {"days": older_than_days, "chunk": chunk, "now": clock.now()},
         ),
+        (queries.PRUNE_WATERMARKS, {"chunk": chunk, "now": clock.now()}),
     ):
         while True:
             with database.unit_of_work(single_statement=True) as uow:

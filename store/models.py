@@ -409,12 +409,14 @@ venue_changes = Table(
     Column("city_id", BigInteger),
 )
 
-# The newest lifecycle event time the workers applied: while messages wait in the queue, the
-# sweeps judge timers at this watermark instead of now (store/order_checks.py).
-checks_watermark = Table(
-    "checks_watermark",
+# Per worker process, the newest lifecycle event time it applied and when (on the checks'
+# clock). A process applies its messages in delivery order, a few at a time, so the oldest of
+# the live processes' watermarks is a low-water mark: what the sweeps and late batches judge at
+# while the workers are busy, instead of now (store/order_checks.py).
+checks_watermarks = Table(
+    "checks_watermarks",
     metadata,
-    Column("id", SmallInteger, primary_key=True, autoincrement=False),  # always 1
+    Column("worker", Text, primary_key=True),  # host:pid
     Column("newest_event_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

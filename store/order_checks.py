@@ -62,6 +62,7 @@ _ENCODER = msgspec.json.Encoder()
 # outrunning them -- must not find "nothing happened" when what happened is still in the
 # queue behind it. Timers that come due in between are the sweeps' (due at once: next sweep).
 EVENT_GRACE = timedelta(seconds=30)
+DEFAULT_QUIET = timedelta(seconds=2)  # a worker process that applied nothing for this is idle
 
 # Per-order rules whose records venue-level rules read (venue_struggling counts the orders
 # waiting for acceptance): opening or ending one makes the venue due for a check.
@@ -104,9 +105,10 @@ def apply_events(
     events: Sequence[LifecycleEvent],
     clock: Callable[[], datetime],
     config: RulesConfig,
+    quiet: timedelta = DEFAULT_QUIET,
 ) -> Report:
     """Fold a batch of lifecycle events into their orders and judge the changed ones at the
-    clock's now, read once the rows are locked."""
+    clock's now, read once the rows are locked -- or earlier: see `batch_instant`."""
     by_order: dict[str, list[LifecycleEvent]] = defaultdict(list)
     for event in events:
         by_order[event.order_id].append(event)
@@ -126,10 +128,22 @@ def apply_events(
             changed[order_id] = (before, after)
     if changed:
         now = clock()
-        judge_at = min(now, max(e.occurred_at for e in events) + EVENT_GRACE)
+        judge_at = batch_instant(conn, events, now, quiet)
         instants = _instants(changed, judged, judge_at, now)
         _judge_orders(conn, changed, instants, now, config, report, write_states=True)
     return report
+
+
+def batch_instant(
+    conn: psycopg.Connection[Any], events: Sequence[LifecycleEvent], now: datetime, quiet: timedelta
+) -> datetime:
+    """When to judge a batch's orders: now, or earlier if the batch was taken late (its newest
+    event plus EVENT_GRACE) or other worker processes are behind (their low-water mark plus
+    EVENT_GRACE): what happened since may still wait in the queue or in another process, and
+    must not be concluded not to have happened."""
+    instant = min(now, max(e.occurred_at for e in events) + EVENT_GRACE)
+    low = low_water_mark(conn, now, quiet)
+    return instant if low is None else min(instant, low + EVENT_GRACE)
 
 
 def _record_events(conn: psycopg.Connection[Any], events: Sequence[LifecycleEvent]) -> set[str]:
@@ -197,31 +211,47 @@ def sweep_instants(
     stalled: timedelta,
 ) -> tuple[datetime, datetime]:
     """(judge at, now) for a sweep. A timer says "nothing happened by T", true only once every
-    event up to T has been read. While the workers are busy (they applied a batch less than
-    `quiet` ago, or messages wait in the queue), judge at the watermark -- the newest event
-    applied, plus EVENT_GRACE -- not later than now: events they hold (prefetched, waiting for
-    a thread) or that wait in the queue are not "nothing". Idle workers, empty queue: now.
+    event up to T has been read. While the workers are busy (a process applied a batch less
+    than `quiet` ago, or messages wait in the queue), judge at their low-water mark plus
+    EVENT_GRACE (`low_water_mark`), not later than now: events they hold (prefetched, waiting
+    for a thread) or that wait in the queue are not "nothing". Idle workers, empty queue: now.
 
     However long a backlog lasts, the sweeps hold while the workers make progress: judging at
     now behind a backlog opens a false problem for every order whose news waits in it. Only
     messages that wait while nothing was applied for `stalled` (nobody reads the queue: a
     deploy gone wrong, a misconfigured WORKER_QUEUES) make the sweeps judge at now: late
     detection beats none."""
-    row = conn.execute(queries.READ_WATERMARK).fetchone()
-    if row is None:
+    marks = _watermarks(conn, now, stalled, quiet)
+    live = [newest for newest, updated in marks if now - updated <= quiet]
+    if not live and not (messages_waiting and marks):
         return now, now
-    newest, applied_at = row
-    idle = now - applied_at
-    if (not messages_waiting and idle > quiet) or (messages_waiting and idle > stalled):
-        return now, now
-    return min(now, newest + EVENT_GRACE), now
+    low = min(live or [newest for newest, _ in marks])
+    return min(now, low + EVENT_GRACE), now
 
 
-def advance_watermark(conn: psycopg.Connection[Any], newest: datetime, now: datetime) -> None:
-    """Record that the workers applied an event as new as `newest`, at `now` (after the
-    commit: one row for every worker, updated outside the batch transactions so they never
-    wait on it)."""
-    conn.execute(queries.ADVANCE_WATERMARK, {"newest": newest, "now": now})
+def low_water_mark(
+    conn: psycopg.Connection[Any], now: datetime, quiet: timedelta
+) -> datetime | None:
+    """The oldest watermark of the worker processes that applied a batch within `quiet`: every
+    event older than it has been applied, give or take the few messages a process applies at
+    once (EVENT_GRACE covers them). None when no process is busy."""
+    live = [newest for newest, _ in _watermarks(conn, now, quiet, quiet)]
+    return min(live, default=None)
+
+
+def _watermarks(
+    conn: psycopg.Connection[Any], now: datetime, window: timedelta, slack: timedelta
+) -> list[tuple[datetime, datetime]]:
+    params = {"since": now - window, "until": now + slack}
+    return [(newest, updated) for newest, updated in conn.execute(queries.READ_WATERMARKS, params)]
+
+
+def advance_watermark(
+    conn: psycopg.Connection[Any], worker: str, newest: datetime, now: datetime
+) -> None:
+    """Record that the worker process `worker` applied an event as new as `newest`, at `now`
+    (after the commit, outside the batch transactions, so they never wait on it)."""
+    conn.execute(queries.ADVANCE_WATERMARK, {"worker": worker, "newest": newest, "now": now})
 
 
 # ---------------------------------------------------------------- judging orders

@@ -529,19 +529,26 @@ SET_ORDER_TIMERS = """
     WHERE s.order_id = u.order_id
 """
 
-# Live records (episodes not ended) of some orders, and of some venues' venue-level rules.
-# The newest event time the workers applied (one row): what sweeps judge at while messages
-# wait in the queue. A max, so concurrent workers in any order only move it forward.
+# A worker process's watermark: the newest event time it applied, and when. Greatest, so the
+# process's concurrent batches in any order only move it forward.
 ADVANCE_WATERMARK = """
-    INSERT INTO checks_watermark AS w (id, newest_event_at, updated_at)
-    VALUES (1, %(newest)s, %(now)s)
-    ON CONFLICT (id) DO UPDATE SET
+    INSERT INTO checks_watermarks AS w (worker, newest_event_at, updated_at)
+    VALUES (%(worker)s, %(newest)s, %(now)s)
+    ON CONFLICT (worker) DO UPDATE SET
         newest_event_at = greatest(w.newest_event_at, EXCLUDED.newest_event_at),
         updated_at = greatest(w.updated_at, EXCLUDED.updated_at)
 """
 
-READ_WATERMARK = "SELECT newest_event_at, updated_at FROM checks_watermark WHERE id = 1"
+# Watermarks written in the window (rows of processes gone quiet or gone drop out; rows ahead
+# of it come from another clock, e.g. an earlier simulation).
+READ_WATERMARKS = """
+    SELECT newest_event_at, updated_at FROM checks_watermarks
+    WHERE updated_at > %(since)s AND updated_at <= %(until)s
+"""
 
+PRUNE_WATERMARKS = "DELETE FROM checks_watermarks WHERE updated_at < %(now)s - interval '1 day'"
+
+# Live records (episodes not ended) of some orders, and of some venues' venue-level rules.
 LIVE_PROBLEMS = """
     SELECT problem_id, rule, order_id, venue_id, severity, muted, since,
            resolved_at IS NOT NULL AS resolved

@@ -459,3 +459,55 @@ def test_a_queue_nobody_reads_does_not_stop_the_timers(
     now.set(at(6))
     assert sweep_order_checks() == 2  # late detection beats none
     assert len(problems(db)) == 1
+
+
+def other_worker(db: Any, newest: Any, at_: Any) -> None:
+    """Another worker process's watermark: it applied events as new as `newest`, at `at_`."""
+    from store.order_checks import advance_watermark
+
+    with db.unit_of_work(single_statement=True) as uow:
+        advance_watermark(uow.connection, "other-host:1", newest, at_)
+
+
+def test_sweeps_judge_at_the_slowest_busy_process(db: Any, now: clock.FixedClock) -> None:
+    # Given a paid order nobody accepted (due at 5.5 min), and at 6 min two busy processes:
+    # this one has applied news up to 5.9 min, another is still at 0.2 min
+    now.set(at(1))
+    apply(paid_order())
+    now.set(at(6))
+    apply(events(raw("order.ready", 1, 5.9, order_id="OTHER")))
+    other_worker(db, at(0.2), at(6))
+    # When the sweep runs, it judges at the slower one's watermark: nothing is due there yet
+    assert sweep_order_checks() == 0 and problems(db) == []
+    # Then, once that process caught up, the order is judged
+    other_worker(db, at(5.9), at(6))
+    sweep_order_checks()
+    assert [p["rule"] for p in problems(db)] == ["venue_not_accepting"]
+
+
+def test_a_process_gone_quiet_does_not_hold_the_sweeps(db: Any, now: clock.FixedClock) -> None:
+    # Given another process that applied old news long ago and nothing since
+    now.set(at(1))
+    other_worker(db, at(0.1), at(1))
+    apply(paid_order())
+    # When the sweep runs at 6 min (everyone idle, nothing queued), it judges at now
+    now.set(at(6))
+    sweep_order_checks()
+    assert [p["rule"] for p in problems(db)] == ["venue_not_accepting"]
+
+
+def test_a_batch_is_not_judged_ahead_of_a_slower_process(db: Any, now: clock.FixedClock) -> None:
+    # Given another busy process still applying news of 0.2 min
+    now.set(at(6))
+    other_worker(db, at(0.2), at(6))
+    # When this one applies an order's events up to 5.9 min (the venue's answer could be in
+    # the other process's messages)
+    apply(
+        [
+            *paid_order(),
+            *events(raw("courier.location", 3, 5.9, order_id="ORD-1", lat=60.17, lon=24.94)),
+        ]
+    )
+    # Then the order is judged at the other's watermark (plus the grace): nothing opens yet
+    assert problems(db) == []
+    assert order_row(db)["judged_at"] == at(0.7)
