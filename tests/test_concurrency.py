@@ -43,7 +43,12 @@ def test_up_to_the_slot_count_run_at_once() -> None:
     gate.acquire()
     # When a third thread asks, it waits until one is released
     entered = threading.Event()
-    thread = threading.Thread(target=lambda: (gate.acquire(), entered.set()))
+
+    def enter() -> None:
+        gate.acquire()
+        entered.set()
+
+    thread = threading.Thread(target=enter)
     thread.start()
     assert not entered.wait(0.05)
     gate.release()
