@@ -169,7 +169,8 @@ def full_refresh(db_url: str, prefix: str, args: argparse.Namespace) -> dict[str
 
 
 def copy_ceiling(db_url: str, users: int, chunk: int) -> dict[str, float]:
-    """Upsert the rows the refresh wrote, by COPY, in job-sized batches, into an empty table."""
+    """Upsert the rows the refresh wrote, by binary COPY (as the refresh writes them), in
+    job-sized batches, into an empty table."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE ceiling (LIKE recommendations INCLUDING ALL)")
         batches = []
@@ -178,7 +179,7 @@ def copy_ceiling(db_url: str, users: int, chunk: int) -> dict[str, float]:
             sql = (
                 "COPY (SELECT user_id, surface, context, ids, scores, inputs_at"
                 " FROM recommendations r JOIN (SELECT user_id FROM users ORDER BY user_id"
-                f" OFFSET {start} LIMIT {chunk}) u USING (user_id)) TO STDOUT"
+                f" OFFSET {start} LIMIT {chunk}) u USING (user_id)) TO STDOUT (FORMAT binary)"
             )
             with conn.cursor().copy(sql) as copy:
                 for data in copy:
@@ -192,7 +193,7 @@ def copy_ceiling(db_url: str, users: int, chunk: int) -> dict[str, float]:
                     "CREATE TEMP TABLE incoming (user_id bigint, surface text, context bigint,"
                     " ids bigint[], scores real[], inputs_at timestamptz) ON COMMIT DROP"
                 )
-                with conn.cursor().copy("COPY incoming FROM STDIN") as copy:
+                with conn.cursor().copy("COPY incoming FROM STDIN (FORMAT binary)") as copy:
                     copy.write(data)
                 conn.execute(
                     "INSERT INTO ceiling (user_id, surface, context, ids, scores, model_version,"

@@ -267,7 +267,7 @@ INCOMING_LISTS = """
         PRIMARY KEY (user_id, surface, context)  -- the delete below probes it per stored list
     ) ON COMMIT DROP
 """
-COPY_INCOMING_LISTS = "COPY incoming_lists FROM STDIN"
+COPY_INCOMING_LISTS = "COPY incoming_lists FROM STDIN (FORMAT binary)"  # store/pgcopy.py
 
 # A recompute from older inputs never overwrites a list computed from newer ones.
 UPSERT_RECOMMENDATIONS = """

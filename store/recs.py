@@ -13,7 +13,7 @@ from domain.recs.items import Basket
 from domain.recs.lists import Activity, FallbackRow, ListRow
 from domain.recs.venues import VenueCatalog, VenueRow
 from schemas.rows import RecommendationList
-from store import queries, registry
+from store import pgcopy, queries, registry
 
 DEFAULT_MAX_AGE = timedelta(hours=72)
 ACTIVITY_DAYS = 30  # activity older than this no longer moves affinity
@@ -47,7 +47,7 @@ def write_lists(connection: psycopg.Connection[Any], rows: Sequence[ListRow], ve
         return
     connection.execute(queries.INCOMING_LISTS)
     with connection.cursor().copy(queries.COPY_INCOMING_LISTS) as copy:
-        copy.write("".join(_copy_line(row) for row in rows))
+        copy.write(pgcopy.list_rows(rows))
     connection.execute(queries.UPSERT_RECOMMENDATIONS, {"version": version})
     newest: dict[int, datetime] = {}
     for row in rows:
@@ -68,14 +68,12 @@ def write_fallbacks(
     return len(rows)
 
 
-def _copy_line(row: ListRow | FallbackRow) -> str:
-    """One line of COPY text format. Fields are numbers, timestamps and surface names (no tabs,
+def _copy_line(row: FallbackRow) -> str:
+    """One line of COPY text format. Fields are numbers and surface names (no tabs,
     backslashes or newlines), so no escaping is needed."""
     fields = [str(value) for value in row[:3]]
     fields.append("{" + ",".join(map(str, row.ids)) + "}")
     fields.append("{" + ",".join(map(repr, row.scores)) + "}")
-    if isinstance(row, ListRow):
-        fields.append(row.inputs_at.isoformat())
     return "\t".join(fields) + "\n"
 
 
