@@ -32,7 +32,7 @@ DETECTION_LAG = Histogram(
 )
 SWEEPS_BEHIND = Counter(
     "larder_order_check_sweeps_behind_total",
-    "Sweeps that judged at the watermark, behind now: lifecycle messages waited unread.",
+    "Sweeps that judged at the workers' low-water mark, behind now: they were busy or behind.",
 )
 ORDER_EVENTS = Counter(
     "larder_order_events_total", "Lifecycle events received, by outcome.", ["outcome"]
