@@ -168,19 +168,22 @@ def show_lists(database: Any, run_id: int) -> None:
 
 
 def queries_demo_user() -> str:
-    """A user with an items list, one of their category lists and a cart from their last order."""
+    """A user with an items list, one of their category lists, and a cart: the items of their
+    last order at that venue that have complements (preferring users who have all three)."""
     return """
-        SELECT r.user_id,
-               (SELECT context FROM recommendations c
-                WHERE c.user_id = r.user_id AND c.surface = 'category' LIMIT 1),
-               r.context,
-               (SELECT array_agg(l.item_id) FROM order_lines l WHERE l.order_id = (
-                   SELECT order_id FROM orders o WHERE o.user_id = r.user_id
-                   AND o.venue_id = r.context ORDER BY placed_at DESC LIMIT 1))
-        FROM recommendations r WHERE r.surface = 'items'
-        ORDER BY NOT EXISTS (SELECT 1 FROM recommendations c
-                             WHERE c.user_id = r.user_id AND c.surface = 'category'),
-                 r.user_id, r.context
+        SELECT user_id, category, venue_id, cart FROM (
+            SELECT r.user_id, r.context AS venue_id,
+                   (SELECT context FROM recommendations c
+                    WHERE c.user_id = r.user_id AND c.surface = 'category' LIMIT 1) AS category,
+                   (SELECT array_agg(l.item_id) FROM order_lines l
+                    WHERE l.order_id = (SELECT order_id FROM orders o
+                                        WHERE o.user_id = r.user_id AND o.venue_id = r.context
+                                        ORDER BY placed_at DESC LIMIT 1)
+                      AND EXISTS (SELECT 1 FROM fallback_recommendations f
+                                  WHERE f.surface = 'cart' AND f.context = l.item_id)) AS cart
+            FROM recommendations r WHERE r.surface = 'items'
+        ) candidates
+        ORDER BY category IS NULL, cart IS NULL, user_id, venue_id
         LIMIT 1
     """
 
