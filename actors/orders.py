@@ -18,14 +18,14 @@ import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
 import dramatiq
 
+from actors.inflight import InFlight
 from domain.orders.rules import RulesConfig, load_rules
 from schemas import InvalidMessage
 from schemas.lifecycle import parse_order_checks
@@ -75,15 +75,15 @@ def check_order_events(message: dict[str, Any]) -> None:
     apply(parse_order_checks(message))
 
 
-# Lifecycle messages run at most CONCURRENT_BATCHES at a time per process, in delivery order.
-# Order: the process's watermark (the newest event it applied) is a low-water mark for the
-# sweeps and for other processes' batches only if a message never runs far ahead of one
-# delivered before it (with every thread free to run, a message could be left behind by
-# dozens). Two: batches are CPU work (per event, a state read, folded, judged and written),
-# so more at once only share the process's GIL; one computes while the other waits on
-# Postgres. benchmarks/orders.py measured ~2,900 events/s with 16 threads on batches,
-# ~3,300-3,600 with two.
+# Big lifecycle batches are CPU work (per event, a state read, folded, judged and written):
+# more than two at once in one process only share its GIL (one computes while the other
+# waits on Postgres). With the Procfile's 16 threads all on big batches, benchmarks/orders.py
+# measured ~2,900 events/s, ~3,300-3,600 with this limit, taken in delivery order (a fair
+# semaphore: a batch waiting is not overtaken by the ones delivered after it, so it does not
+# hold the process's watermark back for long). Small messages are commit-bound: they run on
+# every thread.
 CONCURRENT_BATCHES = 2
+BIG_BATCH = 100  # events
 _batches = FairSemaphore(CONCURRENT_BATCHES)
 
 # A batch allocates ~100k short-lived objects (states, samples) while the worker holds its
@@ -96,40 +96,40 @@ gc.set_threshold(50_000, 20, 100)
 
 
 def apply(events: list[Any]) -> Report:
-    """One transaction for the events (any orders, any order of arrival), then the watermark."""
-    quiet = timedelta(seconds=QUIET_S * clock.current().speed)
-    with _batches, database.unit_of_work() as uow:
-        report = order_checks.apply_events(uow.connection, events, clock.now, rules(), quiet)
-    _advance_watermark(max(e.occurred_at for e in events))
+    """One transaction for the events (any orders, any order of arrival). While it runs, the
+    process's watermark holds at its oldest event (actors/inflight.py)."""
+    oldest, newest = min(e.occurred_at for e in events), max(e.occurred_at for e in events)
+    holding = _inflight.begin(oldest, clock.now())
+    applied = None
+    try:
+        with _batches if len(events) >= BIG_BATCH else nullcontext():
+            report = _apply(events, holding)
+        applied = newest
+    finally:
+        _inflight.end(oldest, applied, clock.now())
     problem_metrics.record(report, clock.current().speed)
     return report
 
 
-WATERMARK_EVERY_S = 0.2  # real seconds between a process's watermark writes (a commit each)
-_watermark_lock = threading.Lock()
-_watermark: tuple[datetime | None, float] = (None, 0.0)  # (newest not yet written, written at)
+def _apply(events: list[Any], holding: datetime | None) -> Report:
+    quiet = timedelta(seconds=QUIET_S * clock.current().speed)
+    with database.unit_of_work() as uow:
+        behind = order_checks.LowWater(_worker(), holding, quiet)
+        return order_checks.apply_events(uow.connection, events, clock.now, rules(), behind)
 
 
-def _advance_watermark(newest: datetime) -> None:
-    """Record the newest event applied (never ahead of now: a producer's clock may be), at
-    most every WATERMARK_EVERY_S per process: sweeps need it to a fraction of a second."""
-    global _watermark
-    now = clock.now()
-    newest = min(newest, now)
-    with _watermark_lock:
-        pending, written_at = _watermark
-        pending = newest if pending is None else max(pending, newest)
-        if time.monotonic() - written_at < WATERMARK_EVERY_S:
-            _watermark = (pending, written_at)
-            return
-        _watermark = (None, time.monotonic())
+def _write_watermark(mark: datetime, now: datetime) -> None:
     with database.unit_of_work(single_statement=True) as uow:
-        order_checks.advance_watermark(uow.connection, _worker(), pending, now)
+        order_checks.advance_watermark(uow.connection, _worker(), mark, now)
 
 
 def _worker() -> str:
     """This process's name in `checks_watermarks` (read when used: workers fork)."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+WATERMARK_EVERY_S = 0.2  # real seconds between a process's watermark writes (a commit each)
+_inflight = InFlight(_write_watermark, WATERMARK_EVERY_S)
 
 
 def sweep_order_checks(limit: int = SWEEP_LIMIT) -> int:

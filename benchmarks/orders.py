@@ -16,12 +16,14 @@
    to the last event recorded. Twice, from the same freshly written, vacuumed tables:
    batched as `larder publish` batches (16 streams split by order: concurrent messages never
    wait for each other's order locks), and 1,000 at a time in delivery order.
-   **Ceiling** in the same run: a no-op Dramatiq actor fed the same messages.
+   **Ceiling** in the same run: a no-op Dramatiq actor fed the same messages. Then the first
+   `--single` events again, one event per message (a producer that does not batch).
 3. **Sweeps**: with every live order holding a future timer, one `sweep_orders` transaction
    with 0 timers due, then with N due (N = 100, 1,000, 10,000, made due by moving their
    `next_due_at` into the past); median of `--repeats` runs each.
 
-    python -m benchmarks.orders [--live 100000] [--per-order 2] [--processes 2 --threads 16]
+    python -m benchmarks.orders [--live 100000] [--per-order 2] [--single 20000]
+                                [--processes 2 --threads 16]
 """
 
 from __future__ import annotations
@@ -235,24 +237,30 @@ def bodies(events: list[dict[str, Any]], partitioned: bool) -> list[dict[str, An
 
 
 def throughput(
-    prefix: str, db_url: str, events: list[dict[str, Any]], start: Any
+    prefix: str, db_url: str, events: list[dict[str, Any]], start: Any, single: int
 ) -> dict[str, Any]:
-    """events/s through the checks, both ways of batching, from the same starting states; and
-    the no-op ceiling."""
+    """events/s through the checks, both ways of batching and (the first `single` events) one
+    event per message, from the same starting states; and the no-op ceiling."""
     results: dict[str, Any] = {"events": len(events)}
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE bench_saved AS SELECT * FROM order_states")
-    for partitioned in (True, False):
-        messages = bodies(events, partitioned)
-        label = "partitioned" if partitioned else "delivery_order"
+    for label in ("partitioned", "delivery_order", "single"):
+        partitioned = label == "partitioned"
+        if label == "single":
+            messages, events = events[:single], events[:single]
+            if not messages:
+                continue
+        else:
+            messages = bodies(events, partitioned)
         if partitioned:
             queue = prefix + "noop"
             publish(queue, [envelope(queue, "noop", b) for b in messages])
             results["noop_events_per_s"] = len(events) / drain(queue, len(messages), start)
-        _restore(db_url)  # both runs start from the same tables, written the same way
+        _restore(db_url)  # every run starts from the same tables, written the same way
         queue = prefix + "order_checks"
         publish(queue, [envelope(queue, "check_order_events", b) for b in messages])
-        seconds = drain(queue, len(messages), start, lambda: recorded(db_url) >= len(events))
+        total = len(events)
+        seconds = drain(queue, len(messages), start, lambda n=total: recorded(db_url) >= n)
         results[label] = {
             "messages": len(messages),
             "orders_per_message": statistics.median(_orders(b) for b in messages),
@@ -334,6 +342,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--sweeps", default="100,1000,10000")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--single", type=int, default=20_000, help="single-event messages")
     args = parser.parse_args()
     from workers.services import drop_database
 
@@ -350,7 +359,7 @@ def main() -> None:
         with start():  # declare the queues
             while None in (queue_depth(prefix + "order_checks"), queue_depth(prefix + "noop")):
                 time.sleep(0.2)
-        results["throughput"] = throughput(prefix, db_url, events, start)
+        results["throughput"] = throughput(prefix, db_url, events, start, args.single)
         sizes = [int(s) for s in args.sweeps.split(",") if s]
         results["sweeps"] = sweep_costs(db_url, sizes, args.repeats)
     finally:
@@ -375,7 +384,10 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     for label, title in (
         ("partitioned", "as `larder publish` batches them (16 streams by order)"),
         ("delivery_order", "1,000 in delivery order (worst case)"),
+        ("single", f"one event per message (the first {args.single:,})"),
     ):
+        if label not in t:
+            continue
         row = t[label]
         print(
             f"| {title} | {row['messages']:,} | {row['orders_per_message']:.0f}"

@@ -409,14 +409,14 @@ venue_changes = Table(
     Column("city_id", BigInteger),
 )
 
-# Per worker process, the newest lifecycle event time it applied and when (on the checks'
-# clock). A process applies its messages in delivery order, a few at a time, so the oldest of
-# the live processes' watermarks is a low-water mark: what the sweeps and late batches judge at
-# while the workers are busy, instead of now (store/order_checks.py).
+# Per worker process, its watermark (the oldest event of the lifecycle messages it holds, else
+# the newest it applied; actors/inflight.py) and when it wrote it, on the checks' clock. The
+# oldest watermark of the busy processes is the fleet's low-water mark: what the sweeps and
+# batches judge at while the workers are busy, instead of now (store/order_checks.py).
 checks_watermarks = Table(
     "checks_watermarks",
     metadata,
     Column("worker", Text, primary_key=True),  # host:pid
-    Column("newest_event_at", DateTime(timezone=True), nullable=False),
+    Column("low_water_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

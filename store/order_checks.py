@@ -105,7 +105,7 @@ def apply_events(
     events: Sequence[LifecycleEvent],
     clock: Callable[[], datetime],
     config: RulesConfig,
-    quiet: timedelta = DEFAULT_QUIET,
+    behind: LowWater | None = None,
 ) -> Report:
     """Fold a batch of lifecycle events into their orders and judge the changed ones at the
     clock's now, read once the rows are locked -- or earlier: see `batch_instant`."""
@@ -128,22 +128,29 @@ def apply_events(
             changed[order_id] = (before, after)
     if changed:
         now = clock()
-        judge_at = batch_instant(conn, events, now, quiet)
+        judge_at = batch_instant(conn, events, now, behind)
         instants = _instants(changed, judged, judge_at, now)
         _judge_orders(conn, changed, instants, now, config, report, write_states=True)
     return report
 
 
 def batch_instant(
-    conn: psycopg.Connection[Any], events: Sequence[LifecycleEvent], now: datetime, quiet: timedelta
+    conn: psycopg.Connection[Any],
+    events: Sequence[LifecycleEvent],
+    now: datetime,
+    behind: LowWater | None,
 ) -> datetime:
     """When to judge a batch's orders: now, or earlier if the batch was taken late (its newest
-    event plus EVENT_GRACE) or other worker processes are behind (their low-water mark plus
-    EVENT_GRACE): what happened since may still wait in the queue or in another process, and
-    must not be concluded not to have happened."""
+    event plus EVENT_GRACE) or the workers still hold older news (the low-water mark of the
+    other busy processes and of this one's other messages, plus EVENT_GRACE): what happened
+    since may still wait in the queue or in another message, and must not be concluded not to
+    have happened."""
     instant = min(now, max(e.occurred_at for e in events) + EVENT_GRACE)
-    low = low_water_mark(conn, now, quiet)
-    return instant if low is None else min(instant, low + EVENT_GRACE)
+    if behind is None:
+        return instant
+    marks = [low_water_mark(conn, now, behind.quiet, behind.worker), behind.holding]
+    held = [mark for mark in marks if mark is not None]
+    return min(instant, min(held) + EVENT_GRACE) if held else instant
 
 
 def _record_events(conn: psycopg.Connection[Any], events: Sequence[LifecycleEvent]) -> set[str]:
@@ -172,7 +179,8 @@ def _instants(
 ) -> dict[str, datetime]:
     """The instant to judge each order at: `judge_at`, but never before the order was last
     judged (a batch taken late must not take back what a sweep concluded later on: the record
-    would end and open again), and never after now."""
+    would end and open again), and never after now. It may be before some of the order's own
+    events (a late batch, news held elsewhere): the rules take that instant as now."""
     instants = {}
     for order_id in orders:
         last = judged.get(order_id)
@@ -222,36 +230,51 @@ def sweep_instants(
     deploy gone wrong, a misconfigured WORKER_QUEUES) make the sweeps judge at now: late
     detection beats none."""
     marks = _watermarks(conn, now, stalled, quiet)
-    live = [newest for newest, updated in marks if now - updated <= quiet]
+    live = [mark for mark, updated in marks if now - updated <= quiet]
     if not live and not (messages_waiting and marks):
         return now, now
-    low = min(live or [newest for newest, _ in marks])
+    low = min(live or [mark for mark, _ in marks])
     return min(now, low + EVENT_GRACE), now
 
 
+@dataclass(frozen=True)
+class LowWater:
+    """What a batch needs to know of the workers that may hold news older than its own: the
+    process applying it (`worker`, its row is left out), the oldest event of that process's
+    other messages in flight (`holding`), and how long a process stays busy after a write."""
+
+    worker: str
+    holding: datetime | None
+    quiet: timedelta = DEFAULT_QUIET
+
+
 def low_water_mark(
-    conn: psycopg.Connection[Any], now: datetime, quiet: timedelta
+    conn: psycopg.Connection[Any], now: datetime, quiet: timedelta, exclude: str = ""
 ) -> datetime | None:
-    """The oldest watermark of the worker processes that applied a batch within `quiet`: every
-    event older than it has been applied, give or take the few messages a process applies at
-    once (EVENT_GRACE covers them). None when no process is busy."""
-    live = [newest for newest, _ in _watermarks(conn, now, quiet, quiet)]
+    """The oldest watermark of the worker processes that wrote one within `quiet` (but
+    `exclude`): every event older than it has been applied, give or take events that arrive
+    late (EVENT_GRACE covers them). None when no process is busy."""
+    live = [mark for mark, _ in _watermarks(conn, now, quiet, quiet, exclude)]
     return min(live, default=None)
 
 
 def _watermarks(
-    conn: psycopg.Connection[Any], now: datetime, window: timedelta, slack: timedelta
+    conn: psycopg.Connection[Any],
+    now: datetime,
+    window: timedelta,
+    slack: timedelta,
+    exclude: str = "",
 ) -> list[tuple[datetime, datetime]]:
-    params = {"since": now - window, "until": now + slack}
-    return [(newest, updated) for newest, updated in conn.execute(queries.READ_WATERMARKS, params)]
+    params = {"since": now - window, "until": now + slack, "exclude": exclude}
+    return [(mark, updated) for mark, updated in conn.execute(queries.READ_WATERMARKS, params)]
 
 
 def advance_watermark(
-    conn: psycopg.Connection[Any], worker: str, newest: datetime, now: datetime
+    conn: psycopg.Connection[Any], worker: str, mark: datetime, now: datetime
 ) -> None:
-    """Record that the worker process `worker` applied an event as new as `newest`, at `now`
-    (after the commit, outside the batch transactions, so they never wait on it)."""
-    conn.execute(queries.ADVANCE_WATERMARK, {"worker": worker, "newest": newest, "now": now})
+    """Store the watermark of the worker process `worker`, written at `now` (outside the batch
+    transactions, so they never wait on it)."""
+    conn.execute(queries.ADVANCE_WATERMARK, {"worker": worker, "mark": mark, "now": now})
 
 
 # ---------------------------------------------------------------- judging orders

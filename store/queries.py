@@ -529,21 +529,20 @@ SET_ORDER_TIMERS = """
     WHERE s.order_id = u.order_id
 """
 
-# A worker process's watermark: the newest event time it applied, and when. Greatest, so the
-# process's concurrent batches in any order only move it forward.
+# A worker process's watermark (actors/inflight.py): it may go down (a late message), and one
+# process never writes its row from two threads at once.
 ADVANCE_WATERMARK = """
-    INSERT INTO checks_watermarks AS w (worker, newest_event_at, updated_at)
-    VALUES (%(worker)s, %(newest)s, %(now)s)
+    INSERT INTO checks_watermarks AS w (worker, low_water_at, updated_at)
+    VALUES (%(worker)s, %(mark)s, %(now)s)
     ON CONFLICT (worker) DO UPDATE SET
-        newest_event_at = greatest(w.newest_event_at, EXCLUDED.newest_event_at),
-        updated_at = greatest(w.updated_at, EXCLUDED.updated_at)
+        low_water_at = EXCLUDED.low_water_at, updated_at = EXCLUDED.updated_at
 """
 
 # Watermarks written in the window (rows of processes gone quiet or gone drop out; rows ahead
-# of it come from another clock, e.g. an earlier simulation).
+# of it come from another clock, e.g. an earlier simulation), but for one process's own.
 READ_WATERMARKS = """
-    SELECT newest_event_at, updated_at FROM checks_watermarks
-    WHERE updated_at > %(since)s AND updated_at <= %(until)s
+    SELECT low_water_at, updated_at FROM checks_watermarks
+    WHERE updated_at > %(since)s AND updated_at <= %(until)s AND worker <> %(exclude)s
 """
 
 PRUNE_WATERMARKS = "DELETE FROM checks_watermarks WHERE updated_at < %(now)s - interval '1 day'"

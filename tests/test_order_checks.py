@@ -26,10 +26,12 @@ from workers import clock
 
 @pytest.fixture
 def now(db: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[clock.FixedClock]:
-    """The checks' clock, at T0 until the test moves it (and a watermark written at once)."""
+    """The checks' clock, at T0 until the test moves it (and a fresh process watermark,
+    written at every change)."""
     import actors.orders
+    from actors.inflight import InFlight
 
-    monkeypatch.setattr(actors.orders, "WATERMARK_EVERY_S", 0.0)
+    monkeypatch.setattr(actors.orders, "_inflight", InFlight(actors.orders._write_watermark, 0.0))
     fixed = clock.FixedClock(T0)
     with clock.use(fixed):
         yield fixed
@@ -509,5 +511,23 @@ def test_a_batch_is_not_judged_ahead_of_a_slower_process(db: Any, now: clock.Fix
         ]
     )
     # Then the order is judged at the other's watermark (plus the grace): nothing opens yet
+    assert problems(db) == []
+    assert order_row(db)["judged_at"] == at(0.7)
+
+
+def test_a_batch_is_not_judged_ahead_of_this_process_s_other_messages(
+    db: Any, now: clock.FixedClock
+) -> None:
+    from domain.orders.rules import RulesConfig
+    from store.order_checks import LowWater, apply_events
+
+    # Given this process still applying another message, whose oldest news is of 0.2 min
+    now.set(at(6))
+    behind = LowWater("this-host:1", holding=at(0.2))
+    # When it applies an order's events up to 5.9 min in the same moment
+    batch = [*paid_order(), *events(raw("order.ready", 3, 5.9, order_id="ORD-1"))]
+    with db.unit_of_work() as uow:
+        apply_events(uow.connection, batch, clock.now, RulesConfig(), behind)
+    # Then the order is judged at that message's news (plus the grace): nothing opens yet
     assert problems(db) == []
     assert order_row(db)["judged_at"] == at(0.7)

@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "checks_watermarks",
         sa.Column("worker", sa.Text(), nullable=False),
-        sa.Column("newest_event_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("low_water_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("worker", name=op.f("pk_checks_watermarks")),
     )
@@ -33,7 +33,7 @@ def downgrade() -> None:
     op.create_table(
         "checks_watermark",
         sa.Column("id", sa.SmallInteger(), autoincrement=False, nullable=False),
-        sa.Column("newest_event_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("low_water_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column(
             "updated_at",
             sa.DateTime(timezone=True),
