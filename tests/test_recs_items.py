@@ -27,6 +27,7 @@ from domain.recs.items import (
     basket_weights,
     chronological,
     recommend,
+    recommend_at_venues,
     recommend_many,
     train,
     user_vectors,
@@ -284,6 +285,20 @@ def test_params_are_validated() -> None:
         ItemsParams(alpha=1.5)
     with pytest.raises(ValueError):
         ItemsParams(neighbours=-1)
+
+
+def test_recommend_at_venues_equals_recommend_per_pair(model: ItemsModel) -> None:
+    # Given users asking for their own venue, another one and a venue the model never saw
+    by_user = {1: REPEATER, 8: [b for b in ELSEWHERE if b.user_id == 8], 50: []}
+    venues = {1: [VENUE, OTHER_VENUE], 8: [OTHER_VENUE, VENUE, 12345], 50: [VENUE]}
+    # When every pair is ranked at once
+    found = recommend_at_venues(model, by_user, venues, 4)
+    # Then each pair gets the single-pair ranking (scores rounded to 6 places)
+    assert sorted(found) == sorted((u, v) for u, vs in venues.items() for v in vs)
+    for (user, venue), ranked in found.items():
+        expected = recommend(model, by_user[user], venue, 4)
+        assert ids(ranked) == ids(expected)
+        assert [s for _, s in ranked] == np.round([s for _, s in expected], 6).tolist()
 
 
 def test_neighbours_are_the_k_most_similar_ties_to_the_lower_row(

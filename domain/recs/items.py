@@ -300,6 +300,18 @@ def recommend_at_venues(
     found once (the neighbour search is the expensive part), and every pair's candidates (its
     venue's items) are laid end to end in one flat array, scored by one `bincount` and ranked by
     one sort, so the cost does not grow with the number of distinct venues."""
+    found = top_at_venues(model, histories, venues, k)
+    return {pair: list(zip(ids, scores, strict=True)) for pair, (ids, scores) in found.items()}
+
+
+def top_at_venues(
+    model: ItemsModel,
+    histories: Mapping[int, Sequence[Basket]],
+    venues: Mapping[int, Sequence[int]],
+    k: int,
+) -> dict[tuple[int, int], tuple[list[int], list[float]]]:
+    """`recommend_at_venues` with each pair's item ids and scores as two lists (the shape of a
+    stored list), without building a tuple per item."""
     users = list(histories)
     pairs = [(row, venue) for row, user in enumerate(users) for venue in venues.get(user, ())]
     if not pairs:
@@ -308,11 +320,11 @@ def recommend_at_venues(
     hood = neighbourhoods(model, query, _rows_of(model.user_ids, np.array(users, dtype=np.int64)))
     layout = _PairLayout(model, pairs)
     owner, columns, values = _score_entries(model, query, hood)
-    scores = layout.scores(owner, columns, values)
-    ranked: dict[tuple[int, int], Ranked] = {}
-    for (row, venue), items in zip(pairs, layout.top(scores, k), strict=True):
-        ranked[(users[row], venue)] = items
-    return ranked
+    ids, scores, bounds = layout.top(layout.scores(owner, columns, values), k)
+    return {
+        (users[row], venue): (ids[a:b], scores[a:b])
+        for (row, venue), (a, b) in zip(pairs, pairwise(bounds), strict=True)
+    }
 
 
 def _score_entries(
@@ -364,8 +376,10 @@ class _PairLayout:
         flat = self.start[pair[hit]] + local[hit]
         return np.bincount(flat, weights=values[term][hit], minlength=self.total).astype(float)
 
-    def top(self, scores: FloatArray, k: int) -> list[Ranked]:
-        """Per pair, its k best cells, best first; ties go to the more popular item."""
+    def top(self, scores: FloatArray, k: int) -> tuple[list[int], list[float], list[int]]:
+        """Per pair, its k best cells, best first; ties go to the more popular item: the item ids
+        and scores (rounded to 6 places) of every pair end to end, and where each pair's start
+        (pair p is [bounds[p], bounds[p + 1]))."""
         segment = np.repeat(np.arange(len(self.width)), self.width)
         local = np.arange(self.total) - np.repeat(self.start, self.width)
         order = np.lexsort((local, -scores, segment))
@@ -374,9 +388,8 @@ class _PairLayout:
         items = self.model.item_ids[
             self.model.venue_columns[self.begin[segment[chosen]] + local[chosen]]
         ]
-        ids, values = items.tolist(), np.round(scores[chosen], 6).tolist()
         bounds = np.concatenate([[0], np.cumsum(np.minimum(self.width, k))]).tolist()
-        return [list(zip(ids[a:b], values[a:b], strict=True)) for a, b in pairwise(bounds)]
+        return items.tolist(), np.round(scores[chosen], 6).tolist(), bounds
 
 
 def _column_entries(model: ItemsModel) -> Csr:
