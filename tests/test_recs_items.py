@@ -287,7 +287,11 @@ def test_params_are_validated() -> None:
         ItemsParams(neighbours=-1)
 
 
-def test_recommend_at_venues_equals_recommend_per_pair(model: ItemsModel) -> None:
+@pytest.mark.parametrize("block_cells", [items.BLOCK_CELLS, 1])  # 1: no dense pair table
+def test_recommend_at_venues_equals_recommend_per_pair(
+    model: ItemsModel, block_cells: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(items, "BLOCK_CELLS", block_cells)
     # Given users asking for their own venue, another one and a venue the model never saw
     by_user = {1: REPEATER, 8: [b for b in ELSEWHERE if b.user_id == 8], 50: []}
     venues = {1: [VENUE, OTHER_VENUE], 8: [OTHER_VENUE, VENUE, 12345], 50: [VENUE]}

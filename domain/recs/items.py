@@ -362,17 +362,36 @@ class _PairLayout:
         self.keys = keys + np.maximum(self.venue, 0)
         self.order = np.argsort(self.keys, kind="stable")
         self.by_column = _column_entries(model)
+        self.table = self._table()
+
+    def _table(self) -> IntArray | None:
+        """Pair of each (row, venue) key as a dense array, when it fits in BLOCK_CELLS cells (a
+        refresh job's 500 users in a world of ~1,600 venues do): a lookup per term instead of a
+        binary search. A key asked for twice maps to its first pair, as the search does."""
+        size = int(self.keys.max()) + 1 if len(self.keys) else 0
+        if size > BLOCK_CELLS:
+            return None
+        table = np.full(size, -1, dtype=np.int64)
+        unique, first = np.unique(self.keys, return_index=True)
+        table[unique] = first
+        return table
+
+    def _pairs_of(self, key: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+        """The pair of each key, and whether there is one (-1 and False are equally ignorable)."""
+        if self.table is not None:
+            inside = key < len(self.table)
+            pair = np.where(inside, self.table[np.where(inside, key, 0)], -1)
+            return pair, pair >= 0
+        at = np.minimum(np.searchsorted(self.keys[self.order], key), len(self.keys) - 1)
+        pair = self.order[at]
+        return pair, self.keys[pair] == key
 
     def scores(self, owner: IntArray, columns: IntArray, values: FloatArray) -> FloatArray:
         """Sum each term into the cell of every pair of its owner whose venue sells its item."""
         term, entry = _gather(self.by_column, columns)
         venue = self.by_column.data[entry].astype(np.int64)  # the venue listing the item
         local = self.by_column.indices[entry] - self.model.venue_indptr[venue]
-        key = owner[term] * len(self.model.venue_ids) + venue
-        at = np.searchsorted(self.keys[self.order], key)
-        at = np.minimum(at, len(self.keys) - 1)
-        pair = self.order[at]
-        hit = self.keys[pair] == key
+        pair, hit = self._pairs_of(owner[term] * len(self.model.venue_ids) + venue)
         flat = self.start[pair[hit]] + local[hit]
         return np.bincount(flat, weights=values[term][hit], minlength=self.total).astype(float)
 
@@ -382,7 +401,9 @@ class _PairLayout:
         (pair p is [bounds[p], bounds[p + 1]))."""
         segment = np.repeat(np.arange(len(self.width)), self.width)
         local = np.arange(self.total) - np.repeat(self.start, self.width)
-        order = np.lexsort((local, -scores, segment))
+        # = np.lexsort((local, -scores, segment)), in two stable passes: cells start in local order
+        by_score = np.argsort(-scores, kind="stable")
+        order = by_score[np.argsort(segment[by_score], kind="stable")]
         keep = (np.arange(self.total) - self.start[segment[order]]) < k
         chosen = order[keep]
         items = self.model.item_ids[
