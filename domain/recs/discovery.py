@@ -239,9 +239,9 @@ def discovery(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams
     width = min(len(scored.positions), params.k * 2)
     rows = np.arange(len(scored.user_ids))
     candidates = _deliverable(scored, rows, _top(scored.scores, width))
-    brand = catalog.brand[scored.positions].tolist()
-    cuisine = catalog.cuisine[scored.positions].tolist()
-    chosen = [diversify(columns, brand, cuisine, params) for columns in candidates]
+    brand = _slots(catalog.brand[scored.positions].tolist(), none=0)
+    cuisine = _slots(catalog.cuisine[scored.positions].tolist(), none=-1)
+    chosen = [_diversify(columns, brand, cuisine, params) for columns in candidates]
     return _ranked(catalog, scored, rows, [0] * len(rows), chosen)
 
 
@@ -316,31 +316,49 @@ def diversify(
     """Greedy re-rank: at each position, the best remaining venue that keeps its brand under
     `per_brand` and its cuisine under `per_cuisine` within the last `window` entries; when none
     fits, the best remaining one (a short list is better than an empty slot). Brand 0 and
-    cuisine -1 (none) are never limited. Plain Python on purpose: the first remaining venue
-    almost always fits, so a position costs a few dictionary lookups (inlined: this runs for
-    every position of every discovery list)."""
+    cuisine -1 (none) are never limited."""
+    return _diversify(columns, _slots(brand, none=0), _slots(cuisine, none=-1), params)
+
+
+class _Slots(NamedTuple):
+    """Codes per column as dense slots 1.., slot 0 for the code that is never limited."""
+
+    of: list[int]  # slot of each column
+    size: int  # number of slots, 0 included
+
+
+def _slots(codes: Sequence[int], none: int) -> _Slots:
+    slot: dict[int, int] = {none: 0}
+    return _Slots([slot.setdefault(code, len(slot)) for code in codes], len(slot))
+
+
+def _diversify(
+    columns: Sequence[int], brand: _Slots, cuisine: _Slots, params: DiscoveryParams
+) -> list[int]:
+    """`diversify` on slots. Plain Python on purpose: the first remaining venue almost always
+    fits, so a position costs a few list reads (this runs for every position of every
+    discovery list). Slot 0 starts at a count no list reaches the limit from."""
     window, per_brand, per_cuisine = params.window, params.per_brand, params.per_cuisine
+    brand_of, cuisine_of = brand.of, cuisine.of
+    brands, cuisines = [0] * brand.size, [0] * cuisine.size
+    brands[0] = cuisines[0] = -(1 << 62)
     remaining, chosen = list(columns), list[int]()
-    brands: dict[int, int] = {}
-    cuisines: dict[int, int] = {}
     for _ in range(min(params.k, len(remaining))):
         i = 0
         for column in remaining:
-            b, c = brand[column], cuisine[column]
-            if (b == 0 or brands.get(b, 0) < per_brand) and (
-                c == -1 or cuisines.get(c, 0) < per_cuisine
-            ):
+            b, c = brand_of[column], cuisine_of[column]
+            if brands[b] < per_brand and cuisines[c] < per_cuisine:
                 break
             i += 1
         else:  # nothing fits: the best remaining one
             i, column = 0, remaining[0]
-            b, c = brand[column], cuisine[column]
+            b, c = brand_of[column], cuisine_of[column]
         del remaining[i]
         chosen.append(column)
-        brands[b] = brands.get(b, 0) + 1
-        cuisines[c] = cuisines.get(c, 0) + 1
+        brands[b] += 1
+        cuisines[c] += 1
         if len(chosen) >= window:
             leaving = chosen[-window]
-            brands[brand[leaving]] -= 1
-            cuisines[cuisine[leaving]] -= 1
+            brands[brand_of[leaving]] -= 1
+            cuisines[cuisine_of[leaving]] -= 1
     return chosen
