@@ -153,7 +153,8 @@ def _affinity(
     rows = np.array([row_of[v.user_id] for v in mine], dtype=np.int64)
     at = catalog.positions([v.venue_id for v in mine])
     column = np.where(at >= 0, local[at], -1)
-    ages = np.array([now.timestamp() - v.at.timestamp() for v in mine])
+    now_s = now.timestamp()
+    ages = np.array([now_s - v.at.timestamp() for v in mine])
     weights = np.array([v.weight for v in mine]) * decay(ages, AFFINITY_HALF_LIFE_DAYS)
     keep = column >= 0
     flat = rows[keep] * len(positions) + column[keep]

@@ -583,7 +583,10 @@ def _neighbours(
     owner, candidate, similarity = owner[not_self], candidate[not_self], similarity[not_self]
     contender = similarity >= _kth_largest(owner, similarity, len(rows), k)[owner]
     owner, candidate, similarity = owner[contender], candidate[contender], similarity[contender]
-    order = np.lexsort((candidate, -similarity, owner))
+    # = np.lexsort((candidate, -similarity, owner)) in two stable passes: pairs come from
+    # _cosine in (owner, candidate) order
+    by_similarity = np.argsort(-similarity, kind="stable")
+    order = by_similarity[np.argsort(owner[by_similarity], kind="stable")]
     owner, candidate = owner[order], candidate[order]
     rank = np.arange(len(owner)) - np.searchsorted(owner, owner, side="left")
     owner, candidate = owner[rank < k], candidate[rank < k]
@@ -595,7 +598,8 @@ def _neighbours(
 def _cosine(model: ItemsModel, query: Csr, rows: IntArray) -> tuple[IntArray, IntArray, FloatArray]:
     """Sparse cosine similarity of the query rows to the training users that share an item
     with them, walking the postings of the query's items: (query row, training row, positive
-    similarity). Work grows with those postings, not with the number of training users."""
+    similarity), ordered by query row then training row. Work grows with those postings, not
+    with the number of training users."""
     n_users = max(len(model.user_ids), 1)
     owner, at = _gather(query, rows)
     norms = np.sqrt(np.bincount(owner, weights=query.data[at] ** 2, minlength=len(rows)))
