@@ -288,10 +288,13 @@ def test_params_are_validated() -> None:
 
 
 @pytest.mark.parametrize("block_cells", [items.BLOCK_CELLS, 1])  # 1: no dense pair table
+@pytest.mark.parametrize("shared", [False, True])  # True: item 1 is sold at both venues
 def test_recommend_at_venues_equals_recommend_per_pair(
-    model: ItemsModel, block_cells: int, monkeypatch: pytest.MonkeyPatch
+    block_cells: int, shared: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(items, "BLOCK_CELLS", block_cells)
+    extra = [basket(9, 20, 1, 100, venue=OTHER_VENUE)] if shared else []
+    model = train(WORLD + extra, ItemsParams())
     # Given users asking for their own venue, another one and a venue the model never saw
     by_user = {1: REPEATER, 8: [b for b in ELSEWHERE if b.user_id == 8], 50: []}
     venues = {1: [VENUE, OTHER_VENUE], 8: [OTHER_VENUE, VENUE, 12345], 50: [VENUE]}

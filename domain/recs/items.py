@@ -363,6 +363,12 @@ class _PairLayout:
         self.order = np.argsort(self.keys, kind="stable")
         self.by_column = _column_entries(model)
         self.table = self._table()
+        self.sole_venue: tuple[IntArray, IntArray] | None = None
+        if np.all(np.diff(self.by_column.indptr) == 1):  # e.g. items belong to one venue
+            entry = self.by_column.indptr[:-1]
+            venue = self.by_column.data[entry].astype(np.int64)
+            local = self.by_column.indices[entry] - model.venue_indptr[venue]
+            self.sole_venue = venue, local
 
     def _table(self) -> IntArray | None:
         """Pair of each (row, venue) key as a dense array, when it fits in BLOCK_CELLS cells (a
@@ -387,13 +393,19 @@ class _PairLayout:
         return pair, self.keys[pair] == key
 
     def scores(self, owner: IntArray, columns: IntArray, values: FloatArray) -> FloatArray:
-        """Sum each term into the cell of every pair of its owner whose venue sells its item."""
-        term, entry = _gather(self.by_column, columns)
-        venue = self.by_column.data[entry].astype(np.int64)  # the venue listing the item
-        local = self.by_column.indices[entry] - self.model.venue_indptr[venue]
-        pair, hit = self._pairs_of(owner[term] * len(self.model.venue_ids) + venue)
+        """Sum each term into the cell of every pair of its owner whose venue sells its item.
+        When every item is listed by exactly one venue, a term is one entry: its venue and
+        position there are read per column, without expanding terms into entries."""
+        if self.sole_venue is not None:
+            venue, local = self.sole_venue[0][columns], self.sole_venue[1][columns]
+        else:
+            term, entry = _gather(self.by_column, columns)
+            owner, values = owner[term], values[term]
+            venue = self.by_column.data[entry].astype(np.int64)  # the venue listing the item
+            local = self.by_column.indices[entry] - self.model.venue_indptr[venue]
+        pair, hit = self._pairs_of(owner * len(self.model.venue_ids) + venue)
         flat = self.start[pair[hit]] + local[hit]
-        return np.bincount(flat, weights=values[term][hit], minlength=self.total).astype(float)
+        return np.bincount(flat, weights=values[hit], minlength=self.total).astype(float)
 
     def top(self, scores: FloatArray, k: int) -> tuple[list[int], list[float], list[int]]:
         """Per pair, its k best cells, best first; ties go to the more popular item: the item ids
