@@ -632,9 +632,11 @@ def _kth_largest(owner: IntArray, values: FloatArray, n_rows: int, k: int) -> Fl
     """Per row (`owner` ascending), its k-th largest value; -inf for rows with at most k.
 
     Only values >= it can rank in a row's top k, so the caller sorts those alone. Rows with more
-    than k values go, negated and padded with +inf, into dense blocks of about BLOCK_CELLS cells
-    and are partitioned: linear work, where sorting every value was most of a neighbour search.
-    (Negated: numpy's partition was ~8x slower with the padding at the low end, measured.)
+    than k values go, negated and padded with +inf, into dense blocks and are partitioned:
+    linear work, where sorting every value was most of a neighbour search. A block holds rows
+    with at least half the values of its first (rows go longest first), so it is at most about
+    half padding, and about BLOCK_CELLS cells. (Negated: numpy's partition was ~8x slower with
+    the padding at the low end, measured.)
     """
     counts = np.bincount(owner, minlength=n_rows)
     kth = np.full(n_rows, -np.inf)
@@ -643,10 +645,15 @@ def _kth_largest(owner: IntArray, values: FloatArray, n_rows: int, k: int) -> Fl
         return kth
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    width = int(counts[crowded].max())
-    step = max(1, BLOCK_CELLS // width)
-    for start in range(0, len(crowded), step):
-        rows = crowded[start : start + step]
+    crowded = crowded[np.argsort(-counts[crowded], kind="stable")]
+    shorter = -counts[crowded]  # ascending
+    start = 0
+    while start < len(crowded):
+        width = int(counts[crowded[start]])
+        half = int(np.searchsorted(shorter, -(width // 2), side="right"))
+        stop = min(half, start + max(1, BLOCK_CELLS // width))
+        rows = crowded[start:stop]
+        start = stop
         local, at = _gather(Csr(indptr, owner, values), rows)  # only indptr is read
         block = np.full((len(rows), width), np.inf)
         block[local, at - indptr[rows][local]] = -values[at]
