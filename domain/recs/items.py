@@ -299,7 +299,7 @@ def recommend_at_venues(
     Same results as one `recommend` per pair, in one vectorised pass: each user's neighbours are
     found once (the neighbour search is the expensive part), and every pair's candidates (its
     venue's items) are laid end to end in one flat array, scored by one `bincount` and ranked by
-    one sort, so the cost does not grow with the number of distinct venues."""
+    one (two-pass, stable) sort, so the cost does not grow with the number of distinct venues."""
     found = top_at_venues(model, histories, venues, k)
     return {pair: list(zip(ids, scores, strict=True)) for pair, (ids, scores) in found.items()}
 
