@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from domain.orders_csv import OrderHeader, OrderLine, ParsedOrders
+from domain.recs import items
 from domain.recs.baselines import g_topfreq_many, p_topfreq_many
 from domain.recs.evaluation import (
     baskets_from_orders,
@@ -24,9 +25,12 @@ from domain.recs.items import (
     ItemsModel,
     ItemsParams,
     basket_weights,
+    chronological,
     recommend,
+    recommend_at_venues,
     recommend_many,
     train,
+    user_vectors,
 )
 
 T0 = datetime(2025, 1, 6, 11, tzinfo=UTC)
@@ -281,6 +285,69 @@ def test_params_are_validated() -> None:
         ItemsParams(alpha=1.5)
     with pytest.raises(ValueError):
         ItemsParams(neighbours=-1)
+
+
+@pytest.mark.parametrize("block_cells", [items.BLOCK_CELLS, 1])  # 1: no dense pair table
+@pytest.mark.parametrize("shared", [False, True])  # True: item 1 is sold at both venues
+def test_recommend_at_venues_equals_recommend_per_pair(
+    block_cells: int, shared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(items, "BLOCK_CELLS", block_cells)
+    extra = [basket(9, 20, 1, 100, venue=OTHER_VENUE)] if shared else []
+    model = train(WORLD + extra, ItemsParams())
+    # Given users asking for their own venue, another one and a venue the model never saw
+    by_user = {1: REPEATER, 8: [b for b in ELSEWHERE if b.user_id == 8], 50: []}
+    venues = {1: [VENUE, OTHER_VENUE], 8: [OTHER_VENUE, VENUE, 12345], 50: [VENUE]}
+    # When every pair is ranked at once
+    found = recommend_at_venues(model, by_user, venues, 4)
+    # Then each pair gets the single-pair ranking (scores rounded to 6 places)
+    assert sorted(found) == sorted((u, v) for u, vs in venues.items() for v in vs)
+    for (user, venue), ranked in found.items():
+        expected = recommend(model, by_user[user], venue, 4)
+        assert ids(ranked) == ids(expected)
+        assert [s for _, s in ranked] == np.round([s for _, s in expected], 6).tolist()
+
+
+def test_neighbours_are_the_k_most_similar_ties_to_the_lower_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given users in identical pairs (tied similarities), few neighbours, and blocks of 64 cells
+    rng = random.Random(7)
+    baskets = [tuple(rng.sample(range(1, 15), 3)) for _ in range(4 * 40)]
+    world = [
+        b
+        for user in range(1, 41)
+        for twin in (user, user + 100)
+        for b in history(twin, *baskets[4 * (user - 1) : 4 * user])
+    ]
+    model = train(world, ItemsParams(neighbours=5))
+    monkeypatch.setattr(items, "BLOCK_CELLS", 64)
+    # (500: unknown to the model, with user 7's history)
+    users = np.array([1, 2, 3, 101, 7, 500], dtype=np.int64)
+    mine = {u: [b for b in world if b.user_id == (7 if u == 500 else u)] for u in users.tolist()}
+    query = user_vectors([chronological(mine[u]) for u in mine], model.item_ids, model.params)
+    rows, self_rows = np.arange(len(users)), items._rows_of(model.user_ids, users)
+    # When the neighbours are searched
+    owner, candidate, weight = items._neighbours(model, query, rows, self_rows)
+    # Then they are every positive similarity fully sorted (row, -similarity, training row),
+    # cut at k per row, self excluded
+    o, c, s = items._cosine(model, query, rows)
+    o, c, s = o[c != self_rows[o]], c[c != self_rows[o]], s[c != self_rows[o]]
+    order = np.lexsort((c, -s, o))
+    o, c = o[order], c[order]
+    keep = np.arange(len(o)) - np.searchsorted(o, o) < 5
+    assert np.array_equal(owner, o[keep]) and np.array_equal(candidate, c[keep])
+    assert np.allclose(weight, 0.1 / np.bincount(owner)[owner])
+    assert np.bincount(owner, minlength=len(users)).tolist() == [5, 5, 5, 5, 5, 5]
+
+
+def test_stable_groups_are_the_unique_keys_in_input_order() -> None:
+    keys = np.array([5, 3, 5, 5, 1, 3, 9, 1], dtype=np.int64)
+    order, first = items._stable_groups(keys)
+    unique, inverse = np.unique(keys, return_inverse=True)
+    assert np.array_equal(keys[order][first], unique)
+    assert np.array_equal((np.cumsum(first) - 1)[np.argsort(order)], inverse)
+    assert order.tolist() == [4, 7, 1, 5, 0, 2, 3, 6]  # equal keys keep their input order
 
 
 def test_every_recommender_returns_nothing_for_a_venue_the_model_never_saw() -> None:

@@ -24,10 +24,10 @@ brand and 3 of one cuisine in any 10 consecutive entries.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import NamedTuple
 
 import numpy as np
@@ -153,7 +153,8 @@ def _affinity(
     rows = np.array([row_of[v.user_id] for v in mine], dtype=np.int64)
     at = catalog.positions([v.venue_id for v in mine])
     column = np.where(at >= 0, local[at], -1)
-    ages = np.array([now.timestamp() - v.at.timestamp() for v in mine])
+    now_s = now.timestamp()
+    ages = np.array([now_s - v.at.timestamp() for v in mine])
     weights = np.array([v.weight for v in mine]) * decay(ages, AFFINITY_HALF_LIFE_DAYS)
     keep = column >= 0
     flat = rows[keep] * len(positions) + column[keep]
@@ -237,29 +238,37 @@ class Ranked(NamedTuple):
 def discovery(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams) -> list[Ranked]:
     """Each user's best deliverable venues, diversified, at most `params.k`."""
     width = min(len(scored.positions), params.k * 2)
-    top = _top(scored.scores, width)
-    brand, cuisine = catalog.brand[scored.positions], catalog.cuisine[scored.positions]
-    out = []
-    for row, user in enumerate(scored.user_ids):
-        columns = [c for c in top[row].tolist() if scored.scores[row, c] > -np.inf]
-        chosen = diversify(columns, brand.tolist(), cuisine.tolist(), params)
-        out.append(_ranked(user, 0, chosen, catalog, scored, row))
-    return out
+    rows = np.arange(len(scored.user_ids))
+    candidates = _deliverable(scored, rows, _top(scored.scores, width))
+    brand = _slots(catalog.brand[scored.positions].tolist(), none=0)
+    cuisine = _slots(catalog.cuisine[scored.positions].tolist(), none=-1)
+    chosen = [_diversify(columns, brand, cuisine, params) for columns in candidates]
+    return _ranked(catalog, scored, rows, [0] * len(rows), chosen)
 
 
 def categories(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams) -> list[Ranked]:
     """Per category with at least `min_category_venues` deliverable venues: its venues, ranked."""
-    out = []
+    rows: list[int] = []
+    contexts: list[int] = []
+    picked: list[list[int]] = []
     for category, columns in _category_columns(catalog, scored.positions).items():
         sub = scored.scores[:, columns]
-        enough = (sub > -np.inf).sum(axis=1) >= params.min_category_venues
-        if not enough.any():
+        enough = np.flatnonzero((sub > -np.inf).sum(axis=1) >= params.min_category_venues)
+        if len(enough) == 0:
             continue
-        top = _top(sub, min(len(columns), params.category_k))
-        for row in np.flatnonzero(enough).tolist():
-            picked = [int(columns[c]) for c in top[row].tolist() if sub[row, c] > -np.inf]
-            out.append(_ranked(scored.user_ids[row], category, picked, catalog, scored, row))
-    return out
+        top = columns[_top(sub[enough], min(len(columns), params.category_k))]
+        rows += enough.tolist()
+        contexts += [category] * len(enough)
+        picked += _deliverable(scored, enough, top)
+    return _ranked(catalog, scored, np.array(rows, dtype=np.int64), contexts, picked)
+
+
+def _deliverable(scored: CityScores, rows: IntArray, top: IntArray) -> list[list[int]]:
+    """Per row, its `top` columns (row i of `top` belongs to `rows[i]`) that deliver to the user."""
+    keep = scored.scores[rows[:, None], top] > -np.inf
+    flat = top[keep].tolist()
+    bounds = np.concatenate([[0], np.cumsum(keep.sum(axis=1))]).tolist()
+    return [flat[a:b] for a, b in pairwise(bounds)]
 
 
 def _category_columns(catalog: VenueCatalog, positions: IntArray) -> dict[int, IntArray]:
@@ -271,16 +280,24 @@ def _category_columns(catalog: VenueCatalog, positions: IntArray) -> dict[int, I
 
 
 def _ranked(
-    user: int,
-    context: int,
-    columns: list[int],
     catalog: VenueCatalog,
     scored: CityScores,
-    row: int,
-) -> Ranked:
-    ids = catalog.venue_ids[scored.positions[columns]].tolist() if columns else []
-    scores = np.round(scored.scores[row, columns], 4).tolist() if columns else []
-    return Ranked(user, context, ids, scores)
+    rows: IntArray,
+    contexts: Sequence[int],
+    columns: Sequence[list[int]],
+) -> list[Ranked]:
+    """One list per row (user row `rows[i]`, context `contexts[i]`, its `columns`, best first):
+    the columns' venue ids and rounded scores, gathered and converted once for the batch."""
+    flat = np.array([c for cs in columns for c in cs], dtype=np.int64)
+    lengths = np.array([len(cs) for cs in columns], dtype=np.int64)
+    ids = catalog.venue_ids[scored.positions[flat]].tolist()
+    scores = np.round(scored.scores[np.repeat(rows, lengths), flat], 4).tolist()
+    bounds = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+    users = [scored.user_ids[row] for row in rows.tolist()]
+    return [
+        Ranked(user, context, ids[a:b], scores[a:b])
+        for user, context, (a, b) in zip(users, contexts, pairwise(bounds), strict=True)
+    ]
 
 
 def _top(scores: FloatArray, k: int) -> IntArray:
@@ -300,31 +317,49 @@ def diversify(
     """Greedy re-rank: at each position, the best remaining venue that keeps its brand under
     `per_brand` and its cuisine under `per_cuisine` within the last `window` entries; when none
     fits, the best remaining one (a short list is better than an empty slot). Brand 0 and
-    cuisine -1 (none) are never limited. Plain Python on purpose: the first remaining venue
-    almost always fits, so a position costs a few dictionary lookups."""
+    cuisine -1 (none) are never limited."""
+    return _diversify(columns, _slots(brand, none=0), _slots(cuisine, none=-1), params)
+
+
+class _Slots(NamedTuple):
+    """Codes per column as dense slots 1.., slot 0 for the code that is never limited."""
+
+    of: list[int]  # slot of each column
+    size: int  # number of slots, 0 included
+
+
+def _slots(codes: Sequence[int], none: int) -> _Slots:
+    slot: dict[int, int] = {none: 0}
+    return _Slots([slot.setdefault(code, len(slot)) for code in codes], len(slot))
+
+
+def _diversify(
+    columns: Sequence[int], brand: _Slots, cuisine: _Slots, params: DiscoveryParams
+) -> list[int]:
+    """`diversify` on slots. Plain Python on purpose: the first remaining venue almost always
+    fits, so a position costs a few list reads (this runs for every position of every
+    discovery list). Slot 0 starts at a count no list reaches the limit from."""
+    window, per_brand, per_cuisine = params.window, params.per_brand, params.per_cuisine
+    brand_of, cuisine_of = brand.of, cuisine.of
+    brands, cuisines = [0] * brand.size, [0] * cuisine.size
+    brands[0] = cuisines[0] = -(1 << 62)
     remaining, chosen = list(columns), list[int]()
-    brands: Counter[int] = Counter()
-    cuisines: Counter[int] = Counter()
-    while remaining and len(chosen) < params.k:
-        pick = 0
-        for i, column in enumerate(remaining):
-            if _fits(brand[column], cuisine[column], brands, cuisines, params):
-                pick = i
+    for _ in range(min(params.k, len(remaining))):
+        i = 0
+        for column in remaining:
+            b, c = brand_of[column], cuisine_of[column]
+            if brands[b] < per_brand and cuisines[c] < per_cuisine:
                 break
-        column = remaining.pop(pick)
+            i += 1
+        else:  # nothing fits: the best remaining one
+            i, column = 0, remaining[0]
+            b, c = brand_of[column], cuisine_of[column]
+        del remaining[i]
         chosen.append(column)
-        brands[brand[column]] += 1
-        cuisines[cuisine[column]] += 1
-        if len(chosen) >= params.window:
-            leaving = chosen[-params.window]
-            brands[brand[leaving]] -= 1
-            cuisines[cuisine[leaving]] -= 1
+        brands[b] += 1
+        cuisines[c] += 1
+        if len(chosen) >= window:
+            leaving = chosen[-window]
+            brands[brand_of[leaving]] -= 1
+            cuisines[cuisine_of[leaving]] -= 1
     return chosen
-
-
-def _fits(
-    b: int, c: int, brands: Counter[int], cuisines: Counter[int], params: DiscoveryParams
-) -> bool:
-    return (b == 0 or brands[b] < params.per_brand) and (
-        c == -1 or cuisines[c] < params.per_cuisine
-    )

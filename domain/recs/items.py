@@ -299,7 +299,19 @@ def recommend_at_venues(
     Same results as one `recommend` per pair, in one vectorised pass: each user's neighbours are
     found once (the neighbour search is the expensive part), and every pair's candidates (its
     venue's items) are laid end to end in one flat array, scored by one `bincount` and ranked by
-    one sort, so the cost does not grow with the number of distinct venues."""
+    one (two-pass, stable) sort, so the cost does not grow with the number of distinct venues."""
+    found = top_at_venues(model, histories, venues, k)
+    return {pair: list(zip(ids, scores, strict=True)) for pair, (ids, scores) in found.items()}
+
+
+def top_at_venues(
+    model: ItemsModel,
+    histories: Mapping[int, Sequence[Basket]],
+    venues: Mapping[int, Sequence[int]],
+    k: int,
+) -> dict[tuple[int, int], tuple[list[int], list[float]]]:
+    """`recommend_at_venues` with each pair's item ids and scores as two lists (the shape of a
+    stored list), without building a tuple per item."""
     users = list(histories)
     pairs = [(row, venue) for row, user in enumerate(users) for venue in venues.get(user, ())]
     if not pairs:
@@ -308,11 +320,11 @@ def recommend_at_venues(
     hood = neighbourhoods(model, query, _rows_of(model.user_ids, np.array(users, dtype=np.int64)))
     layout = _PairLayout(model, pairs)
     owner, columns, values = _score_entries(model, query, hood)
-    scores = layout.scores(owner, columns, values)
-    ranked: dict[tuple[int, int], Ranked] = {}
-    for (row, venue), items in zip(pairs, layout.top(scores, k), strict=True):
-        ranked[(users[row], venue)] = items
-    return ranked
+    ids, scores, bounds = layout.top(layout.scores(owner, columns, values), k)
+    return {
+        (users[row], venue): (ids[a:b], scores[a:b])
+        for (row, venue), (a, b) in zip(pairs, pairwise(bounds), strict=True)
+    }
 
 
 def _score_entries(
@@ -350,33 +362,67 @@ class _PairLayout:
         self.keys = keys + np.maximum(self.venue, 0)
         self.order = np.argsort(self.keys, kind="stable")
         self.by_column = _column_entries(model)
+        self.table = self._table()
+        self.sole_venue: tuple[IntArray, IntArray] | None = None
+        if np.all(np.diff(self.by_column.indptr) == 1):  # e.g. items belong to one venue
+            entry = self.by_column.indptr[:-1]
+            venue = self.by_column.data[entry].astype(np.int64)
+            local = self.by_column.indices[entry] - model.venue_indptr[venue]
+            self.sole_venue = venue, local
+
+    def _table(self) -> IntArray | None:
+        """Pair of each (row, venue) key as a dense array, when it fits in BLOCK_CELLS cells (a
+        refresh job's 500 users in a world of ~1,600 venues do): a lookup per term instead of a
+        binary search. A key asked for twice maps to its first pair, as the search does."""
+        size = int(self.keys.max()) + 1 if len(self.keys) else 0
+        if size > BLOCK_CELLS:
+            return None
+        table = np.full(size, -1, dtype=np.int64)
+        unique, first = np.unique(self.keys, return_index=True)
+        table[unique] = first
+        return table
+
+    def _pairs_of(self, key: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+        """The pair of each key, and whether there is one (-1 and False are equally ignorable)."""
+        if self.table is not None:
+            inside = key < len(self.table)
+            pair = np.where(inside, self.table[np.where(inside, key, 0)], -1)
+            return pair, pair >= 0
+        at = np.minimum(np.searchsorted(self.keys[self.order], key), len(self.keys) - 1)
+        pair = self.order[at]
+        return pair, self.keys[pair] == key
 
     def scores(self, owner: IntArray, columns: IntArray, values: FloatArray) -> FloatArray:
-        """Sum each term into the cell of every pair of its owner whose venue sells its item."""
-        term, entry = _gather(self.by_column, columns)
-        venue = self.by_column.data[entry].astype(np.int64)  # the venue listing the item
-        local = self.by_column.indices[entry] - self.model.venue_indptr[venue]
-        key = owner[term] * len(self.model.venue_ids) + venue
-        at = np.searchsorted(self.keys[self.order], key)
-        at = np.minimum(at, len(self.keys) - 1)
-        pair = self.order[at]
-        hit = self.keys[pair] == key
+        """Sum each term into the cell of every pair of its owner whose venue sells its item.
+        When every item is listed by exactly one venue, a term is one entry: its venue and
+        position there are read per column, without expanding terms into entries."""
+        if self.sole_venue is not None:
+            venue, local = self.sole_venue[0][columns], self.sole_venue[1][columns]
+        else:
+            term, entry = _gather(self.by_column, columns)
+            owner, values = owner[term], values[term]
+            venue = self.by_column.data[entry].astype(np.int64)  # the venue listing the item
+            local = self.by_column.indices[entry] - self.model.venue_indptr[venue]
+        pair, hit = self._pairs_of(owner * len(self.model.venue_ids) + venue)
         flat = self.start[pair[hit]] + local[hit]
-        return np.bincount(flat, weights=values[term][hit], minlength=self.total).astype(float)
+        return np.bincount(flat, weights=values[hit], minlength=self.total).astype(float)
 
-    def top(self, scores: FloatArray, k: int) -> list[Ranked]:
-        """Per pair, its k best cells, best first; ties go to the more popular item."""
+    def top(self, scores: FloatArray, k: int) -> tuple[list[int], list[float], list[int]]:
+        """Per pair, its k best cells, best first; ties go to the more popular item: the item ids
+        and scores (rounded to 6 places) of every pair end to end, and where each pair's start
+        (pair p is [bounds[p], bounds[p + 1]))."""
         segment = np.repeat(np.arange(len(self.width)), self.width)
         local = np.arange(self.total) - np.repeat(self.start, self.width)
-        order = np.lexsort((local, -scores, segment))
+        # = np.lexsort((local, -scores, segment)), in two stable passes: cells start in local order
+        by_score = np.argsort(-scores, kind="stable")
+        order = by_score[np.argsort(segment[by_score], kind="stable")]
         keep = (np.arange(self.total) - self.start[segment[order]]) < k
         chosen = order[keep]
         items = self.model.item_ids[
             self.model.venue_columns[self.begin[segment[chosen]] + local[chosen]]
         ]
-        ids, values = items.tolist(), np.round(scores[chosen], 6).tolist()
         bounds = np.concatenate([[0], np.cumsum(np.minimum(self.width, k))]).tolist()
-        return [list(zip(ids[a:b], values[a:b], strict=True)) for a, b in pairwise(bounds)]
+        return items.tolist(), np.round(scores[chosen], 6).tolist(), bounds
 
 
 def _column_entries(model: ItemsModel) -> Csr:
@@ -547,7 +593,12 @@ def _neighbours(
     owner, candidate, similarity = _cosine(model, query, rows)
     not_self = candidate != self_rows[owner]
     owner, candidate, similarity = owner[not_self], candidate[not_self], similarity[not_self]
-    order = np.lexsort((candidate, -similarity, owner))
+    contender = similarity >= _kth_largest(owner, similarity, len(rows), k)[owner]
+    owner, candidate, similarity = owner[contender], candidate[contender], similarity[contender]
+    # = np.lexsort((candidate, -similarity, owner)) in two stable passes: pairs come from
+    # _cosine in (owner, candidate) order
+    by_similarity = np.argsort(-similarity, kind="stable")
+    order = by_similarity[np.argsort(owner[by_similarity], kind="stable")]
     owner, candidate = owner[order], candidate[order]
     rank = np.arange(len(owner)) - np.searchsorted(owner, owner, side="left")
     owner, candidate = owner[rank < k], candidate[rank < k]
@@ -559,19 +610,69 @@ def _neighbours(
 def _cosine(model: ItemsModel, query: Csr, rows: IntArray) -> tuple[IntArray, IntArray, FloatArray]:
     """Sparse cosine similarity of the query rows to the training users that share an item
     with them, walking the postings of the query's items: (query row, training row, positive
-    similarity). Work grows with those postings, not with the number of training users."""
+    similarity), ordered by query row then training row. Work grows with those postings, not
+    with the number of training users."""
     n_users = max(len(model.user_ids), 1)
     owner, at = _gather(query, rows)
     norms = np.sqrt(np.bincount(owner, weights=query.data[at] ** 2, minlength=len(rows)))
     unit = query.data[at] / np.where(norms > 0.0, norms, 1.0)[owner]
     entry, posting = _gather(model.postings, query.indices[at])
-    flat = owner[entry] * n_users + model.postings.indices[posting]
-    keys, inverse = np.unique(flat, return_inverse=True)
+    # each posting list is a sorted run of training rows, so a stable sort groups the pairs cheaply
+    order, first = _stable_groups(owner[entry] * n_users + model.postings.indices[posting])
+    entry, posting = entry[order], posting[order]
     values = unit[entry] * model.postings.data[posting]
-    similarity = np.bincount(inverse.ravel(), weights=values, minlength=len(keys)).astype(float)
+    group = np.cumsum(first) - 1
+    similarity = np.bincount(group, weights=values).astype(float)  # one bin per group
     positive = similarity > 0.0
-    pair_owner, pair_user = np.divmod(keys[positive], n_users)
-    return pair_owner.astype(np.int64), pair_user.astype(np.int64), similarity[positive]
+    pair = np.flatnonzero(first)[positive]
+    return owner[entry[pair]], model.postings.indices[posting[pair]], similarity[positive]
+
+
+def _kth_largest(owner: IntArray, values: FloatArray, n_rows: int, k: int) -> FloatArray:
+    """Per row (`owner` ascending), its k-th largest value; -inf for rows with at most k.
+
+    Only values >= it can rank in a row's top k, so the caller sorts those alone. Rows with more
+    than k values go, negated and padded with +inf, into dense blocks and are partitioned:
+    linear work, where sorting every value was most of a neighbour search. A block holds rows
+    with at least half the values of its first (rows go longest first), so it is at most about
+    half padding, and about BLOCK_CELLS cells. (Negated: numpy's partition was ~8x slower with
+    the padding at the low end, measured.)
+    """
+    counts = np.bincount(owner, minlength=n_rows)
+    kth = np.full(n_rows, -np.inf)
+    crowded = np.flatnonzero(counts > k)
+    if len(crowded) == 0:
+        return kth
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    crowded = crowded[np.argsort(-counts[crowded], kind="stable")]
+    shorter = -counts[crowded]  # ascending
+    start = 0
+    while start < len(crowded):
+        width = int(counts[crowded[start]])
+        half = int(np.searchsorted(shorter, -(width // 2), side="right"))
+        stop = min(half, start + max(1, BLOCK_CELLS // width))
+        rows = crowded[start:stop]
+        start = stop
+        local, at = _gather(Csr(indptr, owner, values), rows)  # only indptr is read
+        block = np.full((len(rows), width), np.inf)
+        block[local, at - indptr[rows][local]] = -values[at]
+        kth[rows] = -np.partition(block, k - 1, axis=1)[:, k - 1]
+    return kth
+
+
+def _stable_groups(keys: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """The stable sort order of `keys`, and where each run of equal sorted keys starts.
+
+    What `np.unique(keys, return_inverse=True)` gives, cheaper on keys made of sorted runs (a
+    stable sort merges them), and with equal keys left in input order, so sums over a group
+    taken in sorted order add its terms in the same order as a `bincount` of the inverse.
+    """
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    first = np.ones(len(keys), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return order, first
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from domain.recs.discovery import (
     discovery,
     score_city,
 )
-from domain.recs.items import Basket, chronological, popular_columns, recommend_at_venues
+from domain.recs.items import Basket, chronological, popular_columns, top_at_venues
 from domain.recs.venues import VenueCatalog
 
 SURFACES = ("discovery", "category", "items", "cart")
@@ -101,10 +101,9 @@ def user_lists(
         for ranked in found:
             venues[ranked.user_id] = _with_discovered(venues.get(ranked.user_id, []), ranked.ids)
     everyone = {u: histories.get(u, ()) for u in venues}
-    for (user, venue), items in sorted(
-        recommend_at_venues(bundle.items, everyone, venues, ITEMS_K).items()
+    for (user, venue), (ids, scores) in sorted(
+        top_at_venues(bundle.items, everyone, venues, ITEMS_K).items()
     ):
-        ids, scores = [i for i, _ in items], [s for _, s in items]
         rows.append(ListRow(user, "items", venue, ids, scores, inputs.get(user, NO_INPUTS)))
     return rows
 
@@ -116,8 +115,8 @@ def _with_discovered(ordered: list[int], discovered: list[int]) -> list[int]:
 
 def _rows(surface: str, ranked: Sequence[Ranked], inputs: Mapping[int, datetime]) -> list[ListRow]:
     return [
-        ListRow(r.user_id, surface, r.context, r.ids, r.scores, inputs.get(r.user_id, NO_INPUTS))
-        for r in ranked
+        ListRow(user, surface, context, ids, scores, inputs.get(user, NO_INPUTS))
+        for user, context, ids, scores in ranked
     ]
 
 
