@@ -13,7 +13,6 @@ unset), read once per process.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import socket
@@ -85,14 +84,6 @@ def check_order_events(message: dict[str, Any]) -> None:
 CONCURRENT_BATCHES = 2
 BIG_BATCH = 100  # events
 _batches = FairSemaphore(CONCURRENT_BATCHES)
-
-# A batch allocates ~100k short-lived objects (states, samples) while the worker holds its
-# prefetched messages (big trees of dicts): at the default thresholds (700, 10, 10) the cyclic
-# collector rescans those again and again, a third of the worker's CPU per event
-# (benchmarks/orders.py: ~375 -> ~250 us). What this code allocates is freed by reference
-# counting (no cycles), so collecting rarely costs no memory to speak of. It applies to the
-# whole process that loads this module (a worker, the scheduler).
-gc.set_threshold(50_000, 20, 100)
 
 
 def apply(events: list[Any]) -> Report:
