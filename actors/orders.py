@@ -154,7 +154,7 @@ def _drain(sweep: Callable[..., Report], instants: tuple[datetime, datetime], li
             return judged
 
 
-QUIET_S = 2.0  # real seconds after the last batch applied: the workers count as idle
+QUIET_S = order_checks.DEFAULT_QUIET.total_seconds()  # real s without a batch: workers idle
 
 # Messages a worker has prefetched but not applied yet are invisible here (Dramatiq prefetches
 # two per thread); waiting ones mean the workers are behind: an outage, a deploy, a burst, a

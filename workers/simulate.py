@@ -46,7 +46,7 @@ from domain.orders.simulation import (
     score,
     simulate,
 )
-from store import queries
+from store import order_checks, queries
 from store.db import Database
 from workers.backlog import QueueDepth
 from workers.clock import Clock
@@ -93,7 +93,8 @@ def run(
     )
     published = _publish_in_time(simulation, broker, clock)
     _wait_until_read(queue, timeout_s=60 + 10 * span)
-    time.sleep(settle_s)  # a few sweeps after the last event
+    _wait_until_idle(database, clock, timeout_s=60 + 10 * span)
+    time.sleep(settle_s)  # a few sweeps at now, after the last batch
     detections = detections_of(database, simulation, config)
     return Outcome(
         simulation, detections, score(simulation.faults, detections), clock.speed, published
@@ -131,6 +132,18 @@ def _wait_until_read(queue: str, timeout_s: float) -> None:
             time.sleep(0.1)
     finally:
         depth.close()
+
+
+def _wait_until_idle(database: Database, clock: Clock, timeout_s: float) -> None:
+    """Until no worker process has held or applied a lifecycle message for a quiet spell: only
+    then do the sweeps judge at now (before, at the workers' low-water mark)."""
+    quiet = order_checks.DEFAULT_QUIET * clock.speed
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with database.unit_of_work(single_statement=True) as uow:
+            if order_checks.low_water_mark(uow.connection, clock.now(), quiet) is None:
+                return
+        time.sleep(0.1)
 
 
 def detections_of(
