@@ -57,6 +57,14 @@ def accepted(order_id: str, sequence: int, minute: float, ready_minute: float) -
     )
 
 
+def unaccepted_until_six(now: clock.FixedClock) -> None:
+    """A paid order nobody accepts, swept at 6 minutes: venue_not_accepting opens."""
+    now.set(at(1))
+    apply(paid_order())
+    now.set(at(6))
+    sweep_order_checks()
+
+
 def problems(db: Any, rule: str | None = None) -> list[dict[str, Any]]:
     with db.engine.connect() as conn:
         rows = conn.exec_driver_sql(
@@ -180,10 +188,7 @@ def test_timer_sweep_opens_venue_not_accepting_exactly_at_due_time(
 
 def test_problem_resolves_itself_when_the_condition_clears(db: Any, now: clock.FixedClock) -> None:
     # Given an open venue_not_accepting problem
-    now.set(at(1))
-    apply(paid_order())
-    now.set(at(6))
-    sweep_order_checks()
+    unaccepted_until_six(now)
     # When the venue accepts
     now.set(at(7))
     apply(events(accepted("ORD-1", 3, 6.9, 25)))
@@ -198,10 +203,7 @@ def test_a_finished_order_resolves_its_problems_and_drops_its_timer(
     db: Any, now: clock.FixedClock
 ) -> None:
     # Given an open venue_not_accepting problem
-    now.set(at(1))
-    apply(paid_order())
-    now.set(at(6))
-    sweep_order_checks()
+    unaccepted_until_six(now)
     # When the user cancels the order
     apply(events(raw("order.cancelled", 3, 5.9)))
     # Then the problem resolved as order_finished and the order holds no timer
@@ -405,10 +407,7 @@ def test_a_late_batch_does_not_take_back_what_a_later_judgement_opened(
     db: Any, now: clock.FixedClock
 ) -> None:
     # Given a paid order nobody accepted, opened by a sweep at 6 minutes
-    now.set(at(1))
-    apply(paid_order())
-    now.set(at(6))
-    sweep_order_checks()
+    unaccepted_until_six(now)
     [opened] = problems(db, "venue_not_accepting")
     # When a batch taken late brings an older event of that order (judged at its own time,
     # 0.7 min + 30 s: earlier than the sweep's judgement)
