@@ -132,8 +132,6 @@ def sweep_order_checks(limit: int = SWEEP_LIMIT) -> int:
     waiting = messages_waiting()
     with database.unit_of_work(single_statement=True) as uow:
         instants = order_checks.sweep_instants(uow.connection, now, waiting, quiet, stalled)
-    if waiting and instants[0] == now:
-        log.warning("lifecycle messages wait and nothing was applied for %.0f s", STALLED_S)
     if instants[0] < now:
         problem_metrics.SWEEPS_BEHIND.inc()
     return sum(

@@ -22,6 +22,9 @@ venue sweep's muting and an order batch never deadlock.
 from __future__ import annotations
 
 import json
+import logging
+import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +52,8 @@ from domain.orders.rules import (
 )
 from schemas.lifecycle import LifecycleEvent
 from store import queries
+
+logger = logging.getLogger(__name__)
 
 # The JSON of `domain.orders.projection.dump_state` (tests/test_order_checks.py checks they
 # agree), through msgspec: an order with a long courier track has a ~17 kB state, read and
@@ -232,6 +237,8 @@ def sweep_instants(
     marks = _watermarks(conn, now, stalled, quiet)
     live = [mark for mark, updated in marks if now - updated <= quiet]
     if not live and not (messages_waiting and marks):
+        if messages_waiting:
+            _warn_stalled()
         return now, now
     low = min(live or [mark for mark, _ in marks])
     return min(now, low + EVENT_GRACE), now
@@ -246,6 +253,17 @@ class LowWater:
     worker: str
     holding: datetime | None
     quiet: timedelta = DEFAULT_QUIET
+
+
+_warned_at = -math.inf
+
+
+def _warn_stalled(every_s: float = 60.0) -> None:
+    """Say so, once a minute at most: messages wait and no worker applies any."""
+    global _warned_at
+    if time.monotonic() - _warned_at >= every_s:
+        _warned_at = time.monotonic()
+        logger.warning("lifecycle messages wait and no worker applied any: judging at now")
 
 
 def low_water_mark(

@@ -444,10 +444,15 @@ def test_sweeps_hold_while_messages_wait_and_the_workers_catch_up(
 
 
 def test_a_queue_nobody_reads_does_not_stop_the_timers(
-    db: Any, now: clock.FixedClock, monkeypatch: pytest.MonkeyPatch
+    db: Any,
+    now: clock.FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     import actors.orders
+    import store.order_checks
 
+    monkeypatch.setattr(store.order_checks, "_warned_at", float("-inf"))  # once a minute at most
     # Given messages waiting, and workers that applied nothing for a while
     now.set(at(1))
     apply(paid_order())
@@ -460,6 +465,8 @@ def test_a_queue_nobody_reads_does_not_stop_the_timers(
     now.set(at(6))
     assert sweep_order_checks() == 2  # late detection beats none
     assert len(problems(db)) == 1
+    # And the logs say why
+    assert "no worker applied any" in caplog.text
 
 
 def other_worker(db: Any, newest: Any, at_: Any) -> None:
