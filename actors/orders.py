@@ -103,7 +103,7 @@ def apply(events: list[Any]) -> Report:
 
 
 def _apply(events: list[Any], holding: datetime | None) -> Report:
-    quiet = timedelta(seconds=QUIET_S * clock.current().speed)
+    quiet = order_checks.DEFAULT_QUIET * clock.current().speed
     with database.unit_of_work() as uow:
         behind = order_checks.LowWater(_worker(), holding, quiet)
         return order_checks.apply_events(uow.connection, events, clock.now, rules(), behind)
@@ -128,7 +128,7 @@ def sweep_order_checks(limit: int = SWEEP_LIMIT) -> int:
     timer is due; returns how many were judged. While the workers are busy or messages wait
     for them, judge at their watermark, not now (store.order_checks.sweep_instants)."""
     now, speed = clock.now(), clock.current().speed
-    quiet, stalled = (timedelta(seconds=s * speed) for s in (QUIET_S, STALLED_S))
+    quiet, stalled = order_checks.DEFAULT_QUIET * speed, timedelta(seconds=STALLED_S * speed)
     waiting = messages_waiting()
     with database.unit_of_work(single_statement=True) as uow:
         instants = order_checks.sweep_instants(uow.connection, now, waiting, quiet, stalled)
@@ -151,8 +151,6 @@ def _drain(sweep: Callable[..., Report], instants: tuple[datetime, datetime], li
         if report.orders < limit:
             return judged
 
-
-QUIET_S = order_checks.DEFAULT_QUIET.total_seconds()  # real s without a batch: workers idle
 
 # Messages a worker has prefetched but not applied yet are invisible here (Dramatiq prefetches
 # two per thread); waiting ones mean the workers are behind: an outage, a deploy, a burst, a

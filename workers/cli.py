@@ -631,16 +631,13 @@ def _simulate_with_own_fleet(speed: float, options: list[str]) -> None:
 
 def _require_migrated_database(url: str) -> None:
     """Fail before a run starts, not after it, when the checks would have nowhere to write."""
-    import psycopg
+    from workers.services import schema_problem
 
-    try:
-        with psycopg.connect(url.replace("+psycopg", ""), connect_timeout=3) as conn:
-            conn.execute("SELECT 1 FROM order_problems LIMIT 0")
-    except psycopg.Error as error:
-        reason = str(error).strip().splitlines()[0]
+    reason = schema_problem(url, "order_problems")
+    if reason is not None:
         raise click.ClickException(
             f"the database is not ready for the order checks ({reason}): run `larder db upgrade`"
-        ) from None
+        )
 
 
 def _simulation_report(outcome: Any, as_json: bool) -> None:

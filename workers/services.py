@@ -35,6 +35,17 @@ def postgres_answers(url: str, timeout: int = 2) -> bool:
     return True
 
 
+def schema_problem(url: str, table: str) -> str | None:
+    """Why the URL's database cannot serve `table` yet (it does not exist, is not migrated, does
+    not answer), or None when it can."""
+    try:
+        with psycopg.connect(_plain(url), connect_timeout=3) as conn:
+            conn.execute(sql.SQL("SELECT 1 FROM {} LIMIT 0").format(sql.Identifier(table)))
+    except psycopg.Error as error:
+        return str(error).strip().splitlines()[0]
+    return None
+
+
 def _plain(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
