@@ -39,7 +39,7 @@ def test_train_stores_an_evaluated_version_and_activates_it(db: Any, tmp_path: P
     listed = json.loads(CliRunner().invoke(main, ["model", "list", "--json"]).output)
     assert len(listed) == 1 and listed[0]["active"] is True
     assert listed[0]["trained_on"] == {"orders": 80, "users": 20}
-    assert 0 <= listed[0]["metrics"]["larder items (TIFU-KNN)"]["Recall@10"] <= 1
+    assert 0 <= listed[0]["metrics"]["larder items (TIFU + item-item)"]["Recall@10"] <= 1
     with db.unit_of_work(single_statement=True) as uow:
         found = registry.active(uow.connection, "recs")
     assert found is not None and found[0] == listed[0]["version"]

@@ -29,7 +29,7 @@ def test_round_trip_gives_the_same_recommendations() -> None:
     model, loaded = bundle.items, loaded_bundle.items
     # Then parameters, arrays and recommendations are identical
     assert loaded.params == model.params
-    assert np.array_equal(loaded.vectors.data, model.vectors.data)
+    assert np.array_equal(loaded.similar.data, model.similar.data)
     assert loaded.item_ids.flags.c_contiguous and not loaded.item_ids.flags.writeable
     users = {u: [b for b in history() if b.user_id == u] for u in range(1, 30)}
     assert recommend_many(loaded, users, 10) == recommend_many(model, users, 10)

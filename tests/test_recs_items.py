@@ -123,7 +123,7 @@ def test_evaluate_scores_users_with_two_baskets_and_averages_over_them() -> None
     assert personal["Recall@10"] == pytest.approx(0.5)
     assert personal["NDCG@10"] == pytest.approx(0.5 / math.log2(3))
     assert personal["PHR@10"] == pytest.approx(0.5)
-    assert set(results) == {"G-TopFreq", "P-TopFreq", "larder items (TIFU-KNN)"}
+    assert set(results) == {"G-TopFreq", "P-TopFreq", "larder items (TIFU + item-item)"}
 
 
 def test_last_basket_ties_on_time_break_by_numeric_order_id() -> None:
@@ -216,15 +216,19 @@ def test_neighbours_add_items_the_user_never_bought(model: ItemsModel) -> None:
     assert blended[7] == 0.0
 
 
-def test_a_user_is_not_their_own_neighbour() -> None:
-    # Given the neighbour term only (alpha 0), and user 8, the only buyer of 102
-    crowd_only = train(WORLD, ItemsParams(alpha=0.0))
-    user_8 = [b for b in ELSEWHERE if b.user_id == 8]
-    # When the model ranks for user 8 at the other venue
-    ranked = dict(recommend(crowd_only, user_8, OTHER_VENUE, 3))
-    # Then the scores are user 9's vector: 102 gets nothing from user 8's own purchase
-    assert ranked[100] > 0.0 and ranked[101] > 0.0
-    assert ranked[102] == 0.0
+def test_an_item_the_user_bought_scores_by_their_own_purchases_alone(model: ItemsModel) -> None:
+    # Given user 1's time-decayed purchase vector (items 1, 2 and 3)
+    vector = user_vectors([chronological(REPEATER)], model.item_ids, model.params)
+    own = dict(zip(model.item_ids[vector.indices].tolist(), vector.data.tolist(), strict=True))
+    # When the model ranks for user 1 at venue 1
+    ranked = dict(recommend(model, REPEATER, VENUE, 6))
+    # Then each bought item scores alpha x its purchase rate, nothing from co-occurrence
+    for item in (1, 2, 3):
+        assert ranked[item] == pytest.approx(round(0.9 * own[item], 12))
+    # And with the repeat term weighted 0 only items new to the user score
+    crowd_only = dict(recommend(train(WORLD, ItemsParams(alpha=0.0)), REPEATER, VENUE, 6))
+    assert crowd_only[1] == crowd_only[2] == crowd_only[3] == 0.0
+    assert crowd_only[5] > 0.0 and crowd_only[6] > 0.0
 
 
 def test_cold_start_gets_venue_then_global_popularity(model: ItemsModel) -> None:
@@ -308,37 +312,46 @@ def test_recommend_at_venues_equals_recommend_per_pair(
         assert [s for _, s in ranked] == np.round([s for _, s in expected], 6).tolist()
 
 
-def test_neighbours_are_the_k_most_similar_ties_to_the_lower_row(
+def test_item_neighbours_are_the_k_most_similar_ties_to_the_lower_column(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given users in identical pairs (tied similarities), few neighbours, and blocks of 64 cells
+    # Given random baskets over 14 items, items 20 and 21 always bought together with 3 (tied
+    # similarities), few neighbours, and blocks of 4 items and 64 cells
     rng = random.Random(7)
     baskets = [tuple(rng.sample(range(1, 15), 3)) for _ in range(4 * 40)]
-    world = [
-        b
-        for user in range(1, 41)
-        for twin in (user, user + 100)
-        for b in history(twin, *baskets[4 * (user - 1) : 4 * user])
-    ]
-    model = train(world, ItemsParams(neighbours=5))
+    baskets = [(*b, 20, 21) if 3 in b else b for b in baskets]
+    world = [b for user in range(1, 41) for b in history(user, *baskets[4 * (user - 1) : 4 * user])]
     monkeypatch.setattr(items, "BLOCK_CELLS", 64)
-    # (500: unknown to the model, with user 7's history)
-    users = np.array([1, 2, 3, 101, 7, 500], dtype=np.int64)
-    mine = {u: [b for b in world if b.user_id == (7 if u == 500 else u)] for u in users.tolist()}
-    query = user_vectors([chronological(mine[u]) for u in mine], model.item_ids, model.params)
-    rows, self_rows = np.arange(len(users)), items._rows_of(model.user_ids, users)
-    # When the neighbours are searched
-    owner, candidate, weight = items._neighbours(model, query, rows, self_rows)
-    # Then they are every positive similarity fully sorted (row, -similarity, training row),
-    # cut at k per row, self excluded
-    o, c, s = items._cosine(model, query, rows)
-    o, c, s = o[c != self_rows[o]], c[c != self_rows[o]], s[c != self_rows[o]]
-    order = np.lexsort((c, -s, o))
-    o, c = o[order], c[order]
-    keep = np.arange(len(o)) - np.searchsorted(o, o) < 5
-    assert np.array_equal(owner, o[keep]) and np.array_equal(candidate, c[keep])
-    assert np.allclose(weight, 0.1 / np.bincount(owner)[owner])
-    assert np.bincount(owner, minlength=len(users)).tolist() == [5, 5, 5, 5, 5, 5]
+    monkeypatch.setattr(items, "NEIGHBOUR_ROWS", 4)
+    # When the model is trained
+    model = train(world, ItemsParams(neighbours=5))
+    # Then row i of P holds the 5 other items of largest brute-force cosine of item columns
+    # (ties: the lower column), weights scaled to sum to 1
+    by_user: dict[int, list[Basket]] = {}
+    for b in world:
+        by_user.setdefault(b.user_id, []).append(b)
+    histories = [chronological(by_user[u]) for u in sorted(by_user)]
+    vectors = user_vectors(histories, model.item_ids, model.params)
+    dense = np.zeros((len(by_user), len(model.item_ids)))
+    rows = np.repeat(np.arange(len(by_user)), np.diff(vectors.indptr))
+    dense[rows, vectors.indices] = vectors.data
+    unit = dense / np.linalg.norm(dense, axis=0)
+    similarity = unit.T @ unit
+    similar = model.similar
+    for item in range(len(model.item_ids)):
+        span = slice(similar.indptr[item], similar.indptr[item + 1])
+        others = [j for j in range(len(model.item_ids)) if j != item and similarity[item, j] > 0]
+        ranked = sorted(others, key=lambda j: (-round(similarity[item, j], 12), j))
+        expected = sorted(ranked[:5])
+        assert similar.indices[span].tolist() == expected, item
+        weights = similarity[item, expected] / similarity[item, expected].sum()
+        assert np.allclose(similar.data[span], weights)
+    twins = model.item_ids.tolist().index(20), model.item_ids.tolist().index(21)
+    assert any(
+        twins[0] in similar.indices[similar.indptr[i] : similar.indptr[i + 1]]
+        and twins[1] not in similar.indices[similar.indptr[i] : similar.indptr[i + 1]]
+        for i in range(len(model.item_ids))
+    )  # a tie was cut, to the lower column
 
 
 def test_stable_groups_are_the_unique_keys_in_input_order() -> None:

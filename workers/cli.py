@@ -209,7 +209,11 @@ def model_list(as_json: bool) -> None:
         click.echo(json.dumps(rows, default=str, indent=2))
         return
     for row in rows:
-        production = row["metrics"].get("larder items (TIFU-KNN)", {})
+        production: dict[str, float] = (
+            next(  # older versions were evaluated under an earlier model name
+                (m for name, m in row["metrics"].items() if name.startswith("larder items")), {}
+            )
+        )
         click.echo(
             f"{'*' if row['active'] else ' '} {row['version']}  {row['created_at']:%Y-%m-%d %H:%M}"
             f"  orders={row['trained_on'].get('orders')}"

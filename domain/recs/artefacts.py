@@ -17,7 +17,7 @@ from domain.recs.cart import CartModel
 from domain.recs.items import Csr, ItemsModel, ItemsParams
 from domain.recs.venues import VenueModel
 
-FORMAT = 2
+FORMAT = 3  # 3: the items model keeps an item graph, not every user's vector
 PARTS: dict[str, type[Any]] = {"items": ItemsModel, "venues": VenueModel, "cart": CartModel}
 
 
@@ -36,7 +36,9 @@ def from_bytes(data: bytes) -> Bundle:
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
         header = json.loads(archive["header"].tobytes())
         if header["format"] != FORMAT:
-            raise ValueError(f"unknown model artefact format {header['format']}")
+            raise ValueError(
+                f"unknown model artefact format {header['format']}: run `larder train`"
+            )
         extra = {"params": ItemsParams(**header["params"])}
         parts = {part: _unpack(cls, part, archive, extra) for part, cls in PARTS.items()}
     return Bundle(**parts)

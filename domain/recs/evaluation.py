@@ -32,7 +32,7 @@ Recommender = Callable[
     [ItemsModel, Mapping[int, Sequence[Basket]], int, int | None], dict[int, Ranked]
 ]
 
-PRODUCTION = "larder items (TIFU-KNN)"
+PRODUCTION = "larder items (TIFU + item-item)"
 MODELS: dict[str, Recommender] = {
     "G-TopFreq": g_topfreq_many,
     "P-TopFreq": p_topfreq_many,

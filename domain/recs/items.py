@@ -1,21 +1,31 @@
-"""Per-user item recommendations inside a venue: TIFU-KNN (Hu et al., SIGIR 2020). Pure, numpy only.
+"""Per-user item recommendations inside a venue (pure, numpy only): a time-decayed personal
+repeat vector (TIFU, Hu et al., SIGIR 2020) blended with explore items from item-item
+co-occurrence.
 
 Why this model: on grocery next-basket data, a user's own purchase frequency with recency is the
 baseline most models fail to beat (Li et al., "A Next Basket Recommendation Reality Check", ACM
-TOIS 2023). TIFU-KNN keeps exactly that signal as its main term and adds what similar users buy,
-which is where items a user never bought come from.
+TOIS 2023). The personal vector keeps exactly that signal; explore items, the ones the user never
+bought, come from what is bought by the same people as the user's items.
 
 For a user with non-empty baskets b_0 .. b_{n-1} (oldest first, each a 0/1 item vector):
 
 - the baskets are split into G = min(n, GROUPS) consecutive groups of near-equal size (newer
-  groups take the extra basket, as in the authors' code);
+  groups take the extra basket, as in the TIFU authors' code);
 - basket i, in group g, weighs `within_decay**(n-1-i) * group_decay**(G-1-g) / (|group g| * G)`;
 - the user's vector u is the weighted sum of their basket vectors: a time-decayed purchase rate;
-- score = alpha * u + (1 - alpha) * mean vector of the user's nearest neighbours (cosine on those
-  vectors; other users only, positive similarity only, at most `neighbours` of them).
+- an item the user bought scores alpha * u_i;
+- an item j the user never bought scores (1 - alpha) * sum_i u_i P_ij, where row i of P holds
+  item i's `neighbours` most similar items (cosine of the items' columns in the training users'
+  vectors: bought by the same people, at the same recency), scaled to sum to 1: the user's
+  purchase rate spread one step along "bought by the same people".
 
-The same vector serves the neighbour search and the prediction, as in the paper (the authors'
-code blends vectors built without the group decay).
+TIFU-KNN proper takes the explore term from the user's nearest users instead. That needs a
+neighbour search per user at every refresh (the most expensive step of a refresh, measured) and
+a model holding every training user's vector (memory grows with users); the item graph costs
+nnz(u) x `neighbours` terms per user and grows with items only. On Instacart it scores within
+noise of TIFU-KNN (see README, "Offline evaluation"). Explore terms never add to items the user
+bought: there the co-occurrence term was measured to blur the repeat signal (Recall@10 0.396
+with it against 0.399 without).
 
 Item ids are one global space. A venue only restricts the candidates (items ever ordered there) and
 supplies the popularity order used for ties, for padding when fewer than k items score, and for
@@ -23,10 +33,10 @@ cold start. Items that appear only after training are unknown to the model and a
 the next `train`.
 
 Engineering: the venv has numpy but not scipy, so sparse matrices are CSR triples built with
-numpy. A batch of users is scored in row chunks on a dense block over the candidate columns; the
-work per user is O(candidates + nonzeros of the neighbours' vectors + postings of the user's
-items), with no Python loop over items (Python touches each basket to read it and each user's
-final k results to return them).
+numpy. A batch of users is scored on a flat array of candidate cells (or a dense block over the
+candidate columns); the work per user is O(candidates + nonzeros of u x neighbours), with no
+Python loop over items (Python touches each basket to read it and each user's final k results
+to return them).
 """
 
 from __future__ import annotations
@@ -83,8 +93,8 @@ def chronological(baskets: Iterable[Basket]) -> list[Basket]:
 
 @dataclass(frozen=True, slots=True)
 class ItemsParams:
-    """TIFU-KNN's four hyper-parameters. Defaults: Hu et al.'s published Instacart setting
-    (r_b 0.9, r_g 0.7, alpha 0.9, 3 groups), with the neighbour count of their smaller data sets.
+    """The model's four hyper-parameters. The personal ones are Hu et al.'s published Instacart
+    setting (r_b 0.9, r_g 0.7, alpha 0.9, 3 groups), not tuned on our data.
 
     within_decay: r_b, the weight a basket keeps for each newer basket of the same user. 0.9 halves
         a basket's weight after ~7 newer ones: recent habits dominate, old ones still count.
@@ -92,17 +102,19 @@ class ItemsParams:
     group_decay: r_g, the extra weight kept per newer third of the user's history (see GROUPS).
         Unlike r_b it is relative to the history's length: the oldest third of a long history is
         discounted as much as that of a short one.
-    neighbours: k, the most similar other users averaged into the score. Hu et al. use 300 (Ta-Feng,
-        ValuedShopper) to 900 (Instacart, Dunnhumby, ~10^4 users); more neighbours approach
-        popularity among people who shop like the user, fewer are noisier. 0 disables them.
-    alpha: the weight of the user's own vector against the neighbours' mean. Instacart is
-        repeat-heavy, so the paper's 0.9 keeps the personal term dominant; the neighbours still
-        order every item the user never bought.
+    neighbours: the similar items kept per item (rows of P). 20 is the usual item-kNN setting:
+        enough to reach items of venues the user never ordered from through several of their
+        items, and it bounds the explore work per user (nnz(u) x 20 terms) and the model
+        (items x 20 entries). On Instacart 10 to 300 give the same figures (an item new to the
+        user rarely outranks their own repeats there). 0 disables explore items.
+    alpha: the weight of the repeat term against the explore term. Instacart is repeat-heavy, so
+        the paper's 0.9 keeps the personal term dominant; explore items still fill the list
+        after the user's own items, and order every venue the user never ordered from.
     """
 
     within_decay: float = 0.9
     group_decay: float = 0.7
-    neighbours: int = 300
+    neighbours: int = 20
     alpha: float = 0.9
 
     def __post_init__(self) -> None:
@@ -135,9 +147,7 @@ class ItemsModel:
     venue_indptr: IntArray  # venue v's slice of venue_columns / venue_counts
     venue_columns: IntArray  # per venue: its columns, most popular there first
     venue_counts: FloatArray  # per venue: baskets at that venue containing the item
-    user_ids: IntArray  # row r of `vectors` is user user_ids[r]; sorted
-    vectors: Csr  # users x items: the time-decayed personal vectors
-    postings: Csr  # items x users: the vectors scaled to unit length (for cosine)
+    similar: Csr  # items x items: P, each item's most similar items, each row summing to 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,8 +167,7 @@ def train(history: Sequence[Basket], params: ItemsParams | None = None) -> Items
     by_user: dict[int, list[Basket]] = {}
     for basket in baskets:
         by_user.setdefault(basket.user_id, []).append(basket)
-    user_ids = np.array(sorted(by_user), dtype=np.int64)
-    vectors = user_vectors([chronological(by_user[u]) for u in user_ids.tolist()], item_ids, params)
+    vectors = user_vectors([chronological(by_user[u]) for u in sorted(by_user)], item_ids, params)
     return ItemsModel(
         params=params,
         item_ids=item_ids,
@@ -168,9 +177,7 @@ def train(history: Sequence[Basket], params: ItemsParams | None = None) -> Items
         venue_indptr=_frozen(venue_indptr),
         venue_columns=_frozen(venue_columns),
         venue_counts=_frozen(venue_counts),
-        user_ids=_frozen(user_ids),
-        vectors=_frozen_csr(vectors),
-        postings=_frozen_csr(_unit_rows_transposed(vectors, len(item_ids))),
+        similar=_frozen_csr(item_neighbours(vectors, len(item_ids), params.neighbours)),
     )
 
 
@@ -193,7 +200,34 @@ def _unit_rows_transposed(matrix: Csr, n_cols: int) -> Csr:
     n_rows = len(matrix.indptr) - 1
     rows = np.repeat(np.arange(n_rows), np.diff(matrix.indptr))
     norms = np.sqrt(np.bincount(rows, weights=matrix.data**2, minlength=n_rows))
-    return _csr(matrix.indices, rows, matrix.data / norms[rows], n_cols, n_rows)
+    return _transposed(Csr(matrix.indptr, matrix.indices, matrix.data / norms[rows]), n_cols)
+
+
+def _transposed(matrix: Csr, n_cols: int) -> Csr:
+    n_rows = len(matrix.indptr) - 1
+    rows = np.repeat(np.arange(n_rows), np.diff(matrix.indptr))
+    return _csr(matrix.indices, rows, matrix.data, n_cols, n_rows)
+
+
+def item_neighbours(vectors: Csr, n_items: int, k: int) -> Csr:
+    """P: per item, its k most cosine-similar other items (ties: the lower column) over the
+    users' vectors, weights scaled to sum to 1. Walks, for a block of items at a time, their
+    buyers' vectors: work is the sum over users of nnz(u)^2, memory one block's share of it."""
+    n_users = len(vectors.indptr) - 1
+    by_user = _unit_rows_transposed(_transposed(vectors, n_items), n_users)  # unit columns
+    columns = _transposed(by_user, n_items)  # items x users, unit rows
+    parts = [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))]
+    for start in range(0, n_items if k else 0, NEIGHBOUR_ROWS):
+        rows = np.arange(start, min(start + NEIGHBOUR_ROWS, n_items))
+        owner, candidate, similarity = _cosine(columns, rows, by_user, n_items)
+        other = candidate != rows[owner]
+        owner, candidate, similarity = _top_per_owner(
+            owner[other], candidate[other], similarity[other], len(rows), k
+        )
+        parts.append((owner + start, candidate, similarity))
+    owner, candidate, similarity = (np.concatenate(p) for p in zip(*parts, strict=True))
+    total = np.bincount(owner, weights=similarity, minlength=n_items)
+    return _csr(owner, candidate, similarity / total[owner], n_items, n_items)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,22 +304,18 @@ def recommend_many(
     k: int,
     venue_id: int | None = None,
 ) -> dict[int, Ranked]:
-    """`recommend` for many users at once (same results), keyed by user id.
-
-    The key, not the baskets, says who the user is: it is left out of its own neighbours.
-    """
+    """`recommend` for many users at once (same results), keyed by user id."""
     users = list(histories)
     query = user_vectors([chronological(histories[u]) for u in users], model.item_ids, model.params)
-    self_rows = _rows_of(model.user_ids, np.array(users, dtype=np.int64))
     columns, _ = popular_columns(model, venue_id)
     local = local_columns(columns, len(model.item_ids))
+    cost = len(query.data) * (1 + model.params.neighbours) // max(len(users), 1)
 
     def block(start: int, stop: int) -> tuple[FloatArray, FloatArray]:
-        rows = np.arange(start, stop)
-        scores = _scores(model, query, rows, self_rows[start:stop], local, len(columns))
+        scores = _scores(model, _row_slice(query, start, stop), local, len(columns))
         return scores, scores
 
-    return rank_blocks(users, columns, model.item_ids, k, block, _cost_per_user(model))
+    return rank_blocks(users, columns, model.item_ids, k, block, cost)
 
 
 def recommend_at_venues(
@@ -296,10 +326,10 @@ def recommend_at_venues(
 ) -> dict[tuple[int, int], Ranked]:
     """`recommend` for each (user, venue) pair asked for, keyed by that pair.
 
-    Same results as one `recommend` per pair, in one vectorised pass: each user's neighbours are
-    found once (the neighbour search is the expensive part), and every pair's candidates (its
-    venue's items) are laid end to end in one flat array, scored by one `bincount` and ranked by
-    one (two-pass, stable) sort, so the cost does not grow with the number of distinct venues."""
+    Same results as one `recommend` per pair, in one vectorised pass: every pair's candidates
+    (its venue's items) are laid end to end in one flat array, scored by one `bincount` and
+    ranked by one (two-pass, stable) sort, so the cost does not grow with the number of
+    distinct venues."""
     found = top_at_venues(model, histories, venues, k)
     return {pair: list(zip(ids, scores, strict=True)) for pair, (ids, scores) in found.items()}
 
@@ -317,31 +347,40 @@ def top_at_venues(
     if not pairs:
         return {}
     query = user_vectors([chronological(histories[u]) for u in users], model.item_ids, model.params)
-    hood = neighbourhoods(model, query, _rows_of(model.user_ids, np.array(users, dtype=np.int64)))
     layout = _PairLayout(model, pairs)
-    owner, columns, values = _score_entries(model, query, hood)
-    ids, scores, bounds = layout.top(layout.scores(owner, columns, values), k)
+    repeat, explore = _terms(model, query)
+    ids, scores, bounds = layout.top(_blend(layout.cells(*repeat), layout.cells(*explore)), k)
     return {
         (users[row], venue): (ids[a:b], scores[a:b])
         for (row, venue), (a, b) in zip(pairs, pairwise(bounds), strict=True)
     }
 
 
-def _score_entries(
-    model: ItemsModel, query: Csr, hood: Csr
-) -> tuple[IntArray, IntArray, FloatArray]:
-    """(query row, column, value) of every term of every user's score: alpha x their own vector,
-    and each neighbour's vector x its weight."""
-    rows = np.arange(len(query.indptr) - 1)
-    own_owner, own_at = _gather(query, rows)
-    nb_owner, nb_at = _gather(hood, rows)
-    pair, at = _gather(model.vectors, hood.indices[nb_at])
-    owner = np.concatenate([own_owner, nb_owner[pair]])
-    columns = np.concatenate([query.indices[own_at], model.vectors.indices[at]])
-    values = np.concatenate(
-        [model.params.alpha * query.data[own_at], hood.data[nb_at][pair] * model.vectors.data[at]]
-    )
-    return owner, columns, values
+Terms = tuple[IntArray, IntArray, FloatArray]  # (query row, column, value) of score terms
+Cells = tuple[IntArray, FloatArray, int]  # (flat cell, value) of terms, and the cell count
+
+
+def _terms(model: ItemsModel, query: Csr) -> tuple[Terms, Terms]:
+    """The repeat terms (alpha x the user's vector) and the explore terms ((1 - alpha) x each
+    of the user's items' row of P) of every query row."""
+    alpha, similar = model.params.alpha, model.similar
+    owner, at = _gather(query, np.arange(len(query.indptr) - 1))
+    repeat = owner, query.indices[at], alpha * query.data[at]
+    term, entry = _gather(similar, query.indices[at])
+    values = (1.0 - alpha) * query.data[at][term] * similar.data[entry]
+    return repeat, (owner[term], similar.indices[entry], values)
+
+
+def _blend(repeat: Cells, explore: Cells) -> FloatArray:
+    """Per cell, the sum of its terms; explore terms only in cells without a repeat term (an
+    item the user bought scores by their own purchases alone)."""
+    size = repeat[2]
+    bought = np.zeros(size, dtype=bool)
+    bought[repeat[0]] = True
+    new = ~bought[explore[0]]
+    flat = np.concatenate([repeat[0], explore[0][new]])
+    values = np.concatenate([repeat[1], explore[1][new]])
+    return np.bincount(flat, weights=values, minlength=size).astype(np.float64, copy=False)
 
 
 class _PairLayout:
@@ -392,10 +431,10 @@ class _PairLayout:
         pair = self.order[at]
         return pair, self.keys[pair] == key
 
-    def scores(self, owner: IntArray, columns: IntArray, values: FloatArray) -> FloatArray:
-        """Sum each term into the cell of every pair of its owner whose venue sells its item.
-        When every item is listed by exactly one venue, a term is one entry: its venue and
-        position there are read per column, without expanding terms into entries."""
+    def cells(self, owner: IntArray, columns: IntArray, values: FloatArray) -> Cells:
+        """The cell of every term in each pair of its owner whose venue sells its item. When
+        every item is listed by exactly one venue, a term is one entry: its venue and position
+        there are read per column, without expanding terms into entries."""
         if self.sole_venue is not None:
             venue, local = self.sole_venue[0][columns], self.sole_venue[1][columns]
         else:
@@ -404,8 +443,7 @@ class _PairLayout:
             venue = self.by_column.data[entry].astype(np.int64)  # the venue listing the item
             local = self.by_column.indices[entry] - self.model.venue_indptr[venue]
         pair, hit = self._pairs_of(owner * len(self.model.venue_ids) + venue)
-        flat = self.start[pair[hit]] + local[hit]
-        return np.bincount(flat, weights=values[hit], minlength=self.total).astype(float)
+        return self.start[pair[hit]] + local[hit], values[hit], self.total
 
     def top(self, scores: FloatArray, k: int) -> tuple[list[int], list[float], list[int]]:
         """Per pair, its k best cells, best first; ties go to the more popular item: the item ids
@@ -433,33 +471,6 @@ def _column_entries(model: ItemsModel) -> Csr:
     indptr = np.zeros(len(model.item_ids) + 1, dtype=np.int64)
     np.cumsum(np.bincount(model.venue_columns, minlength=len(model.item_ids)), out=indptr[1:])
     return Csr(indptr, order.astype(np.int64), venue_of[order].astype(np.float64))
-
-
-def neighbourhoods(model: ItemsModel, query: Csr, self_rows: IntArray) -> Csr:
-    """Each query row's neighbours as CSR: indices are training rows, data their weights."""
-    n_rows = len(query.indptr) - 1
-    step = NEIGHBOUR_ROWS
-    owners, rows, weights = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
-    for start in range(0, n_rows, step):
-        stop = min(start + step, n_rows)
-        owner, nb_rows, weight = _neighbours(
-            model, query, np.arange(start, stop), self_rows[start:stop]
-        )
-        owners.append(owner + start)
-        rows.append(nb_rows)
-        weights.append(weight)
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(np.concatenate(owners), minlength=n_rows), out=indptr[1:])
-    return Csr(indptr, np.concatenate(rows), np.concatenate(weights))
-
-
-def _cost_per_user(model: ItemsModel) -> int:
-    """Cells one user needs: the entries of its neighbours' vectors."""
-    n_users = len(model.user_ids)
-    if n_users == 0 or model.params.alpha == 1.0:
-        return 0
-    mean_entries = len(model.vectors.data) / n_users
-    return int(min(model.params.neighbours, n_users) * mean_entries)
 
 
 def popular_columns(model: ItemsModel, venue_id: int | None) -> tuple[IntArray, FloatArray]:
@@ -535,97 +546,67 @@ def top_k_columns(keys: FloatArray, k: int) -> IntArray:
     return cols[order].reshape(n_rows, k).astype(np.int64)
 
 
-def _scores(
-    model: ItemsModel,
-    query: Csr,
-    rows: IntArray,
-    self_rows: IntArray,
-    local: IntArray,
-    width: int,
-) -> FloatArray:
-    """Dense (rows x width candidates) scores: alpha * own vector + (1 - alpha) * neighbours."""
-    alpha = model.params.alpha
-    owner, at = _gather(query, rows)
-    cells = [_cells(owner, query.indices[at], alpha * query.data[at], local, width)]
-    cells.append(_neighbour_cells(model, *_neighbours(model, query, rows, self_rows), local, width))
-    return _dense(cells, len(rows), width)
-
-
-def _neighbour_cells(
-    model: ItemsModel,
-    owner: IntArray,
-    rows: IntArray,
-    weight: FloatArray,
-    local: IntArray,
-    width: int,
-) -> tuple[IntArray, FloatArray]:
-    """Cells of the neighbours' weighted vectors (`owner`: the query row each neighbour serves)."""
-    pair, at = _gather(model.vectors, rows)
-    values = weight[pair] * model.vectors.data[at]
-    return _cells(owner[pair], model.vectors.indices[at], values, local, width)
-
-
-def _dense(cells: list[tuple[IntArray, FloatArray]], n_rows: int, width: int) -> FloatArray:
-    flat = np.concatenate([c[0] for c in cells])
-    values = np.concatenate([c[1] for c in cells])
-    block = np.bincount(flat, weights=values, minlength=n_rows * width)
-    return block.astype(np.float64, copy=False).reshape(n_rows, width)
+def _scores(model: ItemsModel, query: Csr, local: IntArray, width: int) -> FloatArray:
+    """Dense (query rows x width candidates) scores."""
+    repeat, explore = _terms(model, query)
+    size = (len(query.indptr) - 1) * width
+    cells = [_cells(*terms, local, width, size) for terms in (repeat, explore)]
+    return _blend(*cells).reshape(-1, width)
 
 
 def _cells(
-    owner: IntArray, columns: IntArray, values: FloatArray, local: IntArray, width: int
-) -> tuple[IntArray, FloatArray]:
-    """Flat indices into a (rows x width) block for the entries on candidate columns."""
+    owner: IntArray, columns: IntArray, values: FloatArray, local: IntArray, width: int, size: int
+) -> Cells:
+    """Flat indices into a (rows x width) block for the terms on candidate columns."""
     position = local[columns]
     keep = position >= 0
-    return owner[keep] * width + position[keep], values[keep]
+    return owner[keep] * width + position[keep], values[keep], size
 
 
-def _neighbours(
-    model: ItemsModel, query: Csr, rows: IntArray, self_rows: IntArray
+def _row_slice(matrix: Csr, start: int, stop: int) -> Csr:
+    indptr = matrix.indptr[start : stop + 1]
+    span = slice(indptr[0], indptr[-1])
+    return Csr(indptr - indptr[0], matrix.indices[span], matrix.data[span])
+
+
+def _top_per_owner(
+    owner: IntArray, candidate: IntArray, similarity: FloatArray, n_rows: int, k: int
 ) -> tuple[IntArray, IntArray, FloatArray]:
-    """(query row in chunk, training row, weight) of each neighbour: the up-to-k most cosine-
-    similar other users with positive similarity (ties: the lower training row), each weighing
-    (1 - alpha) / their number. Owners come out in ascending order."""
-    k = min(model.params.neighbours, len(model.user_ids))
-    if k == 0 or model.params.alpha == 1.0:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
-    owner, candidate, similarity = _cosine(model, query, rows)
-    not_self = candidate != self_rows[owner]
-    owner, candidate, similarity = owner[not_self], candidate[not_self], similarity[not_self]
-    contender = similarity >= _kth_largest(owner, similarity, len(rows), k)[owner]
+    """Per owner (ascending on input, candidates ascending within it), its k most similar
+    candidates, ties to the lower candidate: in (owner, -similarity, candidate) order."""
+    contender = similarity >= _kth_largest(owner, similarity, n_rows, k)[owner]
     owner, candidate, similarity = owner[contender], candidate[contender], similarity[contender]
-    # = np.lexsort((candidate, -similarity, owner)) in two stable passes: pairs come from
-    # _cosine in (owner, candidate) order
+    # = np.lexsort((candidate, -similarity, owner)) in two stable passes: pairs come in
+    # (owner, candidate) order
     by_similarity = np.argsort(-similarity, kind="stable")
     order = by_similarity[np.argsort(owner[by_similarity], kind="stable")]
-    owner, candidate = owner[order], candidate[order]
+    owner, candidate, similarity = owner[order], candidate[order], similarity[order]
     rank = np.arange(len(owner)) - np.searchsorted(owner, owner, side="left")
-    owner, candidate = owner[rank < k], candidate[rank < k]
-    count = np.bincount(owner, minlength=len(rows))
-    weight = (1.0 - model.params.alpha) / count[owner]
-    return owner, candidate.astype(np.int64), weight
+    keep = rank < k
+    return owner[keep], candidate[keep].astype(np.int64), similarity[keep]
 
 
-def _cosine(model: ItemsModel, query: Csr, rows: IntArray) -> tuple[IntArray, IntArray, FloatArray]:
-    """Sparse cosine similarity of the query rows to the training users that share an item
-    with them, walking the postings of the query's items: (query row, training row, positive
-    similarity), ordered by query row then training row. Work grows with those postings, not
-    with the number of training users."""
-    n_users = max(len(model.user_ids), 1)
+def _cosine(
+    query: Csr, rows: IntArray, postings: Csr, n_targets: int
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Sparse cosine similarity of the query rows to the targets that share a column with
+    them, walking the postings (column -> targets, unit-length targets) of the query's columns:
+    (query row, target, positive similarity), ordered by query row then target. Work grows
+    with those postings, not with the number of targets."""
+    n_targets = max(n_targets, 1)
     owner, at = _gather(query, rows)
     norms = np.sqrt(np.bincount(owner, weights=query.data[at] ** 2, minlength=len(rows)))
     unit = query.data[at] / np.where(norms > 0.0, norms, 1.0)[owner]
-    entry, posting = _gather(model.postings, query.indices[at])
+    entry, posting = _gather(postings, query.indices[at])
     # each posting list is a sorted run of training rows, so a stable sort groups the pairs cheaply
-    order, first = _stable_groups(owner[entry] * n_users + model.postings.indices[posting])
+    order, first = _stable_groups(owner[entry] * n_targets + postings.indices[posting])
     entry, posting = entry[order], posting[order]
-    values = unit[entry] * model.postings.data[posting]
+    values = unit[entry] * postings.data[posting]
     group = np.cumsum(first) - 1
     similarity = np.bincount(group, weights=values).astype(float)  # one bin per group
     positive = similarity > 0.0
     pair = np.flatnonzero(first)[positive]
-    return owner[entry[pair]], model.postings.indices[posting[pair]], similarity[positive]
+    return owner[entry[pair]], postings.indices[posting[pair]], similarity[positive]
 
 
 def _kth_largest(owner: IntArray, values: FloatArray, n_rows: int, k: int) -> FloatArray:
