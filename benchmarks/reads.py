@@ -53,8 +53,8 @@ VERSION = "bench-1"
 
 BARE_SELECT = """
     SELECT ids, scores, model_version, computed_at FROM recommendations
-    WHERE user_id = %s AND surface = %s AND context = %s
-"""
+    WHERE user_id = %s AND surface = %s AND %s::bigint IS NOT NULL
+"""  # the whole packed row of the user's surface: more bytes than the one list a read slices
 
 
 # --- the world -----------------------------------------------------------------------------
@@ -142,7 +142,8 @@ def fill(url: str, users: int, seed: int = 7) -> World:
         _copy(conn, "users (user_id, city_id, home_lat, home_lon, version)", _users(world))
         _copy(
             conn,
-            "recommendations (user_id, surface, context, ids, scores, model_version, inputs_at)",
+            "recommendations (user_id, surface, contexts, bounds, ids, scores, model_version,"
+            " inputs_at)",
             _lists(world, draws),
         )
         _copy(
@@ -206,14 +207,21 @@ def _lists(world: World, draws: np.random.Generator) -> Iterator[str]:
         for city in CITIES
         for venue in venues_of(city)
     }
-    top100, top50 = descending(DISCOVERY_SIZE), descending(ITEMS_PER_VENUE)
+    top100 = descending(DISCOVERY_SIZE)
     inputs_at = datetime.now(UTC).isoformat()
     tail = f"\t{VERSION}\t{inputs_at}\n"
+    one = array([0, DISCOVERY_SIZE])
+    bounds = array(list(range(0, ITEMS_PER_VENUE * (ITEMS_LISTS_PER_USER + 1), ITEMS_PER_VENUE)))
+    scores = array(
+        [round(1.0 - i / ITEMS_PER_VENUE, 4) for i in range(ITEMS_PER_VENUE)] * ITEMS_LISTS_PER_USER
+    )  # one user's 5 items lists, end to end
     for user in range(1, world.users + 1):
         pool = discovery[int(world.city[user])]
-        yield f"{user}\tdiscovery\t0\t{pool[user % len(pool)]}\t{top100}{tail}"
-        for venue in world.venues[user].tolist():
-            yield f"{user}\titems\t{venue}\t{items[venue][user % 3]}\t{top50}{tail}"
+        yield f"{user}\tdiscovery\t{{0}}\t{one}\t{pool[user % len(pool)]}\t{top100}{tail}"
+        venues = world.venues[user].tolist()
+        packed = ",".join(items[venue][user % 3].strip("{}") for venue in venues)
+        contexts = array(venues)
+        yield f"{user}\titems\t{contexts}\t{bounds}\t{{{packed}}}\t{scores}{tail}"
 
 
 def _fallbacks(draws: np.random.Generator) -> Iterator[str]:

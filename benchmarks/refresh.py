@@ -173,11 +173,12 @@ def copy_ceiling(db_url: str, users: int, chunk: int) -> dict[str, float]:
     job-sized batches, into an empty table."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE ceiling (LIKE recommendations INCLUDING ALL)")
+        conn.execute("ALTER TABLE ceiling SET (toast_tuple_target = 8160)")  # as migration 0008
         batches = []
         for start in range(0, users, chunk):
             buffer = io.BytesIO()
             sql = (
-                "COPY (SELECT user_id, surface, context, ids, scores, inputs_at"
+                "COPY (SELECT user_id, surface, contexts, bounds, ids, scores, inputs_at"
                 " FROM recommendations r JOIN (SELECT user_id FROM users ORDER BY user_id"
                 f" OFFSET {start} LIMIT {chunk}) u USING (user_id)) TO STDOUT (FORMAT binary)"
             )
@@ -185,24 +186,33 @@ def copy_ceiling(db_url: str, users: int, chunk: int) -> dict[str, float]:
                 for data in copy:
                     buffer.write(data)
             batches.append(buffer.getvalue())
-        rows = conn.execute("SELECT count(*) FROM recommendations").fetchone()[0]  # type: ignore[index]
+        rows, lists = conn.execute(
+            "SELECT count(*), sum(cardinality(contexts)) FROM recommendations"
+        ).fetchone()  # type: ignore[misc]
         started = time.perf_counter()
         for data in batches:
             with conn.transaction():
                 conn.execute(
-                    "CREATE TEMP TABLE incoming (user_id bigint, surface text, context bigint,"
-                    " ids bigint[], scores real[], inputs_at timestamptz) ON COMMIT DROP"
+                    "CREATE TEMP TABLE incoming (user_id bigint, surface text, contexts bigint[],"
+                    " bounds int[], ids bigint[], scores real[], inputs_at timestamptz)"
+                    " ON COMMIT DROP"
                 )
                 with conn.cursor().copy("COPY incoming FROM STDIN (FORMAT binary)") as copy:
                     copy.write(data)
                 conn.execute(
-                    "INSERT INTO ceiling (user_id, surface, context, ids, scores, model_version,"
-                    " inputs_at, computed_at) SELECT user_id, surface, context, ids, scores, 'c',"
-                    " inputs_at, now() FROM incoming ON CONFLICT (user_id, surface, context)"
-                    " DO UPDATE SET ids = EXCLUDED.ids, scores = EXCLUDED.scores"
+                    "INSERT INTO ceiling (user_id, surface, contexts, bounds, ids, scores,"
+                    " model_version, inputs_at, computed_at) SELECT user_id, surface, contexts,"
+                    " bounds, ids, scores, 'c', inputs_at, now() FROM incoming"
+                    " ON CONFLICT (user_id, surface) DO UPDATE SET contexts = EXCLUDED.contexts,"
+                    " bounds = EXCLUDED.bounds, ids = EXCLUDED.ids, scores = EXCLUDED.scores"
                 )
         elapsed = time.perf_counter() - started
-    return {"rows": rows, "rows_per_s": rows / elapsed, "users_per_s": users / elapsed}
+    return {
+        "rows": rows,
+        "lists": lists,
+        "rows_per_s": rows / elapsed,
+        "users_per_s": users / elapsed,
+    }
 
 
 def main() -> None:
@@ -265,8 +275,10 @@ def report(
     )
     print(f"world: {counts} loaded in {load_s:.1f} s; model {version} trained in {train_s:.1f} s")
     print(f"workers: {args.processes} processes x {args.threads} threads, {args.chunk} users/job")
-    rows = ceiling["rows"]
-    print(f"| full refresh | {refresh['users']:,} users, {rows:,} lists | ratio |")
+    lists, rows = ceiling["lists"], ceiling["rows"]
+    print(
+        f"| full refresh | {refresh['users']:,} users, {lists:,} lists in {rows:,} rows | ratio |"
+    )
     print("|---|---|---|")
     print(
         f"| larder (`refresh_lists` jobs) | **{refresh['users_per_s']:,.0f} users/s**"

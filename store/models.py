@@ -228,12 +228,17 @@ model_versions = Table(
     Index("uq_model_versions_active_kind", "kind", unique=True, postgresql_where=text("active")),
 )
 
+# One row per user and surface holds all of that surface's lists (one per context, end to end):
+# list k (1-based) is ids[bounds[k] + 1 : bounds[k + 1]], for context contexts[k]. A refresh writes
+# ~3 rows per user instead of ~18 (the per-row cost was most of a refresh's writes), and a read is
+# still one primary-key lookup (store/queries.py, READ_RECOMMENDATIONS).
 recommendations = Table(
     "recommendations",
     metadata,
     Column("user_id", BigInteger, primary_key=True, autoincrement=False),
     Column("surface", Text, primary_key=True),
-    Column("context", BigInteger, primary_key=True, autoincrement=False),  # 0: none
+    Column("contexts", ARRAY(BigInteger), nullable=False),  # 0: none
+    Column("bounds", ARRAY(Integer), nullable=False),  # cardinality(contexts) + 1 offsets
     Column("ids", ARRAY(BigInteger), nullable=False),
     Column("scores", ARRAY(REAL), nullable=False),
     Column("model_version", Text, nullable=False),

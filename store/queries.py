@@ -262,34 +262,24 @@ ACTIVE_MODEL_VERSION = "SELECT version FROM model_versions WHERE kind = %(kind)s
 # Bulk list writes: rows are COPied into a temporary table (dropped at commit), then merged.
 INCOMING_LISTS = """
     CREATE TEMP TABLE incoming_lists (
-        user_id bigint, surface text, context bigint, ids bigint[], scores real[],
-        inputs_at timestamptz,
-        PRIMARY KEY (user_id, surface, context)  -- the delete below probes it per stored list
-    ) ON COMMIT DROP
+        user_id bigint, surface text, contexts bigint[], bounds int[], ids bigint[],
+        scores real[], inputs_at timestamptz,
+        PRIMARY KEY (user_id, surface)  -- the delete below probes it per stored row
+    ) WITH (toast_tuple_target = 8160) ON COMMIT DROP  -- as `recommendations`: no TOAST work
 """
 COPY_INCOMING_LISTS = "COPY incoming_lists FROM STDIN (FORMAT binary)"  # store/pgcopy.py
 
 # A recompute from older inputs never overwrites a list computed from newer ones.
 UPSERT_RECOMMENDATIONS = """
     INSERT INTO recommendations AS r
-        (user_id, surface, context, ids, scores, model_version, inputs_at, computed_at)
-    SELECT user_id, surface, context, ids, scores, %(version)s, inputs_at, now()
+        (user_id, surface, contexts, bounds, ids, scores, model_version, inputs_at, computed_at)
+    SELECT user_id, surface, contexts, bounds, ids, scores, %(version)s, inputs_at, now()
     FROM incoming_lists
-    ON CONFLICT (user_id, surface, context) DO UPDATE SET
-        ids = EXCLUDED.ids, scores = EXCLUDED.scores, model_version = EXCLUDED.model_version,
+    ON CONFLICT (user_id, surface) DO UPDATE SET
+        contexts = EXCLUDED.contexts, bounds = EXCLUDED.bounds, ids = EXCLUDED.ids,
+        scores = EXCLUDED.scores, model_version = EXCLUDED.model_version,
         inputs_at = EXCLUDED.inputs_at, computed_at = EXCLUDED.computed_at
     WHERE r.inputs_at <= EXCLUDED.inputs_at
-"""
-
-# A user's list that the new computation no longer produces (a category without enough
-# deliverable venues any more, a venue no longer relevant) goes, unless it is newer.
-DELETE_DROPPED_LISTS = """
-    DELETE FROM recommendations r
-    USING unnest(%(user_ids)s::bigint[], %(inputs)s::timestamptz[]) AS u(user_id, inputs_at)
-    WHERE r.user_id = ANY(%(user_ids)s::bigint[])  -- an index condition: a lookup per user
-      AND r.user_id = u.user_id AND r.inputs_at <= u.inputs_at
-      AND NOT EXISTS (SELECT 1 FROM incoming_lists n WHERE n.user_id = r.user_id
-                      AND n.surface = r.surface AND n.context = r.context)
 """
 
 # After a bulk refresh: the planner needs the table's shape (autovacuum may be off or late; a
@@ -372,13 +362,15 @@ RUN_STATUS = """
     GROUP BY r.run_id
 """
 
-# The read: one query, two primary-key lookups. The user's own fresh list if there is one,
-# else the fallback for the user's city (or for every city), flagged as such.
+# The read: one query, two primary-key lookups. The user's own fresh list if there is one (its
+# slice of the surface's row), else the fallback for the user's city (or for every city),
+# flagged as such.
 READ_RECOMMENDATIONS = """
-    (SELECT ids, scores, model_version, computed_at, false AS fallback
-     FROM recommendations
-     WHERE user_id = %(user_id)s AND surface = %(surface)s AND context = %(context)s
-       AND computed_at > now() - %(max_age)s)
+    (SELECT r.ids[r.bounds[k] + 1 : r.bounds[k + 1]], r.scores[r.bounds[k] + 1 : r.bounds[k + 1]],
+            r.model_version, r.computed_at, false AS fallback
+     FROM recommendations r, array_position(r.contexts, %(context)s::bigint) AS k
+     WHERE r.user_id = %(user_id)s AND r.surface = %(surface)s AND k IS NOT NULL
+       AND r.computed_at > now() - %(max_age)s)
     UNION ALL
     (SELECT ids, scores, model_version, computed_at, true
      FROM fallback_recommendations
@@ -441,9 +433,11 @@ READ_CART = """
         FROM fallback_recommendations f
         WHERE f.city_id = 0 AND f.surface = 'cart' AND f.context IN (SELECT item_id FROM cart)
     ), affinity AS (
-        (SELECT r.ids, r.scores, r.computed_at, false AS fallback
-         FROM recommendations r JOIN venue ON r.context = venue.venue_id
-         WHERE r.user_id = %(user_id)s AND r.surface = 'items'
+        (SELECT r.ids[r.bounds[k] + 1 : r.bounds[k + 1]] AS ids,
+                r.scores[r.bounds[k] + 1 : r.bounds[k + 1]] AS scores, r.computed_at,
+                false AS fallback
+         FROM venue, recommendations r, array_position(r.contexts, venue.venue_id) AS k
+         WHERE r.user_id = %(user_id)s AND r.surface = 'items' AND k IS NOT NULL
            AND r.computed_at > now() - %(max_age)s)
         UNION ALL
         (SELECT f.ids, f.scores, f.computed_at, true

@@ -39,21 +39,22 @@ def active_version(connection: psycopg.Connection[Any], kind: str) -> str | None
     return str(row[0]) if row else None
 
 
-def write_lists(connection: psycopg.Connection[Any], rows: Sequence[ListRow], version: str) -> None:
-    """Upsert a batch of users' lists (older inputs never overwrite newer lists) and drop the
-    lists those users no longer have. Call inside a transaction: the staging table lives until
-    commit."""
-    if not rows:
+def write_lists(
+    connection: psycopg.Connection[Any],
+    rows: Sequence[ListRow],
+    version: str,
+    users: Sequence[int] = (),
+) -> None:
+    """Upsert a batch of users' lists, one row per user and surface (older inputs never
+    overwrite newer lists). Each of `users` (the refreshed users) loses the lists it is no
+    longer given: its surfaces are replaced whole, by empty rows where it has no list. Call
+    inside a transaction: the staging table lives until commit."""
+    if not rows and not users:
         return
     connection.execute(queries.INCOMING_LISTS)
     with connection.cursor().copy(queries.COPY_INCOMING_LISTS) as copy:
-        copy.write(pgcopy.list_rows(rows))
+        copy.write(pgcopy.list_rows(rows, users))
     connection.execute(queries.UPSERT_RECOMMENDATIONS, {"version": version})
-    newest: dict[int, datetime] = {}
-    for row in rows:
-        newest[row.user_id] = max(row.inputs_at, newest.get(row.user_id, row.inputs_at))
-    params = {"user_ids": list(newest), "inputs": list(newest.values())}
-    connection.execute(queries.DELETE_DROPPED_LISTS, params)  # users' rows by primary key
 
 
 def write_fallbacks(

@@ -246,6 +246,18 @@ def test_lists_a_user_no_longer_has_are_removed(trained: Any) -> None:
     assert read(trained, 6, 1) is not None
 
 
+def test_a_surface_a_user_no_longer_has_is_removed(trained: Any) -> None:
+    # Given a stored discovery list for user 6, who has no known home (so no discovery list)
+    gone = ListRow(6, "discovery", 0, [1, 2], [1.0, 0.5], datetime(2020, 1, 1, tzinfo=UTC))
+    with trained.unit_of_work() as uow:
+        recs.write_lists(uow.connection, [gone], "old")
+    # When the user is refreshed / Then that list is gone, the items lists are there
+    refresh_lists.fn({"schema_version": 1, "user_ids": [6]})
+    with trained.unit_of_work(single_statement=True) as uow:
+        assert recs.read(uow.connection, 6, "discovery") is None
+    assert read(trained, 6, 1) is not None
+
+
 def test_invalid_refresh_job_is_rejected_not_retried(trained: Any) -> None:
     with pytest.raises(InvalidMessage, match="user_ids"):
         refresh_lists.fn({"schema_version": 1, "user_ids": []})

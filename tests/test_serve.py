@@ -91,10 +91,16 @@ def user_list(
 ) -> None:
     execute(
         db,
-        "INSERT INTO recommendations"
-        " (user_id, surface, context, ids, scores, model_version, inputs_at, computed_at)"
-        " VALUES (%(user)s, %(surface)s, %(context)s, %(ids)s, %(scores)s, 'm-user',"
-        " now() - %(age)s::interval, now() - %(age)s::interval)",
+        # a list more for the user's surface row: appended to the row's lists
+        "INSERT INTO recommendations AS r (user_id, surface, contexts, bounds, ids, scores,"
+        " model_version, inputs_at, computed_at)"
+        " VALUES (%(user)s, %(surface)s, ARRAY[%(context)s::bigint],"
+        " ARRAY[0, cardinality(%(ids)s::bigint[])], %(ids)s, %(scores)s, 'm-user',"
+        " now() - %(age)s::interval, now() - %(age)s::interval)"
+        " ON CONFLICT (user_id, surface) DO UPDATE SET contexts = r.contexts || EXCLUDED.contexts,"
+        " bounds = r.bounds || (r.bounds[cardinality(r.bounds)] + cardinality(EXCLUDED.ids)),"
+        " ids = r.ids || EXCLUDED.ids, scores = r.scores || EXCLUDED.scores,"
+        " computed_at = EXCLUDED.computed_at",
         user=user_id,
         surface=surface,
         context=context,

@@ -172,16 +172,16 @@ def queries_demo_user() -> str:
     last order at that venue that have complements (preferring users who have all three)."""
     return """
         SELECT user_id, category, venue_id, cart FROM (
-            SELECT r.user_id, r.context AS venue_id,
-                   (SELECT context FROM recommendations c
-                    WHERE c.user_id = r.user_id AND c.surface = 'category' LIMIT 1) AS category,
+            SELECT r.user_id, v.venue_id,
+                   (SELECT c.contexts[1] FROM recommendations c
+                    WHERE c.user_id = r.user_id AND c.surface = 'category') AS category,
                    (SELECT array_agg(l.item_id) FROM order_lines l
                     WHERE l.order_id = (SELECT order_id FROM orders o
-                                        WHERE o.user_id = r.user_id AND o.venue_id = r.context
+                                        WHERE o.user_id = r.user_id AND o.venue_id = v.venue_id
                                         ORDER BY placed_at DESC LIMIT 1)
                       AND EXISTS (SELECT 1 FROM fallback_recommendations f
                                   WHERE f.surface = 'cart' AND f.context = l.item_id)) AS cart
-            FROM recommendations r WHERE r.surface = 'items'
+            FROM recommendations r, unnest(r.contexts) AS v(venue_id) WHERE r.surface = 'items'
         ) candidates
         ORDER BY category IS NULL, cart IS NULL, user_id, venue_id
         LIMIT 1

@@ -35,6 +35,7 @@ from domain.recs.items import Basket, chronological, popular_columns, top_at_ven
 from domain.recs.venues import VenueCatalog
 
 SURFACES = ("discovery", "category", "items", "cart")
+USER_SURFACES = SURFACES[:3]  # stored per user (a cart read combines stored lists)
 EVERY_CITY = 0
 ITEMS_K = 50
 ITEMS_VENUES = 8
