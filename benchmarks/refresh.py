@@ -195,7 +195,7 @@ def copy_ceiling(db_url: str, users: int, chunk: int) -> dict[str, float]:
                 conn.execute(
                     "CREATE TEMP TABLE incoming (user_id bigint, surface text, contexts bigint[],"
                     " bounds int[], ids bigint[], scores real[], inputs_at timestamptz)"
-                    " ON COMMIT DROP"
+                    " WITH (toast_tuple_target = 8160) ON COMMIT DROP"
                 )
                 with conn.cursor().copy("COPY incoming FROM STDIN (FORMAT binary)") as copy:
                     copy.write(data)

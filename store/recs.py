@@ -20,9 +20,8 @@ ACTIVITY_DAYS = 30  # activity older than this no longer moves affinity
 
 
 def user_baskets(connection: psycopg.Connection[Any], user_ids: Sequence[int]) -> Iterator[Basket]:
-    yield from registry.baskets(
-        connection.execute(queries.USER_BASKETS, {"user_ids": list(user_ids)})
-    )
+    cursor = connection.cursor(binary=True)  # arrays and timestamps parse faster (measured)
+    yield from registry.baskets(cursor.execute(queries.USER_BASKETS, {"user_ids": list(user_ids)}))
 
 
 def ordering_users(connection: psycopg.Connection[Any]) -> list[int]:
@@ -92,7 +91,8 @@ def activity(
     connection: psycopg.Connection[Any], user_ids: Sequence[int], days: int = ACTIVITY_DAYS
 ) -> list[Activity]:
     params = {"user_ids": list(user_ids), "days": days}
-    return [Activity(*row) for row in connection.execute(queries.USER_ACTIVITY, params)]
+    cursor = connection.cursor(binary=True)
+    return [Activity(*row) for row in cursor.execute(queries.USER_ACTIVITY, params)]
 
 
 def users_to_refresh(connection: psycopg.Connection[Any], city_id: int | None) -> list[int]:
