@@ -14,7 +14,7 @@ from domain.recs import artefacts
 from domain.recs.bundle import MODEL_KIND as KIND
 from domain.recs.bundle import Bundle
 from domain.recs.items import Basket
-from domain.recs.lists import fallback_lists, user_lists
+from domain.recs.lists import UserLists, fallback_lists, user_lists
 from domain.recs.venues import VenueCatalog
 from schemas.base import InvalidMessage, parse
 from schemas.jobs import RefreshLists
@@ -75,14 +75,14 @@ def refresh_lists(job: dict[str, Any]) -> None:
         for basket in recs.user_baskets(uow.connection, parsed.user_ids):
             histories.setdefault(basket.user_id, []).append(basket)
         activity = recs.activity(uow.connection, parsed.user_ids)
-    rows, refreshed = [], []
+    lists, refreshed = UserLists([], {}), list[int]()
     if version is not None:  # else nothing trained yet: readers get fallbacks
         bundle = _bundle.get(version)
         now = datetime.now(UTC)
-        rows = user_lists(bundle, current_catalog(), homes, histories, activity, now)
+        lists = user_lists(bundle, current_catalog(), homes, histories, activity, now)
         refreshed = parsed.user_ids
     with database.unit_of_work() as uow:
-        recs.write_lists(uow.connection, rows, version or "", refreshed)
+        recs.write_lists(uow.connection, lists, version or "", refreshed)
         if parsed.run_id is not None and parsed.chunk is not None:
             runs.finish_chunk(uow.connection, parsed.run_id, parsed.chunk)
 

@@ -10,7 +10,7 @@ import psycopg
 
 from domain.recs.discovery import UserRow
 from domain.recs.items import Basket
-from domain.recs.lists import Activity, FallbackRow, ListRow
+from domain.recs.lists import Activity, FallbackRow, UserLists
 from domain.recs.venues import VenueCatalog, VenueRow
 from schemas.rows import RecommendationList
 from store import pgcopy, queries, registry
@@ -40,7 +40,7 @@ def active_version(connection: psycopg.Connection[Any], kind: str) -> str | None
 
 def write_lists(
     connection: psycopg.Connection[Any],
-    rows: Sequence[ListRow],
+    lists: UserLists,
     version: str,
     users: Sequence[int] = (),
 ) -> None:
@@ -48,11 +48,11 @@ def write_lists(
     overwrite newer lists). Each of `users` (the refreshed users) loses the lists it is no
     longer given: its surfaces are replaced whole, by empty rows where it has no list. Call
     inside a transaction: the staging table lives until commit."""
-    if not rows and not users:
+    if not lists.batches and not users:
         return
     connection.execute(queries.INCOMING_LISTS)
     with connection.cursor().copy(queries.COPY_INCOMING_LISTS) as copy:
-        copy.write(pgcopy.list_rows(rows, users))
+        copy.write(pgcopy.encode(lists, users))
     connection.execute(queries.UPSERT_RECOMMENDATIONS, {"version": version})
 
 

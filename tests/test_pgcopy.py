@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from domain.recs.lists import ListRow
+from domain.recs.lists import ListRow, UserLists
 from store import pgcopy
 
 ROWS = [
@@ -32,7 +32,7 @@ def test_lists_read_back_packed_per_user_and_surface(db: Any) -> None:
         )
         # When they are COPied in the binary format
         with conn.cursor().copy("COPY t FROM STDIN (FORMAT binary)") as copy:
-            copy.write(pgcopy.list_rows(ROWS, users=[3]))
+            copy.write(pgcopy.encode(UserLists.of_rows(ROWS), users=[3]))
         packed = conn.execute("SELECT * FROM t ORDER BY user_id, surface").fetchall()
         # (each list, as the read slices it)
         lists = conn.execute(

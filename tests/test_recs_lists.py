@@ -19,6 +19,7 @@ from domain.recs.lists import (
     ITEMS_VENUES,
     NO_INPUTS,
     ListRow,
+    UserLists,
     fallback_lists,
     relevant_venues,
     user_lists,
@@ -52,10 +53,10 @@ def test_relevant_venues_are_the_users_most_recent_first() -> None:
 def world_lists() -> tuple[Any, list[ListRow]]:
     world = small_world()
     bundle = train(world.baskets)
-    rows = user_lists(
+    lists = user_lists(
         bundle, world.catalog, world.users, histories(world.baskets), world.activity, world.now
     )
-    return world, rows
+    return world, lists.rows()
 
 
 def test_every_user_of_a_seeded_world_gets_discovery_and_items_lists() -> None:
@@ -127,7 +128,7 @@ def test_a_users_favourite_venue_leads_their_discovery_list() -> None:
     baskets = [basket(user.user_id, venue, 25 + d, 1) for d in range(5)]
     bundle = train(world.baskets)
     # When their lists are built / Then that venue ranks first (if it delivers to them)
-    rows = user_lists(bundle, world.catalog, [user], histories(baskets), [], world.now)
+    rows = user_lists(bundle, world.catalog, [user], histories(baskets), [], world.now).rows()
     discovery = next(r for r in rows if r.surface == "discovery")
     home_delivers = venue in [
         int(v) for v in world.catalog.venue_ids[world.catalog.cities[user.city_id]]
@@ -176,7 +177,7 @@ def test_cold_start_user_gets_popular_deliverable_venues() -> None:
     world = small_world()
     home = world.users[0]
     stranger = UserRow(10**9, home.city_id, home.home_lat, home.home_lon)
-    rows = user_lists(train(world.baskets), world.catalog, [stranger], {}, [], world.now)
+    rows = user_lists(train(world.baskets), world.catalog, [stranger], {}, [], world.now).rows()
     assert next(r for r in rows if r.surface == "discovery").ids
 
 
@@ -230,7 +231,7 @@ def test_a_list_from_older_inputs_never_overwrites_a_newer_one(trained: Any) -> 
     # When a late recompute from older inputs arrives
     stale = ListRow(5, "items", 1, [99], [1.0], datetime(2020, 1, 1, tzinfo=UTC))
     with trained.unit_of_work() as uow:
-        recs.write_lists(uow.connection, [stale], "old")
+        recs.write_lists(uow.connection, UserLists.of_rows([stale]), "old")
     # Then the stored list is unchanged
     assert read(trained, 5, 1) == newest
 
@@ -239,7 +240,7 @@ def test_lists_a_user_no_longer_has_are_removed(trained: Any) -> None:
     # Given a stored list for a venue the user's new computation does not produce
     gone = ListRow(6, "items", 77, [1], [1.0], datetime(2020, 1, 1, tzinfo=UTC))
     with trained.unit_of_work() as uow:
-        recs.write_lists(uow.connection, [gone], "old")
+        recs.write_lists(uow.connection, UserLists.of_rows([gone]), "old")
     # When the user is refreshed / Then that list is gone, the others are there
     refresh_lists.fn({"schema_version": 1, "user_ids": [6]})
     assert read(trained, 6, 77) is None
@@ -250,7 +251,7 @@ def test_a_surface_a_user_no_longer_has_is_removed(trained: Any) -> None:
     # Given a stored discovery list for user 6, who has no known home (so no discovery list)
     gone = ListRow(6, "discovery", 0, [1, 2], [1.0, 0.5], datetime(2020, 1, 1, tzinfo=UTC))
     with trained.unit_of_work() as uow:
-        recs.write_lists(uow.connection, [gone], "old")
+        recs.write_lists(uow.connection, UserLists.of_rows([gone]), "old")
     # When the user is refreshed / Then that list is gone, the items lists are there
     refresh_lists.fn({"schema_version": 1, "user_ids": [6]})
     with trained.unit_of_work(single_statement=True) as uow:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import NamedTuple
 
 import numpy as np
@@ -235,40 +235,68 @@ class Ranked(NamedTuple):
     scores: list[float]
 
 
-def discovery(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams) -> list[Ranked]:
+class RankedBatch(NamedTuple):
+    """Lists end to end: list i is user_ids[i]'s for contexts[i] (0 for discovery, else the
+    category), its venues and scores at [bounds[i], bounds[i + 1]), best first."""
+
+    user_ids: IntArray
+    contexts: IntArray
+    bounds: IntArray
+    ids: IntArray
+    scores: FloatArray
+
+    def lists(self) -> list[Ranked]:
+        ids, scores, bounds = self.ids.tolist(), self.scores.tolist(), self.bounds.tolist()
+        return [
+            Ranked(user, context, ids[a:b], scores[a:b])
+            for user, context, (a, b) in zip(
+                self.user_ids.tolist(), self.contexts.tolist(), pairwise(bounds), strict=True
+            )
+        ]
+
+
+def discovery(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams) -> RankedBatch:
     """Each user's best deliverable venues, diversified, at most `params.k`."""
     width = min(len(scored.positions), params.k * 2)
     rows = np.arange(len(scored.user_ids))
-    candidates = _deliverable(scored, rows, _top(scored.scores, width))
+    flat, lengths = _deliverable(scored, rows, _top(scored.scores, width))
     brand = _slots(catalog.brand[scored.positions].tolist(), none=0)
     cuisine = _slots(catalog.cuisine[scored.positions].tolist(), none=-1)
-    chosen = [_diversify(columns, brand, cuisine, params) for columns in candidates]
-    return _ranked(catalog, scored, rows, [0] * len(rows), chosen)
+    starts = (np.cumsum(lengths) - lengths).tolist()
+    candidates, chosen = flat.tolist(), []
+    for start, length in zip(starts, lengths.tolist(), strict=True):
+        chosen.append(_diversify(candidates[start : start + length], brand, cuisine, params))
+    counts = np.fromiter(map(len, chosen), np.int64, len(chosen))
+    columns = np.fromiter(chain.from_iterable(chosen), np.int64, int(counts.sum()))
+    return _ranked(catalog, scored, rows, np.zeros(len(rows), np.int64), columns, counts)
 
 
-def categories(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams) -> list[Ranked]:
+def categories(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams) -> RankedBatch:
     """Per category with at least `min_category_venues` deliverable venues: its venues, ranked."""
-    rows: list[int] = []
-    contexts: list[int] = []
-    picked: list[list[int]] = []
+    rows, contexts, flats, lengths = [], [], [], []
     for category, columns in _category_columns(catalog, scored.positions).items():
         sub = scored.scores[:, columns]
         enough = np.flatnonzero((sub > -np.inf).sum(axis=1) >= params.min_category_venues)
         if len(enough) == 0:
             continue
         top = columns[_top(sub[enough], min(len(columns), params.category_k))]
-        rows += enough.tolist()
-        contexts += [category] * len(enough)
-        picked += _deliverable(scored, enough, top)
-    return _ranked(catalog, scored, np.array(rows, dtype=np.int64), contexts, picked)
+        flat, length = _deliverable(scored, enough, top)
+        rows.append(enough)
+        contexts.append(np.full(len(enough), category, dtype=np.int64))
+        flats.append(flat)
+        lengths.append(length)
+    if not rows:
+        empty = np.zeros(0, np.int64)
+        return _ranked(catalog, scored, empty, empty, empty, empty)
+    row_of, context = np.concatenate(rows), np.concatenate(contexts)
+    return _ranked(catalog, scored, row_of, context, np.concatenate(flats), np.concatenate(lengths))
 
 
-def _deliverable(scored: CityScores, rows: IntArray, top: IntArray) -> list[list[int]]:
-    """Per row, its `top` columns (row i of `top` belongs to `rows[i]`) that deliver to the user."""
+def _deliverable(scored: CityScores, rows: IntArray, top: IntArray) -> tuple[IntArray, IntArray]:
+    """Per row, its `top` columns (row i of `top` belongs to `rows[i]`) that deliver to the user:
+    all rows' columns end to end, and how many each row has."""
     keep = scored.scores[rows[:, None], top] > -np.inf
-    flat = top[keep].tolist()
-    bounds = np.concatenate([[0], np.cumsum(keep.sum(axis=1))]).tolist()
-    return [flat[a:b] for a, b in pairwise(bounds)]
+    return top[keep], keep.sum(axis=1).astype(np.int64)
 
 
 def _category_columns(catalog: VenueCatalog, positions: IntArray) -> dict[int, IntArray]:
@@ -283,21 +311,17 @@ def _ranked(
     catalog: VenueCatalog,
     scored: CityScores,
     rows: IntArray,
-    contexts: Sequence[int],
-    columns: Sequence[list[int]],
-) -> list[Ranked]:
-    """One list per row (user row `rows[i]`, context `contexts[i]`, its `columns`, best first):
-    the columns' venue ids and rounded scores, gathered and converted once for the batch."""
-    flat = np.array([c for cs in columns for c in cs], dtype=np.int64)
-    lengths = np.array([len(cs) for cs in columns], dtype=np.int64)
-    ids = catalog.venue_ids[scored.positions[flat]].tolist()
-    scores = np.round(scored.scores[np.repeat(rows, lengths), flat], 4).tolist()
-    bounds = np.concatenate([[0], np.cumsum(lengths)]).tolist()
-    users = [scored.user_ids[row] for row in rows.tolist()]
-    return [
-        Ranked(user, context, ids[a:b], scores[a:b])
-        for user, context, (a, b) in zip(users, contexts, pairwise(bounds), strict=True)
-    ]
+    contexts: IntArray,
+    columns: IntArray,
+    lengths: IntArray,
+) -> RankedBatch:
+    """One list per row (user row `rows[i]`, context `contexts[i]`, its `lengths[i]` columns,
+    end to end in `columns`, best first): the columns' venue ids and rounded scores."""
+    ids = catalog.venue_ids[scored.positions[columns]]
+    scores = np.round(scored.scores[np.repeat(rows, lengths), columns], 4)
+    bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    users = np.asarray(scored.user_ids, dtype=np.int64)[rows]
+    return RankedBatch(users, contexts, bounds, ids.astype(np.int64), scores)
 
 
 def _top(scores: FloatArray, k: int) -> IntArray:

@@ -340,20 +340,46 @@ def top_at_venues(
     venues: Mapping[int, Sequence[int]],
     k: int,
 ) -> dict[tuple[int, int], tuple[list[int], list[float]]]:
-    """`recommend_at_venues` with each pair's item ids and scores as two lists (the shape of a
-    stored list), without building a tuple per item."""
+    """`recommend_at_venues` with each pair's item ids and scores as two lists."""
+    found = venue_lists(model, histories, venues, k)
+    ids, scores, bounds = found.ids.tolist(), found.scores.tolist(), found.bounds.tolist()
+    pairs = zip(found.user_ids.tolist(), found.venue_ids.tolist(), strict=True)
+    return {
+        pair: (ids[a:b], scores[a:b]) for pair, (a, b) in zip(pairs, pairwise(bounds), strict=True)
+    }
+
+
+class VenueLists(NamedTuple):
+    """Lists end to end: list i is user_ids[i]'s at venue_ids[i], its items and scores (rounded
+    to 6 places) at [bounds[i], bounds[i + 1]), best first."""
+
+    user_ids: IntArray
+    venue_ids: IntArray
+    bounds: IntArray
+    ids: IntArray
+    scores: FloatArray
+
+
+def venue_lists(
+    model: ItemsModel,
+    histories: Mapping[int, Sequence[Basket]],
+    venues: Mapping[int, Sequence[int]],
+    k: int,
+) -> VenueLists:
+    """`top_at_venues` as arrays (the shape a refresh stores), in (user, venue) order of
+    `histories` then `venues[user]`."""
     users = list(histories)
     pairs = [(row, venue) for row, user in enumerate(users) for venue in venues.get(user, ())]
     if not pairs:
-        return {}
+        empty = np.zeros(0, np.int64)
+        return VenueLists(empty, empty, np.zeros(1, np.int64), empty, np.zeros(0))
     query = user_vectors([chronological(histories[u]) for u in users], model.item_ids, model.params)
     layout = _PairLayout(model, pairs)
     repeat, explore = _terms(model, query)
     ids, scores, bounds = layout.top(_blend(layout.cells(*repeat), layout.cells(*explore)), k)
-    return {
-        (users[row], venue): (ids[a:b], scores[a:b])
-        for (row, venue), (a, b) in zip(pairs, pairwise(bounds), strict=True)
-    }
+    rows = np.fromiter((row for row, _ in pairs), np.int64, len(pairs))
+    venue_ids = np.fromiter((venue for _, venue in pairs), np.int64, len(pairs))
+    return VenueLists(np.array(users, dtype=np.int64)[rows], venue_ids, bounds, ids, scores)
 
 
 Terms = tuple[IntArray, IntArray, FloatArray]  # (query row, column, value) of score terms
@@ -445,7 +471,7 @@ class _PairLayout:
         pair, hit = self._pairs_of(owner * len(self.model.venue_ids) + venue)
         return self.start[pair[hit]] + local[hit], values[hit], self.total
 
-    def top(self, scores: FloatArray, k: int) -> tuple[list[int], list[float], list[int]]:
+    def top(self, scores: FloatArray, k: int) -> tuple[IntArray, FloatArray, IntArray]:
         """Per pair, its k best cells, best first; ties go to the more popular item: the item ids
         and scores (rounded to 6 places) of every pair end to end, and where each pair's start
         (pair p is [bounds[p], bounds[p + 1]))."""
@@ -459,8 +485,8 @@ class _PairLayout:
         items = self.model.item_ids[
             self.model.venue_columns[self.begin[segment[chosen]] + local[chosen]]
         ]
-        bounds = np.concatenate([[0], np.cumsum(np.minimum(self.width, k))]).tolist()
-        return items.tolist(), np.round(scores[chosen], 6).tolist(), bounds
+        bounds = np.concatenate([[0], np.cumsum(np.minimum(self.width, k))]).astype(np.int64)
+        return items, np.round(scores[chosen], 6), bounds
 
 
 def _column_entries(model: ItemsModel) -> Csr:

@@ -13,9 +13,13 @@ complements.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import groupby
+from itertools import groupby, pairwise
 from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from domain.recs.bundle import Bundle
 from domain.recs.cart import complements_of
@@ -23,7 +27,7 @@ from domain.recs.discovery import (
     ACTIVITY_WEIGHT,
     DEFAULT_PARAMS,
     DiscoveryParams,
-    Ranked,
+    RankedBatch,
     UserRow,
     Visit,
     categories,
@@ -31,7 +35,7 @@ from domain.recs.discovery import (
     discovery,
     score_city,
 )
-from domain.recs.items import Basket, chronological, popular_columns, top_at_venues
+from domain.recs.items import Basket, chronological, popular_columns, venue_lists
 from domain.recs.venues import VenueCatalog
 
 SURFACES = ("discovery", "category", "items", "cart")
@@ -40,6 +44,8 @@ EVERY_CITY = 0
 ITEMS_K = 50
 ITEMS_VENUES = 8
 NO_INPUTS = datetime(1970, 1, 1, tzinfo=UTC)
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 
 class ListRow(NamedTuple):
@@ -78,6 +84,59 @@ def relevant_venues(history: Sequence[Basket], limit: int) -> list[int]:
     return venues[:limit]
 
 
+class ListBatch(NamedTuple):
+    """Lists of one surface end to end: list i is user_ids[i]'s for contexts[i], its ids and
+    scores at [bounds[i], bounds[i + 1]), best first. What the rankers produce and the bulk
+    write stores, without a Python object per list or per entry."""
+
+    surface: str
+    user_ids: IntArray
+    contexts: IntArray
+    bounds: IntArray
+    ids: IntArray
+    scores: FloatArray
+
+
+@dataclass(frozen=True)
+class UserLists:
+    """Every list computed for a batch of users, and each user's newest input."""
+
+    batches: list[ListBatch]
+    inputs_at: dict[int, datetime]
+
+    def rows(self) -> list[ListRow]:
+        """One `ListRow` per list (tests, small writers)."""
+        rows = []
+        for batch in self.batches:
+            ids, scores, bounds = batch.ids.tolist(), batch.scores.tolist(), batch.bounds.tolist()
+            for user, context, (a, b) in zip(
+                batch.user_ids.tolist(), batch.contexts.tolist(), pairwise(bounds), strict=True
+            ):
+                at = self.inputs_at.get(user, NO_INPUTS)
+                rows.append(ListRow(user, batch.surface, context, ids[a:b], scores[a:b], at))
+        return rows
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[ListRow]) -> UserLists:
+        """The lists of `rows`, each user stamped with the newest inputs_at of its rows."""
+        inputs_at: dict[int, datetime] = {}
+        for row in rows:
+            inputs_at[row.user_id] = max(row.inputs_at, inputs_at.get(row.user_id, row.inputs_at))
+        lengths = np.array([0] + [len(r.ids) for r in rows], dtype=np.int64)
+        batches = [
+            ListBatch(
+                row.surface,
+                np.array([row.user_id], dtype=np.int64),
+                np.array([row.context], dtype=np.int64),
+                np.cumsum(lengths[[0, i + 1]]),
+                np.array(row.ids, dtype=np.int64),
+                np.array(row.scores, dtype=np.float64),
+            )
+            for i, row in enumerate(rows)
+        ]
+        return cls(batches, inputs_at)
+
+
 def user_lists(
     bundle: Bundle,
     catalog: VenueCatalog,
@@ -86,39 +145,37 @@ def user_lists(
     activity: Sequence[Activity],
     now: datetime,
     params: DiscoveryParams = DEFAULT_PARAMS,
-) -> list[ListRow]:
+) -> UserLists:
     """Every list of these users. Users without a `UserRow` (no known home) get items lists
     for the venues they ordered from only."""
-    inputs = _inputs_at(histories, activity)
     visits = _visits(histories, activity)
-    rows: list[ListRow] = []
+    batches: list[ListBatch] = []
     venues = {u: relevant_venues(h, ITEMS_VENUES) for u, h in histories.items()}
     for _, group in groupby(sorted(users, key=lambda u: u.city_id), key=lambda u: u.city_id):
         city_users = list(group)
         scored = score_city(catalog, bundle.venues, city_users, visits, now, params)
         found = discovery(catalog, scored, params)
-        rows += _rows("discovery", found, inputs)
-        rows += _rows("category", categories(catalog, scored, params), inputs)
-        for ranked in found:
-            venues[ranked.user_id] = _with_discovered(venues.get(ranked.user_id, []), ranked.ids)
+        batches += [
+            ListBatch("discovery", *found),
+            ListBatch("category", *categories(catalog, scored, params)),
+        ]
+        tops = _tops(found, ITEMS_VENUES)
+        for user, top in zip(found.user_ids.tolist(), tops, strict=True):
+            venues[user] = _with_discovered(venues.get(user, []), top)
     everyone = {u: histories.get(u, ()) for u in venues}
-    for (user, venue), (ids, scores) in sorted(
-        top_at_venues(bundle.items, everyone, venues, ITEMS_K).items()
-    ):
-        rows.append(ListRow(user, "items", venue, ids, scores, inputs.get(user, NO_INPUTS)))
-    return rows
+    batches.append(ListBatch("items", *venue_lists(bundle.items, everyone, venues, ITEMS_K)))
+    return UserLists(batches, _inputs_at(histories, activity))
+
+
+def _tops(found: RankedBatch, k: int) -> list[list[int]]:
+    """Each list's first 2k venues: enough, as at most k of them are venues already ordered from."""
+    ids, bounds = found.ids.tolist(), found.bounds.tolist()
+    return [ids[a : min(b, a + 2 * k)] for a, b in pairwise(bounds)]
 
 
 def _with_discovered(ordered: list[int], discovered: list[int]) -> list[int]:
     extra = [v for v in discovered if v not in ordered]
     return (ordered + extra)[:ITEMS_VENUES]
-
-
-def _rows(surface: str, ranked: Sequence[Ranked], inputs: Mapping[int, datetime]) -> list[ListRow]:
-    return [
-        ListRow(user, surface, context, ids, scores, inputs.get(user, NO_INPUTS))
-        for user, context, ids, scores in ranked
-    ]
 
 
 def _visits(
@@ -155,7 +212,7 @@ def fallback_lists(
             ("discovery", discovery(catalog, scored, params)),
             ("category", categories(catalog, scored, params)),
         ):
-            rows += [FallbackRow(city, surface, r.context, r.ids, r.scores) for r in found]
+            rows += [FallbackRow(city, surface, r.context, r.ids, r.scores) for r in found.lists()]
     return rows + items_fallbacks(bundle) + cart_complements(bundle)
 
 
