@@ -24,7 +24,7 @@ brand and 3 of one cuisine in any 10 consecutive entries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, pairwise
@@ -73,13 +73,14 @@ class UserRow(NamedTuple):
     home_lon: float
 
 
-class Visit(NamedTuple):
-    """A user's order at a venue (weight 1) or venue activity (ACTIVITY_WEIGHT)."""
+class Visits(NamedTuple):
+    """Affinity inputs end to end: user_ids[i]'s order at venue_ids[i] (weight 1) or venue
+    activity there (ACTIVITY_WEIGHT), at epoch second at_s[i]."""
 
-    user_id: int
-    venue_id: int
-    at: datetime
-    weight: float = 1.0
+    user_ids: IntArray
+    venue_ids: IntArray
+    at_s: FloatArray
+    weights: FloatArray
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,7 +97,7 @@ def score_city(
     catalog: VenueCatalog,
     model: VenueModel,
     users: Sequence[UserRow],
-    visits: Mapping[int, Sequence[Visit]],
+    visits: Visits,
     now: datetime,
     params: DiscoveryParams = DEFAULT_PARAMS,
 ) -> CityScores:
@@ -143,19 +144,20 @@ def _affinity(
     catalog: VenueCatalog,
     positions: IntArray,
     users: Sequence[UserRow],
-    visits: Mapping[int, Sequence[Visit]],
+    visits: Visits,
     now: datetime,
 ) -> FloatArray:
-    row_of = {u.user_id: row for row, u in enumerate(users)}
+    user_ids = np.fromiter((u.user_id for u in users), np.int64, len(users))
+    order = np.argsort(user_ids, kind="stable")
+    at = np.minimum(np.searchsorted(user_ids[order], visits.user_ids), len(users) - 1)
+    mine = user_ids[order][at] == visits.user_ids
+    rows = order[at[mine]]
     local = np.full(len(catalog.venue_ids), -1, dtype=np.int64)
     local[positions] = np.arange(len(positions))
-    mine = [v for user in row_of for v in visits.get(user, ())]
-    rows = np.array([row_of[v.user_id] for v in mine], dtype=np.int64)
-    at = catalog.positions([v.venue_id for v in mine])
-    column = np.where(at >= 0, local[at], -1)
-    now_s = now.timestamp()
-    ages = np.array([now_s - v.at.timestamp() for v in mine])
-    weights = np.array([v.weight for v in mine]) * decay(ages, AFFINITY_HALF_LIFE_DAYS)
+    venue = catalog.positions(visits.venue_ids[mine])
+    column = np.where(venue >= 0, local[venue], -1)
+    ages = now.timestamp() - visits.at_s[mine]
+    weights = visits.weights[mine] * decay(ages, AFFINITY_HALF_LIFE_DAYS)
     keep = column >= 0
     flat = rows[keep] * len(positions) + column[keep]
     cells = np.bincount(flat, weights=weights[keep], minlength=len(users) * len(positions))
@@ -165,9 +167,9 @@ def _affinity(
 def _grouped(share: FloatArray, codes: IntArray, none: int) -> FloatArray:
     """Per column: the summed share of every column with the same code (0 where code is none)."""
     _, group = np.unique(codes, return_inverse=True)
-    sums = np.zeros((share.shape[0], int(group.max(initial=-1)) + 1))
-    np.add.at(sums.T, group, share.T)
-    return np.where(codes == none, 0.0, sums[:, group])
+    members = np.zeros((len(codes), int(group.max(initial=-1)) + 1))
+    members[np.arange(len(codes)), group] = 1.0
+    return np.where(codes == none, 0.0, (share @ members)[:, group])
 
 
 def _collaborative(
@@ -328,10 +330,12 @@ def _top(scores: FloatArray, k: int) -> IntArray:
     """Per row, the columns of the k best scores, best first (ties: lower column)."""
     if k <= 0:
         return np.zeros((scores.shape[0], 0), dtype=np.int64)
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else None
-    part = part if part is not None else np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+    if k < scores.shape[1]:  # the k best, in column order (so that a stable sort breaks ties)
+        part = np.sort(np.argpartition(-scores, k - 1, axis=1)[:, :k], axis=1)
+    else:
+        part = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
     keys = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -keys), axis=1)
+    order = np.argsort(-keys, axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1).astype(np.int64)
 
 

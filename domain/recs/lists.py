@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import groupby, pairwise
+from itertools import chain, groupby, pairwise
 from typing import NamedTuple
 
 import numpy as np
@@ -29,7 +29,7 @@ from domain.recs.discovery import (
     DiscoveryParams,
     RankedBatch,
     UserRow,
-    Visit,
+    Visits,
     categories,
     city_scores,
     discovery,
@@ -178,16 +178,20 @@ def _with_discovered(ordered: list[int], discovered: list[int]) -> list[int]:
     return (ordered + extra)[:ITEMS_VENUES]
 
 
-def _visits(
-    histories: Mapping[int, Sequence[Basket]], activity: Sequence[Activity]
-) -> dict[int, list[Visit]]:
-    """Each user's orders and venue activity, as affinity inputs."""
-    visits: dict[int, list[Visit]] = {}
-    for user, history in histories.items():
-        visits[user] = [Visit(b.user_id, b.venue_id, b.placed_at) for b in history]
-    for a in activity:
-        visits.setdefault(a.user_id, []).append(Visit(a.user_id, a.venue_id, a.at, ACTIVITY_WEIGHT))
-    return visits
+def _visits(histories: Mapping[int, Sequence[Basket]], activity: Sequence[Activity]) -> Visits:
+    """Every user's orders and venue activity, as affinity inputs."""
+    baskets = [b for history in histories.values() for b in history]
+    n = len(baskets) + len(activity)
+    users = chain((b.user_id for b in baskets), (a.user_id for a in activity))
+    venues = chain((b.venue_id for b in baskets), (a.venue_id for a in activity))
+    at = chain((b.placed_at.timestamp() for b in baskets), (a.at.timestamp() for a in activity))
+    weights = np.concatenate([np.ones(len(baskets)), np.full(len(activity), ACTIVITY_WEIGHT)])
+    return Visits(
+        np.fromiter(users, np.int64, n),
+        np.fromiter(venues, np.int64, n),
+        np.fromiter(at, np.float64, n),
+        weights,
+    )
 
 
 def _inputs_at(
