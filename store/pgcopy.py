@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from itertools import accumulate
 
 import numpy as np
@@ -37,6 +38,7 @@ def encode(lists: UserLists, users: Iterable[int] = ()) -> bytes:
     ids = _elements(merged.ids, ">i8")
     scores = _elements(merged.scores, ">f4")
     contexts = _elements(merged.contexts, ">i8")
+    offsets = _elements(merged.offsets, ">i4")
     first = {key: n for n, key in enumerate(merged.keys)}
     everyone = set(first) | {(user, s) for user in users for s in range(len(USER_SURFACES))}
     parts = [HEADER]
@@ -44,14 +46,13 @@ def encode(lists: UserLists, users: Iterable[int] = ()) -> bytes:
         n = first.get((user, surface))
         a, b = (merged.packs[n], merged.packs[n + 1]) if n is not None else (0, 0)
         start, stop = merged.ends[a], merged.ends[b]
-        offsets = [end - start for end in merged.ends[a : b + 1]]
         parts += [
             struct.pack(">hiq", 7, 8, user),  # the field count, then user_id
             _SURFACES[surface],
             _array_head(INT8_OID, 8, b - a),
             contexts[a * 12 : b * 12],
-            _array_head(INT4_OID, 4, len(offsets)),
-            struct.pack(">" + "ii" * len(offsets), *[v for o in offsets for v in (4, o)]),
+            _array_head(INT4_OID, 4, b - a + 1),
+            offsets[(a + n) * 8 : (b + n + 1) * 8] if n is not None else _NO_OFFSETS,
             _array_head(INT8_OID, 8, stop - start),
             ids[start * 12 : stop * 12],
             _array_head(FLOAT4_OID, 4, stop - start),
@@ -91,6 +92,12 @@ class _Merged:
         self.keys = list(
             zip(users[order][new].tolist(), surfaces[order][new].tolist(), strict=True)
         )
+        # each packed row's bounds, end to end: 0, then where each of its lists ends (row n's
+        # are at [packs[n] + n, packs[n + 1] + n + 1))
+        ends = np.cumsum(lengths[order])
+        pack_of = np.repeat(np.arange(len(new)), np.diff(self.packs))
+        row_start = np.asarray(self.ends, dtype=np.int64)[new]
+        self.offsets = np.insert(ends - row_start[pack_of], new, 0)
 
 
 def _shifts(batches: list[ListBatch]) -> list[int]:
@@ -116,10 +123,14 @@ def _elements(values: npt.NDArray[np.generic], dtype: str) -> bytes:
 _SURFACES = [struct.pack(">i", len(s)) + s.encode() for s in USER_SURFACES]  # text fields
 
 
+_NO_OFFSETS = struct.pack(">ii", 4, 0)  # the bounds of a row without lists: {0}
+
+
 def _stamp(at: datetime) -> bytes:
     return struct.pack(">iq", 8, (at - PG_EPOCH) // MICROSECOND)
 
 
+@lru_cache(maxsize=4096)  # few distinct counts recur: lists of 50 and 100, 8 venues
 def _array_head(oid: int, size: int, count: int) -> bytes:
     """A one-dimensional array field's length and header, for `count` elements of `size`
     bytes (an empty array has no dimension)."""
