@@ -293,10 +293,12 @@ def test_params_are_validated() -> None:
 
 @pytest.mark.parametrize("block_cells", [items.BLOCK_CELLS, 1])  # 1: no dense pair table
 @pytest.mark.parametrize("shared", [False, True])  # True: item 1 is sold at both venues
+@pytest.mark.parametrize("padding", [items.PADDING_LIMIT, 0])  # 0: never a padded block
 def test_recommend_at_venues_equals_recommend_per_pair(
-    block_cells: int, shared: bool, monkeypatch: pytest.MonkeyPatch
+    block_cells: int, shared: bool, padding: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(items, "BLOCK_CELLS", block_cells)
+    monkeypatch.setattr(items, "PADDING_LIMIT", padding)
     extra = [basket(9, 20, 1, 100, venue=OTHER_VENUE)] if shared else []
     model = train(WORLD + extra, ItemsParams())
     # Given users asking for their own venue, another one and a venue the model never saw

@@ -44,6 +44,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from itertools import chain, pairwise
 from typing import Any, NamedTuple, TypeVar
 
@@ -67,6 +68,10 @@ NEIGHBOUR_ROWS = 256
 """Users per neighbour search: memory grows with their items' postings, not with all users."""
 
 NO_USER = -1  # larder ids are >= 1, so -1 is never a real user
+
+PADDING_LIMIT = 2
+"""Ranking sorts each (user, venue) pair's cells as rows of one padded block while the block is
+at most this many times the cells (menus of similar sizes), else in two passes over all cells."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,14 +431,8 @@ class _PairLayout:
         keys = np.array([row for row, _ in pairs], dtype=np.int64) * len(model.venue_ids)
         self.keys = keys + np.maximum(self.venue, 0)
         self.order = np.argsort(self.keys, kind="stable")
-        self.by_column = _column_entries(model)
+        self.by_column, self.sole_venue = _venues_of_columns(model)
         self.table = self._table()
-        self.sole_venue: tuple[IntArray, IntArray] | None = None
-        if np.all(np.diff(self.by_column.indptr) == 1):  # e.g. items belong to one venue
-            entry = self.by_column.indptr[:-1]
-            venue = self.by_column.data[entry].astype(np.int64)
-            local = self.by_column.indices[entry] - model.venue_indptr[venue]
-            self.sole_venue = venue, local
 
     def _table(self) -> IntArray | None:
         """Pair of each (row, venue) key as a dense array, when it fits in BLOCK_CELLS cells (a
@@ -477,16 +476,43 @@ class _PairLayout:
         (pair p is [bounds[p], bounds[p + 1]))."""
         segment = np.repeat(np.arange(len(self.width)), self.width)
         local = np.arange(self.total) - np.repeat(self.start, self.width)
-        # = np.lexsort((local, -scores, segment)), in two stable passes: cells start in local order
-        by_score = np.argsort(-scores, kind="stable")
-        order = by_score[np.argsort(segment[by_score], kind="stable")]
-        keep = (np.arange(self.total) - self.start[segment[order]]) < k
-        chosen = order[keep]
+        chosen = self._best_cells(scores, segment, local, k)
         items = self.model.item_ids[
             self.model.venue_columns[self.begin[segment[chosen]] + local[chosen]]
         ]
         bounds = np.concatenate([[0], np.cumsum(np.minimum(self.width, k))]).astype(np.int64)
         return items, np.round(scores[chosen], 6), bounds
+
+    def _best_cells(
+        self, scores: FloatArray, segment: IntArray, local: IntArray, k: int
+    ) -> IntArray:
+        """= np.lexsort((local, -scores, segment)) cut at k per segment. Venues' menus are of
+        similar sizes, so the pairs' cells are sorted as rows of one padded block (short,
+        cache-friendly sorts) unless padding would dominate; else in two stable passes over
+        all cells (which start in local order)."""
+        width = int(self.width.max(initial=0))
+        if len(self.width) * width <= PADDING_LIMIT * self.total:
+            block = np.full((len(self.width), width), np.inf)
+            block[segment, local] = -scores
+            order = np.argsort(block, axis=1, kind="stable")
+            keep = np.arange(width)[None, :] < np.minimum(self.width, k)[:, None]
+            return (self.start[:, None] + order)[keep]
+        by_score = np.argsort(-scores, kind="stable")
+        order = by_score[np.argsort(segment[by_score], kind="stable")]
+        return order[(np.arange(self.total) - self.start[segment[order]]) < k]
+
+
+@lru_cache(maxsize=4)  # per model: the same for every refresh job
+def _venues_of_columns(model: ItemsModel) -> tuple[Csr, tuple[IntArray, IntArray] | None]:
+    """Which venues list each column (`_column_entries`), and, when every item is listed by
+    exactly one venue (e.g. items belong to a venue), that venue and the item's position there,
+    per column."""
+    by_column = _column_entries(model)
+    if not np.all(np.diff(by_column.indptr) == 1):
+        return by_column, None
+    entry = by_column.indptr[:-1]
+    venue = by_column.data[entry].astype(np.int64)
+    return by_column, (venue, by_column.indices[entry] - model.venue_indptr[venue])
 
 
 def _column_entries(model: ItemsModel) -> Csr:
