@@ -59,12 +59,13 @@ UNPACK = """
 """
 
 
-def _by_context(name: str) -> None:
+def _table(name: str, key: list[str], *columns: sa.Column) -> None:
+    """A lists table: user and surface, then `columns`, then the lists and their stamps."""
     op.create_table(
         name,
         sa.Column("user_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("surface", sa.Text(), nullable=False),
-        sa.Column("context", sa.BigInteger(), autoincrement=False, nullable=False),
+        *columns,
         sa.Column("ids", postgresql.ARRAY(sa.BigInteger()), nullable=False),
         sa.Column("scores", postgresql.ARRAY(sa.REAL()), nullable=False),
         sa.Column("model_version", sa.Text(), nullable=False),
@@ -75,28 +76,21 @@ def _by_context(name: str) -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.PrimaryKeyConstraint("user_id", "surface", "context", name=op.f(f"pk_{name}")),
+        sa.PrimaryKeyConstraint(*key, name=op.f(f"pk_{name}")),
     )
 
 
+def _by_context(name: str) -> None:
+    context = sa.Column("context", sa.BigInteger(), autoincrement=False, nullable=False)
+    _table(name, ["user_id", "surface", "context"], context)
+
+
 def _packed() -> None:
-    op.create_table(
+    _table(
         "recommendations",
-        sa.Column("user_id", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("surface", sa.Text(), nullable=False),
+        ["user_id", "surface"],
         sa.Column("contexts", postgresql.ARRAY(sa.BigInteger()), nullable=False),
         sa.Column("bounds", postgresql.ARRAY(sa.Integer()), nullable=False),
-        sa.Column("ids", postgresql.ARRAY(sa.BigInteger()), nullable=False),
-        sa.Column("scores", postgresql.ARRAY(sa.REAL()), nullable=False),
-        sa.Column("model_version", sa.Text(), nullable=False),
-        sa.Column("inputs_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "computed_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("user_id", "surface", name=op.f("pk_recommendations")),
     )
     op.execute(STORAGE)
 
