@@ -319,10 +319,18 @@ USERS_BY_ID = """
     SELECT user_id, city_id, home_lat, home_lon FROM users WHERE user_id = ANY(%(user_ids)s)
 """
 
+# Per user and venue: the newest event, and the events' sum of 2^(-age at the newest event /
+# half-life), i.e. what affinity decay leaves of them then (domain.recs.lists.Activity). The
+# powers are taken from the window's start, so each is at most 2^(days / half-life).
 USER_ACTIVITY = """
-    SELECT user_id, venue_id, occurred_at FROM activity_events
+    WITH w AS (SELECT now() - make_interval(days => %(days)s) AS start)
+    SELECT user_id, venue_id, max(occurred_at),
+           sum(power(2.0::float8, extract(epoch FROM occurred_at - w.start)::float8 / %(half)s))
+           / power(2.0::float8, extract(epoch FROM max(occurred_at) - w.start)::float8 / %(half)s)
+    FROM activity_events, w
     WHERE user_id = ANY(%(user_ids)s) AND kind <> 'impression' AND venue_id IS NOT NULL
-      AND occurred_at > now() - make_interval(days => %(days)s)
+      AND occurred_at > w.start
+    GROUP BY user_id, venue_id, w.start
 """
 
 USERS_TO_REFRESH = """

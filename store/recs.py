@@ -8,10 +8,10 @@ from typing import Any
 
 import psycopg
 
-from domain.recs.discovery import UserRow
+from domain.recs.discovery import AFFINITY_HALF_LIFE_DAYS, UserRow
 from domain.recs.items import Basket
 from domain.recs.lists import Activity, FallbackRow, UserLists
-from domain.recs.venues import VenueCatalog, VenueRow
+from domain.recs.venues import DAY_S, VenueCatalog, VenueRow
 from schemas.rows import RecommendationList
 from store import pgcopy, queries, registry
 
@@ -90,7 +90,8 @@ def users(connection: psycopg.Connection[Any], user_ids: Sequence[int]) -> list[
 def activity(
     connection: psycopg.Connection[Any], user_ids: Sequence[int], days: int = ACTIVITY_DAYS
 ) -> list[Activity]:
-    params = {"user_ids": list(user_ids), "days": days}
+    half = AFFINITY_HALF_LIFE_DAYS * DAY_S
+    params = {"user_ids": list(user_ids), "days": days, "half": half}
     cursor = connection.cursor(binary=True)
     return [Activity(*row) for row in cursor.execute(queries.USER_ACTIVITY, params)]
 

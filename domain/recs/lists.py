@@ -70,9 +70,14 @@ class FallbackRow(NamedTuple):
 
 
 class Activity(NamedTuple):
+    """A user's venue activity at one venue: one event at `at` (weight 1), or several events
+    summed, `at` the newest and each event weighing what affinity decay leaves of it at `at`
+    (what the refresh reads: `queries.USER_ACTIVITY`)."""
+
     user_id: int
     venue_id: int
     at: datetime
+    weight: float = 1.0
 
 
 def relevant_venues(history: Sequence[Basket], limit: int) -> list[int]:
@@ -185,7 +190,8 @@ def _visits(histories: Mapping[int, Sequence[Basket]], activity: Sequence[Activi
     users = chain((b.user_id for b in baskets), (a.user_id for a in activity))
     venues = chain((b.venue_id for b in baskets), (a.venue_id for a in activity))
     at = chain((b.placed_at.timestamp() for b in baskets), (a.at.timestamp() for a in activity))
-    weights = np.concatenate([np.ones(len(baskets)), np.full(len(activity), ACTIVITY_WEIGHT)])
+    clicks = np.fromiter((a.weight for a in activity), np.float64, len(activity))
+    weights = np.concatenate([np.ones(len(baskets)), ACTIVITY_WEIGHT * clicks])
     return Visits(
         np.fromiter(users, np.int64, n),
         np.fromiter(venues, np.int64, n),
