@@ -284,3 +284,33 @@ def test_cli_refresh_is_a_tracked_run_and_recs_reads_it(
 def test_cli_refresh_needs_exactly_one_scope(trained: Any) -> None:
     result = CliRunner().invoke(main, ["refresh", "--all", "3"])
     assert result.exit_code == 2 and "exactly one" in result.output
+
+
+def test_activity_is_read_summed_per_venue_with_its_decay(db: Any) -> None:
+    # Given user 7's clicks at venue 1 (1, 10 and 40 days ago: the last is outside the window),
+    # an add-to-cart at venue 2, an impression (not intent) and another user's click
+    events = [
+        ("a", 7, "click", 1, "1 day"),
+        ("b", 7, "click", 1, "10 days"),
+        ("c", 7, "click", 1, "40 days"),
+        ("d", 7, "add_to_cart", 2, "3 days"),
+        ("e", 7, "impression", 1, "1 hour"),
+        ("f", 8, "click", 1, "1 day"),
+    ]
+    with db.unit_of_work() as uow:
+        for event_id, user, kind, venue, age in events:
+            uow.connection.execute(
+                "INSERT INTO activity_events (event_id, user_id, kind, surface, venue_id,"
+                " occurred_at) VALUES (%s, %s, %s, 'venue', %s, now() - %s::interval)",
+                (event_id, user, kind, venue, age),
+            )
+        now = uow.connection.execute("SELECT now()").fetchone()[0]
+    # When the refresh reads user 7's activity
+    with db.unit_of_work() as uow:
+        found = {a.venue_id: a for a in recs.activity(uow.connection, [7])}
+    # Then each venue is one row: its newest intent event, and the events weighed by what
+    # a 60-day half-life leaves of them at that newest one
+    assert sorted(found) == [1, 2]
+    assert found[1].at == now - timedelta(days=1) and found[2].at == now - timedelta(days=3)
+    assert found[1].weight == pytest.approx(1.0 + 0.5 ** (9 / 60))
+    assert found[2].weight == pytest.approx(1.0)
