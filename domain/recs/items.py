@@ -61,11 +61,12 @@ GROUPS = 3
 `group_decay` a per-third-of-history decay that does not depend on how long the history is."""
 
 BLOCK_CELLS = 1 << 20
-"""Cells per scoring chunk (dense block cells, or sparse entries gathered from neighbours): about
+"""Cells per scoring chunk (dense block cells, or explore terms gathered from the graph): about
 8 MiB per array, so a batch of any size runs in tens of MiB (workers run many threads)."""
 
 NEIGHBOUR_ROWS = 256
-"""Users per neighbour search: memory grows with their items' postings, not with all users."""
+"""Items per block of the item-neighbour search (training): memory grows with the vectors of
+the block's buyers, not with all users."""
 
 NO_USER = -1  # larder ids are >= 1, so -1 is never a real user
 

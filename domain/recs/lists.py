@@ -1,7 +1,7 @@
 """Building every precomputed list of a batch of users, and the cold-start fallbacks (pure).
 
 Per user: `discovery` (context 0), `category` (context = category id) and `items` (context =
-venue id) lists. Items lists cover the venues the user ordered from, most recent first, then the
+venue id) lists, handed over as flat arrays per surface (`ListBatch`). Items lists cover the venues the user ordered from, most recent first, then the
 top discovery venues, up to `ITEMS_VENUES`. Cart reads combine the stored complements (fallback
 rows, surface `cart`, context = item id) with the user's items list at query time.
 
@@ -49,7 +49,8 @@ FloatArray = npt.NDArray[np.float64]
 
 
 class ListRow(NamedTuple):
-    """One row of `recommendations`."""
+    """One list, as readers and tests see it (stored packed with the user's other lists of the
+    surface: store/pgcopy.py)."""
 
     user_id: int
     surface: str
