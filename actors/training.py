@@ -48,12 +48,15 @@ MODEL_TTL = timedelta(hours=24)
 
 
 def train_if_stale(ttl: timedelta = MODEL_TTL) -> bool:
-    """Enqueue `train_models` when the active model is older than `ttl` (or there is none but
-    there is history to learn from); returns whether it did. The scheduler runs this every 10
-    minutes, so a new version is at most ttl + 10 min + training time old."""
-    with database.unit_of_work(single_statement=True) as uow:
+    """Enqueue `train_models` when the active model is older than `ttl`, or there is none, or
+    it was stored in an artefact format this code no longer reads (right after an upgrade that
+    changed it, when refreshes cannot load it); returns whether it did. The scheduler runs this
+    when it starts and every 10 minutes, so a new version is at most ttl + 10 min + training
+    time old."""
+    with database.unit_of_work() as uow:
         age = registry.active_age(uow.connection, KIND)
-    if age is not None and age < ttl:
+        found = registry.active(uow.connection, KIND) if age is not None and age < ttl else None
+    if found is not None and artefacts.readable(found[1]):
         return False
     train_models.send()
     return True

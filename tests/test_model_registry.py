@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pytest
 from click.testing import CliRunner
 
-from domain.recs.artefacts import from_bytes
+from actors import training
+from domain.recs.artefacts import FORMAT, from_bytes, readable
 from store import registry
 from store.orders_import import import_orders
 from tests.conftest import scalar
@@ -74,3 +78,60 @@ def test_activating_an_unknown_version_fails_and_changes_nothing(db: Any, tmp_pa
     result = CliRunner().invoke(main, ["model", "activate", "recs-nope"])
     assert result.exit_code == 1 and "no recs model version 'recs-nope'" in result.output
     assert scalar(db, "SELECT version FROM model_versions WHERE active") == before
+
+
+def execute(db: Any, sql: str, **params: Any) -> None:
+    with db.unit_of_work() as uow:
+        uow.connection.execute(sql, params or None)
+
+
+@pytest.fixture
+def trainings(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The `train_models` messages `train_if_stale` sends (recorded, not run)."""
+    sent: list[object] = []
+    monkeypatch.setattr(training.train_models, "send", lambda: sent.append("train"))
+    return sent
+
+
+def test_a_fresh_readable_model_is_not_retrained(
+    db: Any, tmp_path: Path, trainings: list[object]
+) -> None:
+    # Given a model trained just now
+    load_history(db, tmp_path)
+    CliRunner().invoke(main, ["train"])
+    # When the scheduler checks / Then nothing is enqueued
+    assert training.train_if_stale() is False and trainings == []
+
+
+def test_a_missing_or_old_model_is_retrained(
+    db: Any, tmp_path: Path, trainings: list[object]
+) -> None:
+    # Given no model at all / Then training is enqueued
+    assert training.train_if_stale() is True
+    # Given a model older than the TTL / Then training is enqueued
+    load_history(db, tmp_path)
+    CliRunner().invoke(main, ["train"])
+    execute(db, "UPDATE model_versions SET created_at = now() - interval '25 hours'")
+    assert training.train_if_stale() is True and len(trainings) == 2
+
+
+def test_a_model_stored_in_an_older_format_is_retrained(
+    db: Any, tmp_path: Path, trainings: list[object]
+) -> None:
+    # Given a fresh active model whose artefact is of a format this code no longer reads
+    load_history(db, tmp_path)
+    CliRunner().invoke(main, ["train"])
+    with db.unit_of_work(single_statement=True) as uow:
+        version, artefact = registry.active(uow.connection, "recs")  # type: ignore[misc]
+    header = json.dumps({"format": FORMAT - 1, "params": {}}).encode()
+    old = io.BytesIO()
+    np.savez(old, header=np.frombuffer(header, dtype=np.uint8))
+    execute(
+        db,
+        "UPDATE model_versions SET artefact = %(a)s WHERE version = %(v)s",
+        a=old.getvalue(),
+        v=version,
+    )
+    assert not readable(old.getvalue()) and readable(artefact)
+    # When the scheduler checks / Then training is enqueued
+    assert training.train_if_stale() is True and trainings == ["train"]

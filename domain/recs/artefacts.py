@@ -32,6 +32,13 @@ def to_bytes(bundle: Bundle) -> bytes:
     return buffer.getvalue()
 
 
+def readable(data: bytes) -> bool:
+    """Whether `from_bytes` reads this artefact (its format is this code's); reads the header
+    only."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        return bool(json.loads(archive["header"].tobytes())["format"] == FORMAT)
+
+
 def from_bytes(data: bytes) -> Bundle:
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
         header = json.loads(archive["header"].tobytes())
