@@ -17,8 +17,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,17 +51,6 @@ def rules() -> RulesConfig:
             path = settings.rules_file
             _rules = load_rules(path) if path is not None else RulesConfig()
         return _rules
-
-
-@contextmanager
-def use_rules(config: RulesConfig) -> Iterator[RulesConfig]:
-    """Judge with `config` inside the block (tests)."""
-    global _rules
-    previous, _rules = _rules, config
-    try:
-        yield config
-    finally:
-        _rules = previous
 
 
 @dramatiq.actor(

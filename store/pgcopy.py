@@ -14,18 +14,19 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import accumulate
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from domain.recs.lists import NO_INPUTS, USER_SURFACES, ListBatch, UserLists
+from domain.recs.flat import ranges
+from domain.recs.lists import NO_INPUTS, USER_SURFACES, UserLists
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 TRAILER = struct.pack(">h", -1)
 INT4_OID, INT8_OID, FLOAT4_OID = 23, 20, 700
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-IntArray = npt.NDArray[np.int64]
 
 
 def encode(lists: UserLists, users: Iterable[int] = ()) -> bytes:
@@ -68,24 +69,26 @@ class _Merged:
     first list of packed row n (`keys[n]`), `ends[i]` where list i's entries start."""
 
     def __init__(self, lists: UserLists) -> None:
-        batches = lists.batches
         code = {surface: n for n, surface in enumerate(USER_SURFACES)}
-        users = np.concatenate([b.user_ids for b in batches] + [np.zeros(0, np.int64)])
-        surfaces = np.concatenate(
-            [np.full(len(b.user_ids), code[b.surface], np.int64) for b in batches]
-            + [np.zeros(0, np.int64)]
+        parts = [batch.lists for batch in lists.batches]
+        users = _joined([p.user_ids for p in parts], np.int64)
+        surfaces = _joined(
+            [
+                np.full(len(p.user_ids), code[b.surface])
+                for b, p in zip(lists.batches, parts, strict=True)
+            ],
+            np.int64,
         )
-        lengths = np.concatenate([np.diff(b.bounds) for b in batches] + [np.zeros(0, np.int64)])
-        starts = np.concatenate(
-            [b.bounds[:-1] + shift for b, shift in zip(batches, _shifts(batches), strict=True)]
-            + [np.zeros(0, np.int64)]
-        )
+        lengths = _joined([np.diff(p.bounds) for p in parts], np.int64)
+        shifts = accumulate([len(p.ids) for p in parts], initial=0)  # batches end to end
+        starts = _joined([p.bounds[:-1] + s for p, s in zip(parts, shifts, strict=False)], np.int64)
         order = np.lexsort((surfaces, users))  # stable: lists keep their computed order
-        self.contexts = np.concatenate([b.contexts for b in batches] + [np.zeros(0)])[order]
-        entries = _ranges(starts[order], lengths[order])
-        self.ids = np.concatenate([b.ids for b in batches] + [np.zeros(0)])[entries]
-        self.scores = np.concatenate([b.scores for b in batches] + [np.zeros(0)])[entries]
-        self.ends = np.concatenate([[0], np.cumsum(lengths[order])]).tolist()
+        self.contexts = _joined([p.contexts for p in parts], np.int64)[order]
+        entries = ranges(starts[order], lengths[order])
+        self.ids = _joined([p.ids for p in parts], np.int64)[entries]
+        self.scores = _joined([p.scores for p in parts], np.float64)[entries]
+        ends = np.concatenate([[0], np.cumsum(lengths[order])]).astype(np.int64)
+        self.ends = ends.tolist()
         key = users[order] * len(USER_SURFACES) + surfaces[order]
         new = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else key
         self.packs = np.append(new, len(key)).tolist()
@@ -94,22 +97,13 @@ class _Merged:
         )
         # each packed row's bounds, end to end: 0, then where each of its lists ends (row n's
         # are at [packs[n] + n, packs[n + 1] + n + 1))
-        ends = np.cumsum(lengths[order])
         pack_of = np.repeat(np.arange(len(new)), np.diff(self.packs))
-        row_start = np.asarray(self.ends, dtype=np.int64)[new]
-        self.offsets = np.insert(ends - row_start[pack_of], new, 0)
+        self.offsets = np.insert(ends[1:] - ends[new][pack_of], new, 0)
 
 
-def _shifts(batches: list[ListBatch]) -> list[int]:
-    """Where each batch's entries start once all batches' entries are end to end."""
-    sizes = [len(b.ids) for b in batches]
-    return [total - size for total, size in zip(accumulate(sizes), sizes, strict=True)]
-
-
-def _ranges(starts: IntArray, lengths: IntArray) -> IntArray:
-    """The indices starts[i] .. starts[i] + lengths[i] of every i, end to end."""
-    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    return np.arange(len(shift)) + shift
+def _joined(arrays: list[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDArray[Any]:
+    """The arrays end to end (an empty array of `dtype` when there are none)."""
+    return np.concatenate([*arrays, np.zeros(0, dtype)]).astype(dtype, copy=False)
 
 
 def _elements(values: npt.NDArray[np.generic], dtype: str) -> bytes:

@@ -251,8 +251,6 @@ STALE_LIST_USERS = """
     ORDER BY user_id LIMIT %(limit)s
 """
 
-ORDERING_USERS = "SELECT DISTINCT user_id FROM orders ORDER BY user_id"
-
 ACTIVE_MODEL_AGE = """
     SELECT now() - created_at FROM model_versions WHERE kind = %(kind)s AND active
 """

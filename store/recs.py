@@ -24,10 +24,6 @@ def user_baskets(connection: psycopg.Connection[Any], user_ids: Sequence[int]) -
     yield from registry.baskets(cursor.execute(queries.USER_BASKETS, {"user_ids": list(user_ids)}))
 
 
-def ordering_users(connection: psycopg.Connection[Any]) -> list[int]:
-    return [row[0] for row in connection.execute(queries.ORDERING_USERS)]
-
-
 def stale_list_users(connection: psycopg.Connection[Any], ttl: timedelta, limit: int) -> list[int]:
     cursor = connection.execute(queries.STALE_LIST_USERS, {"ttl": ttl, "limit": limit})
     return [row[0] for row in cursor]

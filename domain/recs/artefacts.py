@@ -36,12 +36,12 @@ def readable(data: bytes) -> bool:
     """Whether `from_bytes` reads this artefact (its format is this code's); reads the header
     only."""
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-        return bool(json.loads(archive["header"].tobytes())["format"] == FORMAT)
+        return bool(_header(archive)["format"] == FORMAT)
 
 
 def from_bytes(data: bytes) -> Bundle:
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-        header = json.loads(archive["header"].tobytes())
+        header = _header(archive)
         if header["format"] != FORMAT:
             raise ValueError(
                 f"unknown model artefact format {header['format']}: run `larder train`"
@@ -49,6 +49,11 @@ def from_bytes(data: bytes) -> Bundle:
         extra = {"params": ItemsParams(**header["params"])}
         parts = {part: _unpack(cls, part, archive, extra) for part, cls in PARTS.items()}
     return Bundle(**parts)
+
+
+def _header(archive: Any) -> dict[str, Any]:
+    header: dict[str, Any] = json.loads(archive["header"].tobytes())
+    return header
 
 
 def _pack(prefix: str, part: Any, arrays: dict[str, np.ndarray]) -> None:

@@ -27,13 +27,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain, pairwise
+from itertools import chain
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from domain.geo import distance_m
+from domain.recs.flat import FlatLists
 from domain.recs.items import _gather
 from domain.recs.venues import DAY_S, VenueCatalog, VenueModel, decay
 
@@ -230,34 +231,7 @@ def _noise(user_ids: Sequence[int], venue_ids: IntArray, now: datetime) -> Float
 # lists
 
 
-class Ranked(NamedTuple):
-    user_id: int
-    context: int  # 0 for discovery, the category id for category lists
-    ids: list[int]
-    scores: list[float]
-
-
-class RankedBatch(NamedTuple):
-    """Lists end to end: list i is user_ids[i]'s for contexts[i] (0 for discovery, else the
-    category), its venues and scores at [bounds[i], bounds[i + 1]), best first."""
-
-    user_ids: IntArray
-    contexts: IntArray
-    bounds: IntArray
-    ids: IntArray
-    scores: FloatArray
-
-    def lists(self) -> list[Ranked]:
-        ids, scores, bounds = self.ids.tolist(), self.scores.tolist(), self.bounds.tolist()
-        return [
-            Ranked(user, context, ids[a:b], scores[a:b])
-            for user, context, (a, b) in zip(
-                self.user_ids.tolist(), self.contexts.tolist(), pairwise(bounds), strict=True
-            )
-        ]
-
-
-def discovery(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams) -> RankedBatch:
+def discovery(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams) -> FlatLists:
     """Each user's best deliverable venues, diversified, at most `params.k`."""
     width = min(len(scored.positions), params.k * 2)
     rows = np.arange(len(scored.user_ids))
@@ -273,7 +247,7 @@ def discovery(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams
     return _ranked(catalog, scored, rows, np.zeros(len(rows), np.int64), columns, counts)
 
 
-def categories(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams) -> RankedBatch:
+def categories(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams) -> FlatLists:
     """Per category with at least `min_category_venues` deliverable venues: its venues, ranked."""
     rows, contexts, flats, lengths = [], [], [], []
     for category, columns in _category_columns(catalog, scored.positions).items():
@@ -316,14 +290,14 @@ def _ranked(
     contexts: IntArray,
     columns: IntArray,
     lengths: IntArray,
-) -> RankedBatch:
+) -> FlatLists:
     """One list per row (user row `rows[i]`, context `contexts[i]`, its `lengths[i]` columns,
     end to end in `columns`, best first): the columns' venue ids and rounded scores."""
     ids = catalog.venue_ids[scored.positions[columns]]
     scores = np.round(scored.scores[np.repeat(rows, lengths), columns], 4)
     bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     users = np.asarray(scored.user_ids, dtype=np.int64)[rows]
-    return RankedBatch(users, contexts, bounds, ids.astype(np.int64), scores)
+    return FlatLists(users, contexts, bounds, ids.astype(np.int64), scores)
 
 
 def _top(scores: FloatArray, k: int) -> IntArray:

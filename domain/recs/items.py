@@ -45,11 +45,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from itertools import chain, pairwise
+from itertools import chain
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+from domain.recs.flat import FlatLists, ranges
 
 A = TypeVar("A", bound=npt.NDArray[Any])
 FloatArray = npt.NDArray[np.float64]
@@ -348,22 +350,7 @@ def top_at_venues(
 ) -> dict[tuple[int, int], tuple[list[int], list[float]]]:
     """`recommend_at_venues` with each pair's item ids and scores as two lists."""
     found = venue_lists(model, histories, venues, k)
-    ids, scores, bounds = found.ids.tolist(), found.scores.tolist(), found.bounds.tolist()
-    pairs = zip(found.user_ids.tolist(), found.venue_ids.tolist(), strict=True)
-    return {
-        pair: (ids[a:b], scores[a:b]) for pair, (a, b) in zip(pairs, pairwise(bounds), strict=True)
-    }
-
-
-class VenueLists(NamedTuple):
-    """Lists end to end: list i is user_ids[i]'s at venue_ids[i], its items and scores (rounded
-    to 6 places) at [bounds[i], bounds[i + 1]), best first."""
-
-    user_ids: IntArray
-    venue_ids: IntArray
-    bounds: IntArray
-    ids: IntArray
-    scores: FloatArray
+    return {(user, venue): (ids, scores) for user, venue, ids, scores in found.each()}
 
 
 def venue_lists(
@@ -371,21 +358,20 @@ def venue_lists(
     histories: Mapping[int, Sequence[Basket]],
     venues: Mapping[int, Sequence[int]],
     k: int,
-) -> VenueLists:
-    """`top_at_venues` as arrays (the shape a refresh stores), in (user, venue) order of
-    `histories` then `venues[user]`."""
+) -> FlatLists:
+    """`top_at_venues` as arrays (the shape a refresh stores; contexts are the venues, scores
+    rounded to 6 places), in (user, venue) order of `histories` then `venues[user]`."""
     users = list(histories)
     pairs = [(row, venue) for row, user in enumerate(users) for venue in venues.get(user, ())]
     if not pairs:
-        empty = np.zeros(0, np.int64)
-        return VenueLists(empty, empty, np.zeros(1, np.int64), empty, np.zeros(0))
+        return FlatLists.empty()
     query = user_vectors([chronological(histories[u]) for u in users], model.item_ids, model.params)
     layout = _PairLayout(model, pairs)
     repeat, explore = _terms(model, query)
     ids, scores, bounds = layout.top(_blend(layout.cells(*repeat), layout.cells(*explore)), k)
     rows = np.fromiter((row for row, _ in pairs), np.int64, len(pairs))
     venue_ids = np.fromiter((venue for _, venue in pairs), np.int64, len(pairs))
-    return VenueLists(np.array(users, dtype=np.int64)[rows], venue_ids, bounds, ids, scores)
+    return FlatLists(np.array(users, dtype=np.int64)[rows], venue_ids, bounds, ids, scores)
 
 
 Terms = tuple[IntArray, IntArray, FloatArray]  # (query row, column, value) of score terms
@@ -728,9 +714,7 @@ def _gather(matrix: Csr, rows: IntArray) -> tuple[IntArray, IntArray]:
     the entry's position in matrix.indices / matrix.data."""
     starts = matrix.indptr[rows]
     lengths = matrix.indptr[rows + 1] - starts
-    owner = np.repeat(np.arange(len(rows)), lengths)
-    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    return owner, np.arange(len(shift)) + shift
+    return np.repeat(np.arange(len(rows)), lengths), ranges(starts, lengths)
 
 
 def _rows_of(sorted_ids: IntArray, ids: IntArray) -> IntArray:

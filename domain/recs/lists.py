@@ -1,8 +1,9 @@
 """Building every precomputed list of a batch of users, and the cold-start fallbacks (pure).
 
 Per user: `discovery` (context 0), `category` (context = category id) and `items` (context =
-venue id) lists, handed over as flat arrays per surface (`ListBatch`). Items lists cover the venues the user ordered from, most recent first, then the
-top discovery venues, up to `ITEMS_VENUES`. Cart reads combine the stored complements (fallback
+venue id) lists, handed over as flat arrays per surface (`ListBatch`). Items lists cover the
+venues the user ordered from, most recent first, then the top discovery venues, up to
+`ITEMS_VENUES`. Cart reads combine the stored complements (fallback
 rows, surface `cart`, context = item id) with the user's items list at query time.
 
 Fallbacks, read when a user's list is missing or stale: per city, the city's discovery and
@@ -19,7 +20,6 @@ from itertools import chain, groupby, pairwise
 from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
 from domain.recs.bundle import Bundle
 from domain.recs.cart import complements_of
@@ -27,7 +27,6 @@ from domain.recs.discovery import (
     ACTIVITY_WEIGHT,
     DEFAULT_PARAMS,
     DiscoveryParams,
-    RankedBatch,
     UserRow,
     Visits,
     categories,
@@ -35,6 +34,7 @@ from domain.recs.discovery import (
     discovery,
     score_city,
 )
+from domain.recs.flat import FlatLists
 from domain.recs.items import Basket, chronological, popular_columns, venue_lists
 from domain.recs.venues import VenueCatalog
 
@@ -44,8 +44,6 @@ EVERY_CITY = 0
 ITEMS_K = 50
 ITEMS_VENUES = 8
 NO_INPUTS = datetime(1970, 1, 1, tzinfo=UTC)
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 
 class ListRow(NamedTuple):
@@ -91,16 +89,10 @@ def relevant_venues(history: Sequence[Basket], limit: int) -> list[int]:
 
 
 class ListBatch(NamedTuple):
-    """Lists of one surface end to end: list i is user_ids[i]'s for contexts[i], its ids and
-    scores at [bounds[i], bounds[i + 1]), best first. What the rankers produce and the bulk
-    write stores, without a Python object per list or per entry."""
+    """Lists of one surface."""
 
     surface: str
-    user_ids: IntArray
-    contexts: IntArray
-    bounds: IntArray
-    ids: IntArray
-    scores: FloatArray
+    lists: FlatLists
 
 
 @dataclass(frozen=True)
@@ -112,15 +104,11 @@ class UserLists:
 
     def rows(self) -> list[ListRow]:
         """One `ListRow` per list (tests, small writers)."""
-        rows = []
-        for batch in self.batches:
-            ids, scores, bounds = batch.ids.tolist(), batch.scores.tolist(), batch.bounds.tolist()
-            for user, context, (a, b) in zip(
-                batch.user_ids.tolist(), batch.contexts.tolist(), pairwise(bounds), strict=True
-            ):
-                at = self.inputs_at.get(user, NO_INPUTS)
-                rows.append(ListRow(user, batch.surface, context, ids[a:b], scores[a:b], at))
-        return rows
+        return [
+            ListRow(user, batch.surface, context, ids, scores, self.inputs_at.get(user, NO_INPUTS))
+            for batch in self.batches
+            for user, context, ids, scores in batch.lists.each()
+        ]
 
     @classmethod
     def of_rows(cls, rows: Sequence[ListRow]) -> UserLists:
@@ -132,11 +120,13 @@ class UserLists:
         batches = [
             ListBatch(
                 row.surface,
-                np.array([row.user_id], dtype=np.int64),
-                np.array([row.context], dtype=np.int64),
-                np.cumsum(lengths[[0, i + 1]]),
-                np.array(row.ids, dtype=np.int64),
-                np.array(row.scores, dtype=np.float64),
+                FlatLists(
+                    np.array([row.user_id], dtype=np.int64),
+                    np.array([row.context], dtype=np.int64),
+                    np.cumsum(lengths[[0, i + 1]]),
+                    np.array(row.ids, dtype=np.int64),
+                    np.array(row.scores, dtype=np.float64),
+                ),
             )
             for i, row in enumerate(rows)
         ]
@@ -162,18 +152,18 @@ def user_lists(
         scored = score_city(catalog, bundle.venues, city_users, visits, now, params)
         found = discovery(catalog, scored, params)
         batches += [
-            ListBatch("discovery", *found),
-            ListBatch("category", *categories(catalog, scored, params)),
+            ListBatch("discovery", found),
+            ListBatch("category", categories(catalog, scored, params)),
         ]
         tops = _tops(found, ITEMS_VENUES)
         for user, top in zip(found.user_ids.tolist(), tops, strict=True):
             venues[user] = _with_discovered(venues.get(user, []), top)
     everyone = {u: histories.get(u, ()) for u in venues}
-    batches.append(ListBatch("items", *venue_lists(bundle.items, everyone, venues, ITEMS_K)))
+    batches.append(ListBatch("items", venue_lists(bundle.items, everyone, venues, ITEMS_K)))
     return UserLists(batches, _inputs_at(histories, activity))
 
 
-def _tops(found: RankedBatch, k: int) -> list[list[int]]:
+def _tops(found: FlatLists, k: int) -> list[list[int]]:
     """Each list's first 2k venues: enough, as at most k of them are venues already ordered from."""
     ids, bounds = found.ids.tolist(), found.bounds.tolist()
     return [ids[a : min(b, a + 2 * k)] for a, b in pairwise(bounds)]
@@ -223,7 +213,10 @@ def fallback_lists(
             ("discovery", discovery(catalog, scored, params)),
             ("category", categories(catalog, scored, params)),
         ):
-            rows += [FallbackRow(city, surface, r.context, r.ids, r.scores) for r in found.lists()]
+            rows += [
+                FallbackRow(city, surface, context, ids, scores)
+                for _, context, ids, scores in found.each()
+            ]
     return rows + items_fallbacks(bundle) + cart_complements(bundle)
 
 
