@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from store import queries
+from store import intake
 from workers import queues
 from workers.broker import database
 
@@ -22,12 +22,4 @@ def prune_processed_events(older_than_days: int = DEFAULT_RETENTION_DAYS) -> Non
 
 def prune(older_than_days: int) -> int:
     """Delete in chunks (short transactions, no long lock); returns how many went."""
-    deleted = 0
-    while True:
-        with database.unit_of_work(single_statement=True) as uow:
-            cursor = uow.connection.execute(
-                queries.PRUNE_PROCESSED_EVENTS, {"days": older_than_days, "chunk": CHUNK}
-            )
-        deleted += cursor.rowcount
-        if cursor.rowcount < CHUNK:
-            return deleted
+    return intake.prune_processed_events(database, older_than_days, CHUNK)

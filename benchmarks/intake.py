@@ -30,11 +30,11 @@ from typing import Any
 
 import pika
 import psycopg
+from store.queries import CATALOG
 
 from domain.intake import plan
-from domain.world import WorldConfig, generate
 from schemas import parse_event
-from store.queries import CATALOG
+from synthetic.world import WorldConfig, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = os.environ.get("LARDER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")

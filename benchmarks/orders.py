@@ -11,7 +11,7 @@
    event reads, folds, judges and writes a state: the realistic, costly case). The orders
    live an hour ahead of the real clock the workers judge by, so timers are set and none
    comes due during the run (`larder simulate` measures detection). The queue is prefilled,
-   then the workers start (the Procfile's command, `dramatiq workers.broker actors.orders`,
+   then the workers start (the Procfile's command, `dramatiq workers.broker actors.order_checks`,
    2 processes x 16 threads by default) and the clock runs from the first message consumed
    to the last event recorded. Twice, from the same freshly written, vacuumed tables:
    batched as `larder publish` batches (16 streams split by order: concurrent messages never
@@ -56,9 +56,9 @@ from benchmarks.intake import (
     queue_depth,
     worker_env,
 )
-from domain.orders.projection import Fact, OrderState, Sample, fold
-from domain.orders.rules import RulesConfig, evaluate, next_check
-from schemas.lifecycle import parse_lifecycle
+from domain.order_checks.projection import Fact, OrderState, Sample, fold
+from domain.order_checks.rules import RulesConfig, evaluate, next_check
+from schemas.order_checks import parse_lifecycle
 from store.order_checks import encode_state, sweep_orders
 from workers.publishing import batches
 
@@ -175,7 +175,7 @@ def load_live_orders(
 def workers(prefix: str, db_url: str, processes: int, threads: int) -> Iterator[None]:
     """The Procfile's worker command with the order-checks actor (and the no-op ceiling)."""
     env = worker_env(prefix, db_url, threads)
-    command = ["dramatiq", "workers.broker", "actors.orders", "benchmarks.noop"]
+    command = ["dramatiq", "workers.broker", "actors.order_checks", "benchmarks.noop"]
     command += ["--processes", str(processes), "--threads", str(threads)]
     proc = subprocess.Popen(
         command, cwd=ROOT, env=env, start_new_session=True, stderr=subprocess.DEVNULL

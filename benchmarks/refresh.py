@@ -34,9 +34,8 @@ import psycopg
 
 from benchmarks.intake import RABBITMQ, copy_rows, delete_queues, fresh_database, queue_depth
 from domain.intake import plan
-from domain.world import WorldConfig, generate
 from schemas import parse_event
-from store import queries
+from synthetic.world import WorldConfig, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -129,7 +128,7 @@ def peak_rss_mib(group: int) -> dict[int, float]:
 
 def run_status(db_url: str, run_id: int) -> dict[str, Any]:
     with psycopg.connect(db_url) as conn:
-        from store import runs
+        from store.recs import runs
 
         return runs.status(conn, run_id) or {}
 
@@ -157,7 +156,7 @@ def full_refresh(db_url: str, prefix: str, args: argparse.Namespace) -> dict[str
         elapsed = time.perf_counter() - started
         memory |= peak_rss_mib(group)
     with psycopg.connect(db_url, autocommit=True) as conn:  # as `larder refresh` does
-        conn.execute(queries.ANALYZE_LISTS)
+        recs.analyze(conn)
     return {
         "users": len(users),
         "seconds": elapsed,
@@ -245,7 +244,7 @@ def main() -> None:
         started = time.perf_counter()
         counts = reuse(db_url) if args.db else load_world(db_url, config)
         load_s = time.perf_counter() - started
-        from actors.training import train_version
+        from actors.recs.training import train_version
 
         started = time.perf_counter()
         version = train_version()

@@ -7,7 +7,7 @@ writes them as JSON Schema under `schemas/json/`.
 from __future__ import annotations
 
 from schemas.base import SCHEMA_VERSION, InvalidMessage
-from schemas.events import (
+from schemas.intake import (
     MAX_BATCH,
     ActivityEvent,
     BannerUpserted,

@@ -8,33 +8,33 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from schemas import events, lifecycle
+from schemas import intake, order_checks
+from schemas.dead_letters import RejectedMessage
 from schemas.envelope import DramatiqEnvelope
-from schemas.jobs import RefreshLists
-from schemas.rows import RecommendationList, RejectedMessage
+from schemas.recs import RecommendationList, RefreshLists
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
 
 EVENT_TYPES = (
-    events.CityUpserted,
-    events.BrandUpserted,
-    events.CategoryUpserted,
-    events.VenueUpserted,
-    events.ItemUpserted,
-    events.BannerUpserted,
-    events.UserUpserted,
-    events.OrderCompleted,
-    events.ActivityEvent,
+    intake.CityUpserted,
+    intake.BrandUpserted,
+    intake.CategoryUpserted,
+    intake.VenueUpserted,
+    intake.ItemUpserted,
+    intake.BannerUpserted,
+    intake.UserUpserted,
+    intake.OrderCompleted,
+    intake.ActivityEvent,
 )
 
 EXPORTED: dict[str, Any] = {
     "dramatiq-envelope": DramatiqEnvelope,
-    "intake-message": events.IntakeMessage,
-    "intake-batch": events.Batch,
-    **{events.type_of(model): model for model in EVENT_TYPES},
-    "order-lifecycle-event": lifecycle.LifecycleEvent,
-    "order-checks-message": lifecycle.OrderChecksMessage,
-    **{events.type_of(model): model for model in lifecycle.LIFECYCLE_TYPES},
+    "intake-message": intake.IntakeMessage,
+    "intake-batch": intake.Batch,
+    **{intake.type_of(model): model for model in EVENT_TYPES},
+    "order-lifecycle-event": order_checks.LifecycleEvent,
+    "order-checks-message": order_checks.OrderChecksMessage,
+    **{intake.type_of(model): model for model in order_checks.LIFECYCLE_TYPES},
     "refresh-lists-job": RefreshLists,
     "rejected-message": RejectedMessage,
     "recommendation-list": RecommendationList,

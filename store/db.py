@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -38,9 +38,17 @@ def make_engine(url: str, pool_size: int = 10, options: str = SESSION_OPTIONS) -
 
 @dataclass
 class UnitOfWork:
-    """One open transaction (or one autocommitted statement) on a pooled connection."""
+    """One open transaction (or one autocommitted statement) on a pooled connection.
+
+    `after_commit(f)` runs `f` once the transaction has committed, and never when it rolls back:
+    what others act on (a message to enqueue) must not exist before the rows it refers to
+    (warehouse's tasks do the same)."""
 
     connection: psycopg.Connection[Any]
+    _after_commit: list[Callable[[], object]] = field(default_factory=list)
+
+    def after_commit(self, hook: Callable[[], object]) -> None:
+        self._after_commit.append(hook)
 
 
 class Database:
@@ -84,6 +92,19 @@ class Database:
             else:
                 with connection.transaction():
                     yield uow
+        for hook in uow._after_commit:
+            hook()
+
+    def delete_in_chunks(self, statement: str, params: dict[str, Any], chunk: int) -> int:
+        """Run a DELETE of at most `chunk` rows (it takes `%(chunk)s`) in short transactions
+        until one deletes fewer: no long lock on a big table. Returns how many rows went."""
+        deleted = 0
+        while True:
+            with self.unit_of_work(single_statement=True) as uow:
+                count = uow.connection.execute(statement, {**params, "chunk": chunk}).rowcount
+            deleted += max(count, 0)
+            if count < chunk:
+                return deleted
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:

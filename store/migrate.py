@@ -11,7 +11,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 
-from store.models import metadata
+from store.tables import metadata
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "infra" / "migrations"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from store.models import metadata
+from store.tables import metadata
 
 SESSION = uuid.uuid4().hex[:8]
 SERVER_URL = os.environ.get("LARDER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -104,7 +104,7 @@ def _truncate(database: Any, attempts: int = 5) -> None:
 @pytest.fixture(scope="session")
 def rabbit_broker(rabbitmq: str) -> Iterator[Any]:
     import actors.intake
-    import actors.orders  # noqa: F401  (the actor modules declare the session's queues)
+    import actors.order_checks  # noqa: F401  (the actor modules declare the session's queues)
     from workers.broker import broker
 
     yield broker

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemas.lifecycle import LifecycleEvent, parse_lifecycle
+from schemas.order_checks import LifecycleEvent, parse_lifecycle
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 ORDER = "ORD-1"

@@ -11,7 +11,7 @@ from domain.recs.discovery import UserRow
 from domain.recs.items import Basket
 from domain.recs.lists import Activity
 from domain.recs.venues import VenueCatalog, VenueRow
-from domain.world import WorldConfig, generate
+from synthetic.world import WorldConfig, generate
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.opening import ALWAYS_OPEN, compile_hours
-from store.availability import INACTIVE, RETRY_AFTER_S, AvailabilityCache, Schedule, Snapshot
+from store.recs.availability import INACTIVE, RETRY_AFTER_S, AvailabilityCache, Schedule, Snapshot
 
 
 class Clock:

@@ -8,10 +8,10 @@ from typing import Any
 
 from click.testing import CliRunner
 
+from programs.cli import main
 from tests.conftest import scalar, wait_for
 from tests.factories import activity, order, venue
 from workers import queues
-from workers.cli import main
 
 EVENTS = queues.name(queues.EVENTS)
 
@@ -27,7 +27,7 @@ def test_publish_sends_a_file_in_batches(broker: Any, worker: Any, db: Any, tmp_
     events += [order(f"o{i}", order_id=f"O{i}") for i in range(1300)]
     path = write_jsonl(tmp_path / "events.jsonl", events)
     # When it is published
-    result = CliRunner().invoke(main, ["publish", str(path)])
+    result = CliRunner().invoke(main, ["intake", "publish", str(path)])
     # Then it went out as batches of at most 1,000 and everything lands
     assert result.exit_code == 0, result.output
     assert "published 2500 events in 3 messages" in result.output
@@ -40,7 +40,7 @@ def test_publish_rejects_a_bad_file_and_sends_nothing(broker: Any, tmp_path: Pat
         tmp_path / "bad.jsonl", [venue(), activity(), venue("x", rating=11), order(), "{not json"]
     )
     # When it is published
-    result = CliRunner().invoke(main, ["publish", str(path)])
+    result = CliRunner().invoke(main, ["intake", "publish", str(path)])
     # Then both lines are reported by number and nothing was sent
     assert result.exit_code == 1
     assert "nothing published" in result.output
@@ -71,7 +71,7 @@ def test_rejected_lists_dead_letters_as_json(broker: Any, worker: Any, db: Any) 
     )
     wait_for(lambda: scalar(db, "SELECT count(*) FROM rejected_messages") == 1)
     # When listed
-    result = CliRunner().invoke(main, ["rejected", "--json"])
+    result = CliRunner().invoke(main, ["dlq", "list", "--json"])
     # Then it shows with its reason
     rows = json.loads(result.output)
     assert rows[0]["message_id"] == "cli-bad" and "rating" in rows[0]["reason"]
@@ -81,7 +81,7 @@ def test_seed_publishes_a_world_through_intake(broker: Any, worker: Any, db: Any
     # Given an empty database
     # When a small world is seeded (published to RabbitMQ, consumed by the worker)
     result = CliRunner().invoke(
-        main, ["seed", "--cities", "2", "--venues", "8", "--users", "40", "--days", "4"]
+        main, ["simulate", "world", "--cities", "2", "--venues", "8", "--users", "40", "--days", "4"]
     )
     # Then every generated entity landed through the intake actor
     assert result.exit_code == 0, result.output
@@ -97,7 +97,7 @@ def test_seed_publishes_a_world_through_intake(broker: Any, worker: Any, db: Any
 def test_seed_can_write_jsonl_that_publish_accepts(tmp_path: Path, broker: Any) -> None:
     # Given a seeded world written to a file
     out = tmp_path / "world.jsonl"
-    result = CliRunner().invoke(main, ["seed", "--venues", "3", "--users", "5", "--out", str(out)])
+    result = CliRunner().invoke(main, ["simulate", "world", "--venues", "3", "--users", "5", "--out", str(out)])
     assert result.exit_code == 0, result.output
     # When the file is validated the way `larder publish` does / Then every line is valid
     from workers.publishing import read_events
@@ -114,7 +114,7 @@ def test_prune_deletes_only_old_idempotency_records(db: Any) -> None:
             " ('new', 'venue.upserted', now())"
         )
     # When pruning with a 30-day retention
-    result = CliRunner().invoke(main, ["prune", "--days", "30"])
+    result = CliRunner().invoke(main, ["maintenance", "prune", "--days", "30"])
     # Then only the old one is gone
     assert result.exit_code == 0, result.output
     assert "deleted 1 " in result.output
@@ -127,7 +127,7 @@ def test_eval_reports_a_bad_file_by_line_and_a_good_one_as_a_table(tmp_path: Pat
     bad = tmp_path / "bad.csv"
     bad.write_text(header + "A,1,1,5,1,2026-01-01T10:00:00Z\nB,1,1,6,1,2026-01-02T10:00:00\n")
     # When evaluated / Then the line is named and the command fails
-    result = CliRunner().invoke(main, ["eval", "--orders", str(bad)])
+    result = CliRunner().invoke(main, ["eval", "items", "--orders", str(bad)])
     assert result.exit_code == 1 and "line 3" in result.output
     # Given a valid history of two users with two orders each
     good = tmp_path / "good.csv"
@@ -139,7 +139,7 @@ def test_eval_reports_a_bad_file_by_line_and_a_good_one_as_a_table(tmp_path: Pat
     ]
     good.write_text(header + "\n".join(rows) + "\n")
     # When evaluated / Then all three models are reported
-    result = CliRunner().invoke(main, ["eval", "--orders", str(good)])
+    result = CliRunner().invoke(main, ["eval", "items", "--orders", str(good)])
     assert result.exit_code == 0, result.output
     for model in ("G-TopFreq", "P-TopFreq", "larder items"):
         assert model in result.output
@@ -152,8 +152,8 @@ def test_import_orders_cli_loads_a_file_and_refuses_a_bad_one(db: Any, tmp_path:
     bad = tmp_path / "bad.csv"
     bad.write_text(header + "B,1,1,5,1,2026-01-01T10:00:00Z\nC,x,1,5,1,2026-01-01T10:00:00Z\n")
     # When a good file is imported, then a file with a bad second row
-    ok = CliRunner().invoke(main, ["import", "orders", str(good)])
-    refused = CliRunner().invoke(main, ["import", "orders", str(bad)])
+    ok = CliRunner().invoke(main, ["intake", "import", str(good)])
+    refused = CliRunner().invoke(main, ["intake", "import", str(bad)])
     # Then the first loads, the second names line 3 and loads nothing (not even order B)
     assert ok.exit_code == 0 and "1 new orders, 2 new order lines" in ok.output
     assert refused.exit_code == 1 and "nothing loaded" in refused.output
@@ -162,7 +162,7 @@ def test_import_orders_cli_loads_a_file_and_refuses_a_bad_one(db: Any, tmp_path:
 
 
 def test_import_shows_a_progress_bar_when_asked(db: Any, tmp_path: Path, capsys: Any) -> None:
-    from store.orders_import import import_orders
+    from store.intake.orders_import import import_orders
 
     path = tmp_path / "orders.csv"
     path.write_text(

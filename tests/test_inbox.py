@@ -11,12 +11,12 @@ from click.testing import CliRunner
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from actors.orders import apply, sweep_order_checks
+from actors.order_checks import apply, sweep_order_checks
+from programs.cli import main
+from programs.http.inbox import inbox_router
 from tests.order_events import T0, at, raw
 from tests.test_order_checks import accepted, events, history, paid_order, problems
 from workers import clock
-from workers.cli import main
-from workers.inbox_api import inbox_router
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def client(db: Any) -> TestClient:
 
 
 def invoke(*args: str) -> Any:
-    return CliRunner().invoke(main, list(args))
+    return CliRunner().invoke(main, ["order-checks", *args])
 
 
 def test_cli_lists_open_problems_filtered_by_city(two_problems: list[int]) -> None:
@@ -66,8 +66,8 @@ def test_cli_lists_open_problems_filtered_by_city(two_problems: list[int]) -> No
 def test_cli_ack_then_resolve_keeps_the_history(two_problems: list[int], db: Any) -> None:
     first = two_problems[0]
     # When an agent acknowledges, then resolves the first problem
-    ack = invoke("inbox", "ack", str(first), "--agent", "alice", "--note", "calling the venue")
-    done = invoke("inbox", "resolve", str(first), "--agent", "alice", "--note", "venue called")
+    ack = invoke("ack", str(first), "--agent", "alice", "--note", "calling the venue")
+    done = invoke("resolve", str(first), "--agent", "alice", "--note", "venue called")
     # Then both succeed and the record and its history say who did what
     assert ack.exit_code == 0, ack.output
     assert done.exit_code == 0, done.output
@@ -83,16 +83,16 @@ def test_cli_ack_then_resolve_keeps_the_history(two_problems: list[int], db: Any
     resolved = json.loads(invoke("inbox", "--status", "resolved", "--json").output)
     assert [p["problem_id"] for p in resolved] == [first]
     # And acting on it again is refused
-    again = invoke("inbox", "resolve", str(first), "--agent", "bob")
+    again = invoke("resolve", str(first), "--agent", "bob")
     assert again.exit_code == 1 and "already resolved" in again.output
-    assert invoke("inbox", "ack", "999", "--agent", "bob").exit_code == 1
+    assert invoke("ack", "999", "--agent", "bob").exit_code == 1
 
 
 def test_a_problem_resolved_by_an_agent_is_not_reopened_while_it_lasts(
     two_problems: list[int], db: Any, now: clock.FixedClock
 ) -> None:
     # Given an agent resolved ORD-1's problem while the venue still has not accepted
-    invoke("inbox", "resolve", str(two_problems[0]), "--agent", "alice")
+    invoke("resolve", str(two_problems[0]), "--agent", "alice")
     # When the checks look at the order again
     now.set(at(8))
     apply(events(raw("courier.assigned", 3, 7.5)))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from actors.inflight import InFlight
+from actors.order_checks.inflight import InFlight
 
 T = datetime(2026, 1, 5, 12, tzinfo=UTC)
 

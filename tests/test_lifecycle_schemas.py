@@ -9,9 +9,14 @@ from typing import Any
 import pytest
 
 from schemas.base import InvalidMessage
-from schemas.events import type_of
 from schemas.export import JSON_DIR, stale
-from schemas.lifecycle import LIFECYCLE_TYPES, CourierUnassigned, ItemSubstituted, parse_lifecycle
+from schemas.intake import type_of
+from schemas.order_checks import (
+    LIFECYCLE_TYPES,
+    CourierUnassigned,
+    ItemSubstituted,
+    parse_lifecycle,
+)
 from tests.order_events import raw
 
 KINDS = [type_of(model) for model in LIFECYCLE_TYPES]

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from actors import training
+from actors.recs import training
 from domain.recs.artefacts import FORMAT, from_bytes, readable
-from store import registry
-from store.orders_import import import_orders
+from programs.cli import main
+from store.intake.orders_import import import_orders
+from store.recs import registry
 from tests.conftest import scalar
-from workers.cli import main
 
 HEADER = "order_id,user_id,venue_id,item_id,quantity,placed_at\n"
 
@@ -37,10 +37,10 @@ def test_train_stores_an_evaluated_version_and_activates_it(db: Any, tmp_path: P
     # Given order history in Postgres
     load_history(db, tmp_path)
     # When the items model is trained
-    result = CliRunner().invoke(main, ["train"])
+    result = CliRunner().invoke(main, ["recs", "train"])
     # Then one version exists, active, with offline metrics and a loadable artefact
     assert result.exit_code == 0, result.output
-    listed = json.loads(CliRunner().invoke(main, ["model", "list", "--json"]).output)
+    listed = json.loads(CliRunner().invoke(main, ["recs", "models", "--json"]).output)
     assert len(listed) == 1 and listed[0]["active"] is True
     assert listed[0]["trained_on"] == {"orders": 80, "users": 20}
     assert 0 <= listed[0]["metrics"]["larder items (TIFU + item-item)"]["Recall@10"] <= 1
@@ -53,15 +53,15 @@ def test_train_stores_an_evaluated_version_and_activates_it(db: Any, tmp_path: P
 def test_activate_rolls_back_to_a_previous_version_atomically(db: Any, tmp_path: Path) -> None:
     # Given two trained versions, the newer active
     load_history(db, tmp_path)
-    CliRunner().invoke(main, ["train"])
-    CliRunner().invoke(main, ["train"])
+    CliRunner().invoke(main, ["recs", "train"])
+    CliRunner().invoke(main, ["recs", "train"])
     older, newer = sorted(
-        json.loads(CliRunner().invoke(main, ["model", "list", "--json"]).output),
+        json.loads(CliRunner().invoke(main, ["recs", "models", "--json"]).output),
         key=lambda v: v["created_at"],
     )
     assert newer["active"] and not older["active"]
     # When the older one is activated
-    result = CliRunner().invoke(main, ["model", "activate", older["version"]])
+    result = CliRunner().invoke(main, ["recs", "activate", older["version"]])
     # Then it is the only active version, and both are kept
     assert result.exit_code == 0, result.output
     assert (
@@ -73,9 +73,9 @@ def test_activate_rolls_back_to_a_previous_version_atomically(db: Any, tmp_path:
 
 def test_activating_an_unknown_version_fails_and_changes_nothing(db: Any, tmp_path: Path) -> None:
     load_history(db, tmp_path)
-    CliRunner().invoke(main, ["train"])
+    CliRunner().invoke(main, ["recs", "train"])
     before = scalar(db, "SELECT version FROM model_versions WHERE active")
-    result = CliRunner().invoke(main, ["model", "activate", "recs-nope"])
+    result = CliRunner().invoke(main, ["recs", "activate", "recs-nope"])
     assert result.exit_code == 1 and "no recs model version 'recs-nope'" in result.output
     assert scalar(db, "SELECT version FROM model_versions WHERE active") == before
 
@@ -98,7 +98,7 @@ def test_a_fresh_readable_model_is_not_retrained(
 ) -> None:
     # Given a model trained just now
     load_history(db, tmp_path)
-    CliRunner().invoke(main, ["train"])
+    CliRunner().invoke(main, ["recs", "train"])
     # When the scheduler checks / Then nothing is enqueued
     assert training.train_if_stale() is False and trainings == []
 
@@ -110,7 +110,7 @@ def test_a_missing_or_old_model_is_retrained(
     assert training.train_if_stale() is True
     # Given a model older than the TTL / Then training is enqueued
     load_history(db, tmp_path)
-    CliRunner().invoke(main, ["train"])
+    CliRunner().invoke(main, ["recs", "train"])
     execute(db, "UPDATE model_versions SET created_at = now() - interval '25 hours'")
     assert training.train_if_stale() is True and len(trainings) == 2
 
@@ -120,7 +120,7 @@ def test_a_model_stored_in_an_older_format_is_retrained(
 ) -> None:
     # Given a fresh active model whose artefact is of a format this code no longer reads
     load_history(db, tmp_path)
-    CliRunner().invoke(main, ["train"])
+    CliRunner().invoke(main, ["recs", "train"])
     with db.unit_of_work(single_statement=True) as uow:
         version, artefact = registry.active(uow.connection, "recs")  # type: ignore[misc]
     header = json.dumps({"format": FORMAT - 1, "params": {}}).encode()

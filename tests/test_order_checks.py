@@ -1,6 +1,6 @@
 """Order-problem checks on Postgres: projection rows, timers, problem records, inhibition.
 
-Events go straight to the actor's transaction (`actors.orders.apply`) and sweeps are called by
+Events go straight to the actor's transaction (`actors.order_checks.apply`) and sweeps are called by
 hand; the clock is a `FixedClock` moved by the test, so nothing sleeps.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from actors.orders import apply, sweep_order_checks
-from domain.orders.projection import dump_state, fold
-from schemas.lifecycle import LifecycleEvent, parse_lifecycle
+from actors.order_checks import apply, sweep_order_checks
+from domain.order_checks.projection import dump_state, fold
+from schemas.order_checks import LifecycleEvent, parse_lifecycle
 from store.order_checks import decode_state
 from tests.conftest import scalar
 from tests.order_events import T0, at, iso, raw
@@ -28,10 +28,12 @@ from workers import clock
 def now(db: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[clock.FixedClock]:
     """The checks' clock, at T0 until the test moves it (and a fresh process watermark,
     written at every change)."""
-    import actors.orders
-    from actors.inflight import InFlight
+    import actors.order_checks
+    from actors.order_checks.inflight import InFlight
 
-    monkeypatch.setattr(actors.orders, "_inflight", InFlight(actors.orders._write_watermark, 0.0))
+    monkeypatch.setattr(
+        actors.order_checks, "_inflight", InFlight(actors.order_checks._write_watermark, 0.0)
+    )
     fixed = clock.FixedClock(T0)
     with clock.use(fixed):
         yield fixed
@@ -333,7 +335,7 @@ def test_sweep_claims_only_due_orders(db: Any, now: clock.FixedClock) -> None:
 def test_metrics_count_problems_their_lag_and_the_open_ones(db: Any, now: clock.FixedClock) -> None:
     from prometheus_client import REGISTRY
 
-    from workers.problem_metrics import OpenProblems
+    from workers.order_checks_metrics import OpenProblems
 
     def sample(name: str, **labels: str) -> float:
         return REGISTRY.get_sample_value(name, labels) or 0.0
@@ -367,7 +369,7 @@ def test_metrics_count_problems_their_lag_and_the_open_ones(db: Any, now: clock.
 def test_finished_and_never_created_orders_are_pruned_after_a_week(
     db: Any, now: clock.FixedClock
 ) -> None:
-    from actors.orders import prune_finished_orders
+    from actors.order_checks import prune_finished_orders
 
     # Given a delivered order, a live one, and one whose order.created never came
     now.set(at(1))
@@ -423,13 +425,13 @@ def test_a_late_batch_does_not_take_back_what_a_later_judgement_opened(
 def test_sweeps_hold_while_messages_wait_and_the_workers_catch_up(
     db: Any, now: clock.FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import actors.orders
+    import actors.order_checks
 
     # Given a due timer, and 12 messages waiting in the order_checks queue
     now.set(at(1))
     apply(paid_order())
     waiting = [12]
-    monkeypatch.setattr(actors.orders, "_depth", lambda queue: waiting[0])
+    monkeypatch.setattr(actors.order_checks, "_depth", lambda queue: waiting[0])
     # And workers working through a backlog: every few seconds they apply old news
     for second in range(0, 301, 30):
         now.set(at(6) + timedelta(seconds=second))
@@ -449,18 +451,18 @@ def test_a_queue_nobody_reads_does_not_stop_the_timers(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import actors.orders
+    import actors.order_checks
     import store.order_checks
 
     monkeypatch.setattr(store.order_checks, "_warned_at", float("-inf"))  # once a minute at most
     # Given messages waiting, and workers that applied nothing for a while
     now.set(at(1))
     apply(paid_order())
-    monkeypatch.setattr(actors.orders, "_depth", lambda queue: 500)
+    monkeypatch.setattr(actors.order_checks, "_depth", lambda queue: 500)
     now.set(at(1.5))
     assert sweep_order_checks() == 0
     # When nothing was applied for longer than STALLED_S, the sweep judges at now
-    now.set(at(1) + timedelta(seconds=actors.orders.STALLED_S + 1))
+    now.set(at(1) + timedelta(seconds=actors.order_checks.STALLED_S + 1))
     assert sweep_order_checks() == 0  # not due yet at now: nothing to judge
     now.set(at(6))
     assert sweep_order_checks() == 2  # late detection beats none
@@ -524,7 +526,7 @@ def test_a_batch_is_not_judged_ahead_of_a_slower_process(db: Any, now: clock.Fix
 def test_a_batch_is_not_judged_ahead_of_this_process_s_other_messages(
     db: Any, now: clock.FixedClock
 ) -> None:
-    from domain.orders.rules import RulesConfig
+    from domain.order_checks.rules import RulesConfig
     from store.order_checks import LowWater, apply_events
 
     # Given this process still applying another message, whose oldest news is of 0.2 min

@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 from dramatiq.message import Message
 
+from programs.cli import main
 from tests.conftest import scalar, wait_for
 from tests.factories import venue
 from tests.order_events import at, raw
 from tests.test_order_checks import problems
 from workers import clock, queues
-from workers.cli import main
 
 ORDER_CHECKS = queues.name(queues.ORDER_CHECKS)
 EVENTS = queues.name(queues.EVENTS)
@@ -54,7 +54,7 @@ def test_publish_routes_lifecycle_events_to_the_checks_in_batches(
     path = tmp_path / "mixed.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     # When it is published
-    result = CliRunner().invoke(main, ["publish", str(path)])
+    result = CliRunner().invoke(main, ["intake", "publish", str(path)])
     # Then the venues went as one batch, the lifecycle events as batches of 1,000 and 500
     assert result.exit_code == 0, result.output
     assert "published 2250 events in 3 messages" in result.output

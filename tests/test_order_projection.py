@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from domain.orders.projection import (
+from domain.order_checks.projection import (
     TRACK_LIMIT,
     OrderState,
     Stage,
@@ -17,7 +17,7 @@ from domain.orders.projection import (
     is_late,
     load_state,
 )
-from schemas.lifecycle import LifecycleEvent
+from schemas.order_checks import LifecycleEvent
 from tests.order_events import accepted, at, created, event, location
 
 JOURNEY: list[LifecycleEvent] = [

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.orders.projection import OrderState, fold
-from domain.orders.rules import (
+from domain.order_checks.projection import OrderState, fold
+from domain.order_checks.rules import (
     ORDER_RULES,
     VenueActivity,
     VenueOutcome,
@@ -32,7 +32,7 @@ from domain.orders.rules import (
     venue_outcome,
     venue_struggling,
 )
-from domain.orders.thresholds import (
+from domain.order_checks.thresholds import (
     RulesConfig,
     RulesError,
     Thresholds,
@@ -40,7 +40,7 @@ from domain.orders.thresholds import (
     load_rules,
     parse_rules,
 )
-from schemas.lifecycle import LifecycleEvent
+from schemas.order_checks import LifecycleEvent
 from tests.order_events import accepted, at, created, event, location
 
 DEFAULTS = Thresholds()

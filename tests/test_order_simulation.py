@@ -6,16 +6,17 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
-from domain.orders.checks import LiveProblem, check_order, check_venue
-from domain.orders.projection import OrderState, apply
-from domain.orders.rules import (
+from domain.order_checks.checks import LiveProblem, check_order, check_venue
+from domain.order_checks.projection import OrderState, apply
+from domain.order_checks.rules import (
     VENUE_NOT_ACCEPTING,
     RulesConfig,
     VenueActivity,
     VenueOutcome,
     venue_outcome,
 )
-from domain.orders.simulation import (
+from schemas.order_checks import parse_lifecycle
+from synthetic.order_checks import (
     RULES,
     Detection,
     Simulation,
@@ -23,7 +24,6 @@ from domain.orders.simulation import (
     score,
     simulate,
 )
-from schemas.lifecycle import parse_lifecycle
 
 START = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from domain.orders_csv import (
+from domain.intake.orders_csv import (
     BadFile,
     OrderHeader,
     OrderLine,

@@ -9,8 +9,8 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Engine, text
 
-from domain.orders_csv import BadFile
-from store.orders_import import ImportReport, import_orders
+from domain.intake.orders_csv import BadFile
+from store.intake.orders_import import ImportReport, import_orders
 
 INSTACART = Path(__file__).resolve().parents[2] / "shared/data/instacart/order_lines.csv"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from domain.recs.lists import ListRow, UserLists
-from store import pgcopy
+from store.recs import pgcopy
 
 ROWS = [
     ListRow(

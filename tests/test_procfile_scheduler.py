@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from actors.orders import apply
+from actors.order_checks import apply
 from tests.conftest import wait_for
 from tests.order_events import at
 from tests.test_order_checks import paid_order, problems

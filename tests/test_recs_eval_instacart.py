@@ -1,5 +1,5 @@
 """Offline evaluation on real grocery orders (the Instacart sample in /work/shared), end to end
-through `workers.evaluation.run`, plus the worker's output and error behaviour on small files.
+through `programs.evaluation.run`, plus the worker's output and error behaviour on small files.
 
 The baseline figures were computed independently of this code, so matching them validates the
 protocol (split, metrics, averaging) rather than the model.
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.orders_csv import BadFile
+from domain.intake.orders_csv import BadFile
 from domain.recs.evaluation import METRICS, PRODUCTION
-from workers.evaluation import run
+from programs.evaluation import run
 
 INSTACART = Path(__file__).resolve().parents[2] / "shared/data/instacart/order_lines.csv"
 HEADER = "order_id,user_id,venue_id,item_id,quantity,placed_at,line_no\n"

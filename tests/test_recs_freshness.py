@@ -8,14 +8,14 @@ from typing import Any
 from click.testing import CliRunner
 
 from actors.recs import sweep_changed_users
+from programs.cli import main
 from store import recs
 from tests.conftest import scalar, wait_for
 from tests.factories import activity, batch, order
 from tests.test_intake_rabbitmq import drain, send
 from tests.test_model_registry import load_history
 from workers import queues
-from workers.cli import main
-from workers.scheduler import Duty, run
+from workers.scheduling import Duty, run
 
 
 def test_bursts_of_orders_coalesce_into_one_refresh(broker: Any, worker: Any, db: Any) -> None:
@@ -53,8 +53,8 @@ def test_sweep_refreshes_the_users_lists_after_a_new_order(
 ) -> None:
     # Given a trained model and user 3's lists computed from January's history
     load_history(db, tmp_path)
-    CliRunner().invoke(main, ["train"])
-    CliRunner().invoke(main, ["refresh", "3"])
+    CliRunner().invoke(main, ["recs", "train"])
+    CliRunner().invoke(main, ["recs", "refresh", "3"])
     broker.join(queues.name(queues.RECS), min_successes=5, idle_time=50, timeout=30_000)
     worker.join()
     assert str(scalar(db, "SELECT inputs_at FROM recommendations WHERE user_id = 3")).startswith(
@@ -95,8 +95,8 @@ def test_lists_older_than_the_ttl_are_refreshed(
     from actors.recs import refresh_stale_lists
 
     load_history(db, tmp_path)
-    CliRunner().invoke(main, ["train"])
-    CliRunner().invoke(main, ["refresh", "6", "7"])
+    CliRunner().invoke(main, ["recs", "train"])
+    CliRunner().invoke(main, ["recs", "refresh", "6", "7"])
     broker.join(queues.name(queues.RECS), min_successes=5, idle_time=50, timeout=30_000)
     worker.join()
     with db.engine.begin() as conn:

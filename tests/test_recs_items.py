@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from domain.orders_csv import OrderHeader, OrderLine, ParsedOrders
+from domain.intake.orders_csv import OrderHeader, OrderLine, ParsedOrders
 from domain.recs import items
 from domain.recs.baselines import g_topfreq_many, p_topfreq_many
 from domain.recs.evaluation import (

@@ -24,11 +24,11 @@ from domain.recs.lists import (
     relevant_venues,
     user_lists,
 )
+from programs.cli import main
 from schemas import InvalidMessage
 from store import recs
 from tests.recs_world import small_world
 from tests.test_model_registry import load_history
-from workers.cli import main
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -195,7 +195,7 @@ def test_fallbacks_cover_every_city_venue_and_complement() -> None:
 @pytest.fixture
 def trained(db: Any, tmp_path: Path) -> Any:
     load_history(db, tmp_path)
-    assert CliRunner().invoke(main, ["train"]).exit_code == 0
+    assert CliRunner().invoke(main, ["recs", "train"]).exit_code == 0
     return db
 
 
@@ -268,21 +268,21 @@ def test_cli_refresh_is_a_tracked_run_and_recs_reads_it(
     trained: Any, broker: Any, worker: Any
 ) -> None:
     # When every user's lists are refreshed as a run of chunked jobs, waiting for it
-    result = CliRunner().invoke(main, ["refresh", "--all", "--chunk", "7"])
+    result = CliRunner().invoke(main, ["recs", "refresh", "--all", "--chunk", "7"])
     # Then the run finished with every chunk done and none failed
     assert result.exit_code == 0, result.output
     assert "20 users" in result.output and "3/3 chunks done, 0 failed" in result.output
     # And `larder recs` reads a personal list as JSON
-    out = CliRunner().invoke(main, ["recs", "7", "--surface", "items", "--context", "1", "--json"])
+    out = CliRunner().invoke(main, ["recs", "show", "7", "--surface", "items", "--context", "1", "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["fallback"] is False
     # And the run's status can be asked for again later
-    again = CliRunner().invoke(main, ["refresh", "--status", "1"])
+    again = CliRunner().invoke(main, ["recs", "refresh", "--status", "1"])
     assert again.exit_code == 0 and "3/3 chunks done" in again.output
 
 
 def test_cli_refresh_needs_exactly_one_scope(trained: Any) -> None:
-    result = CliRunner().invoke(main, ["refresh", "--all", "3"])
+    result = CliRunner().invoke(main, ["recs", "refresh", "--all", "3"])
     assert result.exit_code == 2 and "exactly one" in result.output
 
 

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from store import availability
-from store.availability import AvailabilityCache
+from programs.http.app import create_app
 from store.db import Database
+from store.recs import availability
+from store.recs.availability import AvailabilityCache
 from tests.conftest import wait_for
 from tests.test_procfile_worker import free_port, procfile
-from workers.serve import create_app
 
 # Monday 2026-01-05, 20:30 UTC = 22:30 in Helsinki (UTC+2)
 EVENING = datetime(2026, 1, 5, 20, 30, tzinfo=UTC)
@@ -484,7 +484,7 @@ def test_the_read_api_also_serves_the_support_inbox(db: Any) -> None:
     # Given the read API app / When the inbox is listed / Then it answers (empty inbox)
     from fastapi.testclient import TestClient
 
-    from workers.serve import create_app
+    from programs.http.app import create_app
 
     with TestClient(create_app(db)) as client:
         response = client.get("/v1/inbox")

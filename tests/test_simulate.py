@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from actors.orders import sweep_order_checks
-from domain.orders.simulation import RULES, SimulationConfig
+from actors.order_checks import sweep_order_checks
+from programs import simulate_orders as sim
+from programs.cli import main
+from synthetic.order_checks import RULES, SimulationConfig
 from workers import clock, queues
-from workers import simulate as sim
-from workers.cli import main
 
 SPEED = 120.0  # a lifecycle of ~70 simulated minutes takes ~35 s
 
@@ -94,7 +94,7 @@ def test_simulate_command_starts_its_own_fleet_on_the_scaled_clock(db: Any) -> N
     # When a short healthy simulation runs at 200x
     command = ["simulate", "orders", "--orders", "30", "--fault-rate", "0", "--speed", "200"]
     result = subprocess.run(
-        [sys.executable, "-m", "workers.cli", *command, "--json"],
+        [sys.executable, "-m", "programs.cli", *command, "--json"],
         capture_output=True,
         text=True,
         timeout=180,
@@ -114,7 +114,7 @@ def test_simulating_without_a_migrated_database_fails_before_it_starts(
     monkeypatch.setenv("DATABASE_URL", missing)
     # When a simulation is started
     result = subprocess.run(
-        [sys.executable, "-m", "workers.cli", "simulate", "orders", "--orders", "5"],
+        [sys.executable, "-m", "programs.cli", "simulate", "orders", "--orders", "5"],
         capture_output=True,
         text=True,
         timeout=60,

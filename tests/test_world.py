@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.world import WorldConfig, generate
 from schemas import parse_event
+from synthetic.world import WorldConfig, generate
 
 DEFAULT = WorldConfig()
 SMALL = WorldConfig(cities=2, venues=30, items_per_venue=8, users=150, days=7)

@@ -16,7 +16,7 @@ import sqlalchemy.exc
 from dramatiq.errors import ActorNotFound, BrokerConnectionError
 
 from schemas import InvalidMessage
-from store import queries
+from store import dead_letters
 from store.db import Database
 from workers import metrics
 from workers.logs import message_context
@@ -139,7 +139,7 @@ class DeadLetters(dramatiq.Middleware):
 
     def _record(self, rejection: dict[str, Any], kind: str) -> None:
         with self.database.unit_of_work() as uow:
-            uow.connection.execute(queries.RECORD_REJECTION, rejection)
+            dead_letters.record(uow.connection, rejection)
         metrics.REJECTED.labels(rejection["queue_name"], rejection["actor_name"] or "", kind).inc()
         log.warning("dead-lettered message on %s: %s", rejection["queue_name"], rejection["reason"])
 

@@ -15,7 +15,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from schemas import MAX_BATCH, SCHEMA_VERSION, Event, InvalidMessage
 from schemas.base import describe
-from schemas.lifecycle import LifecycleEvent
+from schemas.order_checks import LifecycleEvent
 from workers import queues
 from workers.routing import ORDER_CHECKS, route
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from schemas.events import type_of
-from schemas.lifecycle import LIFECYCLE_TYPES
+from schemas.intake import type_of
+from schemas.order_checks import LIFECYCLE_TYPES
 from workers import queues
 
 INGEST = ("ingest", queues.EVENTS)

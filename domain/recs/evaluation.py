@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 
-from domain.orders_csv import ParsedOrders
+from domain.intake.orders_csv import ParsedOrders
 from domain.recs.baselines import g_topfreq_many, p_topfreq_many
 from domain.recs.items import (
     Basket,

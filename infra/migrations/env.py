@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from store.db import sqlalchemy_url
-from store.models import metadata
+from store.tables import metadata
 
 config = context.config
 

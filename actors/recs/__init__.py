@@ -1,0 +1,157 @@
+"""Refreshing precomputed recommendation lists (the `recs` queue)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+import dramatiq
+
+from domain.recs import artefacts
+from domain.recs.bundle import MODEL_KIND as KIND
+from domain.recs.bundle import Bundle
+from domain.recs.items import Basket
+from domain.recs.lists import UserLists, fallback_lists, user_lists
+from domain.recs.venues import VenueCatalog
+from schemas.base import InvalidMessage, parse
+from schemas.recs import RefreshLists
+from store import recs
+from store.recs import registry, runs
+from workers import queues
+from workers.broker import database
+
+T = TypeVar("T")
+CATALOG_TTL_S = 60.0  # venue changes reach the rankers within a minute
+
+
+class _Cached(Generic[T]):
+    """A per-process value shared by the worker threads, reloaded when its key changes."""
+
+    def __init__(self, load: Callable[[Any], T]) -> None:
+        self._lock = threading.Lock()
+        self._load = load
+        self._entry: tuple[Any, T] | None = None
+
+    def get(self, key: Any) -> T:
+        with self._lock:
+            if self._entry is None or self._entry[0] != key:
+                self._entry = (key, self._load(key))
+            return self._entry[1]
+
+
+def _load_bundle(version: str) -> Bundle:
+    with database.unit_of_work(single_statement=True) as uow:
+        found = registry.active(uow.connection, KIND)
+    if found is None or found[0] != version:
+        raise RuntimeError("the active model changed while loading; retry")
+    return artefacts.from_bytes(found[1])
+
+
+def _load_catalog(_: Any) -> VenueCatalog:
+    with database.unit_of_work(single_statement=True) as uow:
+        return recs.catalog(uow.connection)
+
+
+_bundle: _Cached[Bundle] = _Cached(_load_bundle)
+_catalog: _Cached[VenueCatalog] = _Cached(_load_catalog)
+
+
+def current_catalog() -> VenueCatalog:
+    return _catalog.get(int(time.monotonic() // CATALOG_TTL_S))
+
+
+@dramatiq.actor(
+    actor_name="refresh_lists", queue_name=queues.name(queues.RECS), throws=(InvalidMessage,)
+)
+def refresh_lists(job: dict[str, Any]) -> None:
+    """Recompute every list of the job's users; older inputs never overwrite newer lists."""
+    parsed = parse(RefreshLists, job)
+    with database.unit_of_work() as uow:  # one snapshot of the users' inputs
+        version = recs.active_version(uow.connection, KIND)
+        homes = recs.users(uow.connection, parsed.user_ids)
+        histories: dict[int, list[Basket]] = {}
+        for basket in recs.user_baskets(uow.connection, parsed.user_ids):
+            histories.setdefault(basket.user_id, []).append(basket)
+        activity = recs.activity(uow.connection, parsed.user_ids)
+    lists, refreshed = UserLists([], {}), list[int]()
+    if version is not None:  # else nothing trained yet: readers get fallbacks
+        bundle = _bundle.get(version)
+        now = datetime.now(UTC)
+        lists = user_lists(bundle, current_catalog(), homes, histories, activity, now)
+        refreshed = parsed.user_ids
+    with database.unit_of_work() as uow:
+        recs.write_lists(uow.connection, lists, version or "", refreshed)
+        if parsed.run_id is not None and parsed.chunk is not None:
+            runs.finish_chunk(uow.connection, parsed.run_id, parsed.chunk)
+
+
+def refresh_fallbacks() -> int:
+    """Store the cold-start lists of every city, venue and item from the active model."""
+    with database.unit_of_work(single_statement=True) as uow:
+        version = recs.active_version(uow.connection, KIND)
+    if version is None:
+        return 0
+    rows = fallback_lists(_bundle.get(version), current_catalog())
+    with database.unit_of_work() as uow:
+        return recs.write_fallbacks(uow.connection, rows, version)
+
+
+def sweep_changed_users(limit: int = 5000, chunk: int = 100) -> int:
+    """Claim users whose inputs changed and enqueue their refresh; returns how many users.
+
+    The jobs are published before the claim commits: if publishing fails the users stay dirty,
+    and if the commit fails after publishing they are refreshed twice (harmless: idempotent).
+    Any number of sweepers can run at once (SKIP LOCKED)."""
+    with database.unit_of_work() as uow:
+        users = recs.claim_changed_users(uow.connection, limit)
+        enqueue_refresh(users, chunk)
+    return len(users)
+
+
+LIST_TTL = timedelta(hours=24)
+
+
+def refresh_stale_lists(ttl: timedelta = LIST_TTL, limit: int = 50_000) -> int:
+    """Enqueue refreshes for users whose lists are older than `ttl`; returns how many users.
+    Run less often than a refresh takes (the scheduler: every 10 minutes), or users repeat."""
+    with database.unit_of_work(single_statement=True) as uow:
+        users = recs.stale_list_users(uow.connection, ttl, limit)
+    enqueue_refresh(users)
+    return len(users)
+
+
+def enqueue_refresh(user_ids: Sequence[int], chunk: int = 500) -> int:
+    """Send untracked `refresh_lists` jobs of at most `chunk` users; returns how many jobs."""
+    for start in range(0, len(user_ids), chunk):
+        refresh_lists.send(_job(user_ids[start : start + chunk]))
+    return -(-len(user_ids) // chunk)
+
+
+def start_run(scope: str, user_ids: Sequence[int], chunk: int = 500) -> int:
+    """Record a tracked batch refresh, then (after that commit) send its chunks; returns the run
+    id. A crash between the two leaves a run that never finishes, visible in its status."""
+    with database.unit_of_work(single_statement=True) as uow:
+        version = recs.active_version(uow.connection, KIND)
+    if version is None:
+        raise LookupError("no active model: run `larder train` first")
+    parts = [list(user_ids[s : s + chunk]) for s in range(0, len(user_ids), chunk)]
+    with database.unit_of_work() as uow:
+        run_id = runs.start(uow.connection, scope, version, len(user_ids), len(parts))
+        messages = [refresh_lists.message(_job(p, run_id, n)) for n, p in enumerate(parts)]
+        for n, (part, message) in enumerate(zip(parts, messages, strict=True)):
+            runs.add_chunk(uow.connection, run_id, n, message.message_id, len(part))
+    for message in messages:
+        refresh_lists.broker.enqueue(message)
+    return run_id
+
+
+def _job(
+    user_ids: Sequence[int], run_id: int | None = None, chunk: int | None = None
+) -> dict[str, Any]:
+    job: dict[str, Any] = {"schema_version": 1, "user_ids": list(user_ids)}
+    if run_id is not None:
+        job |= {"run_id": run_id, "chunk": chunk}
+    return job

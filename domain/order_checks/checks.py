@@ -1,0 +1,229 @@
+"""What one evaluation of the rules changes in the problem records (pure, no I/O).
+
+A problem record follows an *episode* of one rule on one subject (an order, or a venue for
+venue-level rules): it opens when the rule fires, stays while the verdict holds (hysteresis,
+`still_open`), and ends when it does not -- "order_finished" when the order reached a terminal
+stage, "condition_cleared" otherwise. The first `since` of an episode is kept. An agent may
+resolve the record earlier; the episode still lasts until the condition clears, so the same
+trouble is not reported again while it goes on (`LiveProblem.resolved`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain.order_checks.projection import Fact, OrderState
+from domain.order_checks.rules import (
+    INHIBITS,
+    RulesConfig,
+    VenueActivity,
+    Verdict,
+    evaluate,
+    inhibit,
+    next_check,
+    still_open,
+    venue_struggling,
+)
+from domain.order_checks.thresholds import Thresholds
+
+CONDITION_CLEARED = "condition_cleared"
+ORDER_FINISHED = "order_finished"
+BY_AGENT = "agent"
+LAST_EVENTS = 6  # how many of the order's latest events a record shows
+
+
+@dataclass(frozen=True)
+class LiveProblem:
+    """A record whose episode has not ended (it may be resolved by an agent already)."""
+
+    problem_id: int
+    rule: str
+    severity: str
+    muted: bool
+    since: datetime
+    resolved: bool = False
+
+
+@dataclass(frozen=True)
+class Opening:
+    rule: str
+    severity: str
+    muted: bool
+    since: datetime
+    details: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Update:
+    """A live record seen again: its details now, and what changed worth a history row."""
+
+    problem_id: int
+    rule: str
+    severity: str
+    muted: bool
+    details: Mapping[str, Any]
+    changes: tuple[str, ...] = ()  # "severity", "muted", "unmuted"
+
+    @property
+    def mute_changed(self) -> bool:
+        return "muted" in self.changes or "unmuted" in self.changes
+
+
+@dataclass(frozen=True)
+class Ending:
+    problem_id: int
+    rule: str
+    how: str  # CONDITION_CLEARED | ORDER_FINISHED
+    resolves: bool  # the record was still open (not resolved by an agent)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Every change to one subject's records, and when to look again with no new event."""
+
+    opened: tuple[Opening, ...] = ()
+    updated: tuple[Update, ...] = ()
+    ended: tuple[Ending, ...] = ()
+    due_at: datetime | None = None
+
+    @property
+    def changes_records(self) -> bool:
+        return bool(self.opened or self.ended)
+
+
+def judge(
+    verdicts: Iterable[Verdict],
+    live: Mapping[str, LiveProblem],
+    finished: bool,
+    extra: Callable[[], Mapping[str, Any]] = dict,
+) -> Judgement:
+    """Apply hysteresis to each verdict against the subject's live records; `extra()` adds
+    details shared by every record of the subject (computed only if a record needs them)."""
+    opened, updated, ended = [], [], []
+    shared: Mapping[str, Any] | None = None
+    verdicts = tuple(verdicts)
+    for verdict in verdicts:
+        current = live.get(verdict.rule)
+        if not still_open(current is not None, verdict):
+            if current is not None:
+                how = ORDER_FINISHED if finished else CONDITION_CLEARED
+                ended.append(Ending(current.problem_id, verdict.rule, how, not current.resolved))
+            continue
+        if shared is None:
+            shared = extra()
+        details = {**verdict.details, **shared}
+        if verdict.muted:
+            details["muted_by"] = sorted(
+                r for r, muted in INHIBITS.items() if verdict.rule in muted
+            )
+        if current is None:
+            assert verdict.since is not None  # still_open without a record means firing
+            opened.append(
+                Opening(verdict.rule, verdict.severity, verdict.muted, verdict.since, details)
+            )
+        else:
+            updated.append(_update(current, verdict, details))
+    return Judgement(tuple(opened), tuple(updated), tuple(ended), next_check(verdicts))
+
+
+def _update(current: LiveProblem, verdict: Verdict, details: Mapping[str, Any]) -> Update:
+    changes = []
+    if verdict.severity != current.severity:
+        changes.append("severity")
+    if verdict.muted != current.muted:
+        changes.append("muted" if verdict.muted else "unmuted")
+    return Update(
+        current.problem_id,
+        verdict.rule,
+        verdict.severity,
+        verdict.muted,
+        details,
+        tuple(changes),
+    )
+
+
+def check_order(
+    state: OrderState,
+    live: Mapping[str, LiveProblem],
+    open_venue_rules: AbstractSet[str],
+    now: datetime,
+    config: RulesConfig,
+) -> Judgement:
+    """Every per-order rule at `now`, muted by the venue's open problems, against the order's
+    live records."""
+    verdicts = inhibit(evaluate(state, now, config), open_venue_rules)
+    return judge(verdicts, live, state.terminal, lambda: {"last_events": last_events(state)})
+
+
+def check_venue(
+    activity: VenueActivity,
+    live: Mapping[str, LiveProblem],
+    now: datetime,
+    thresholds: Thresholds,
+) -> Judgement:
+    """venue_struggling at `now` against the venue's live record."""
+    return judge([venue_struggling(activity, now, thresholds)], live, finished=False)
+
+
+def muted_rules(open_venue_rules: AbstractSet[str]) -> frozenset[str]:
+    """The per-order rules muted on a venue with these venue-level problems open."""
+    return frozenset().union(*(INHIBITS.get(rule, frozenset()) for rule in open_venue_rules))
+
+
+# ---------------------------------------------------------------- what the agent sees
+
+
+def last_events(state: OrderState, limit: int = LAST_EVENTS) -> list[dict[str, Any]]:
+    """The order's latest events as its state remembers them, newest first (for agents: the
+    projection keeps one fact per milestone or register, and the latest location)."""
+    seen: dict[str, tuple[Fact, dict[str, Any]]] = {}
+    for fact, entry in _facts(state):
+        seen.setdefault(fact.event_id, (fact, entry))
+    newest = sorted(seen.values(), key=lambda pair: pair[0].key, reverse=True)[:limit]
+    return [
+        {"type": entry.pop("type"), "at": fact.at.isoformat(), "sequence": fact.sequence, **entry}
+        for fact, entry in newest
+    ]
+
+
+def _facts(state: OrderState) -> Iterable[tuple[Fact, dict[str, Any]]]:
+    yield from _carried(state)  # first: of two facts of one event, the richer one is kept
+    if state.placed:
+        yield state.placed.fact, {"type": "order.created"}
+    for fact, kind in (
+        (state.authorized, "payment.authorized"),
+        (state.accepted, "venue.accepted"),
+        (state.ready, "order.ready"),
+        (state.picked_up, "order.picked_up"),
+        (state.delivered, "order.delivered"),
+    ):
+        if fact is not None:
+            yield fact, {"type": kind}
+
+
+def _carried(state: OrderState) -> Iterable[tuple[Fact, dict[str, Any]]]:
+    if state.payment_failure:
+        yield state.payment_failure.fact, {"type": "payment.failed"}
+    if state.ready_estimate:
+        ready_at = state.ready_estimate.ready_at.isoformat()
+        yield state.ready_estimate.fact, {"type": "venue.accepted", "estimated_ready_at": ready_at}
+    if state.rejected:
+        yield state.rejected.fact, {"type": "venue.rejected", "reason": state.rejected.reason}
+    if state.assignment:
+        courier = state.assignment.courier_id
+        kind = "courier.assigned" if courier is not None else "courier.unassigned"
+        yield state.assignment.fact, {"type": kind, "courier_id": courier}
+    if state.arrival:
+        yield state.arrival.fact, {"type": "courier.arrived_at_venue"}
+    if state.cancelled:
+        yield state.cancelled.fact, {"type": "order.cancelled", "by": state.cancelled.by}
+    for item in state.items:
+        kind = "item.substituted" if item.substituted else "item.unavailable"
+        yield item.fact, {"type": kind, "item_id": item.item_id}
+    if state.track:
+        last = state.track[-1]
+        yield last.fact, {"type": "courier.location", "lat": last.lat, "lon": last.lon}

@@ -1,0 +1,43 @@
+"""The `larder` command line: one click group per capability (`larder intake`, `larder recs`,
+`larder order-checks`, ...), plus the processes the Procfile runs. Commands import the broker
+lazily: settings are read once, when a command starts, and nothing connects before a command
+needs it."""
+
+from __future__ import annotations
+
+import click
+
+from programs.cli import (
+    db,
+    dead_letters,
+    evaluate,
+    intake,
+    maintenance,
+    order_checks,
+    processes,
+    recs,
+    schemas,
+    simulate,
+)
+
+
+@click.group()
+def main() -> None:
+    """larder: precompute fleet (RabbitMQ -> Dramatiq actors -> Postgres)."""
+
+
+for command in (
+    db.db,
+    schemas.schemas,
+    intake.intake,
+    recs.recs,
+    order_checks.order_checks,
+    simulate.simulate,
+    evaluate.evaluate,
+    dead_letters.dead_letters,
+    maintenance.maintenance,
+    processes.serve,
+    processes.scheduler,
+    processes.demo,
+):
+    main.add_command(command)

@@ -1,0 +1,221 @@
+"""`larder demo`: the fleet end to end on whatever answers — the configured RabbitMQ and
+Postgres, or an embedded default (embedded Postgres, Dramatiq's in-memory broker)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import click
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+from workers import queues
+from workers.settings import get_settings
+
+
+def choose_services() -> None:
+    """Point settings at what answers; one line per fallback taken. Must run before the
+    broker module is imported, since settings are read once."""
+    from workers.services import postgres_answers, rabbitmq_answers, start_embedded_postgres
+
+    settings = get_settings()
+    if not postgres_answers(settings.database_url.get_secret_value()):
+        os.environ["DATABASE_URL"] = start_embedded_postgres()
+        click.echo("Postgres did not answer: using embedded Postgres in .larder/pgdata")
+    if settings.broker == "rabbitmq" and not rabbitmq_answers(
+        settings.rabbitmq_url.get_secret_value()
+    ):
+        os.environ["LARDER_BROKER"] = "stub"
+        click.echo("RabbitMQ did not answer: using Dramatiq's in-memory broker")
+    get_settings.cache_clear()
+
+
+def run(users: int, venues: int, days: int) -> None:
+    choose_services()
+    settings = get_settings()
+    migrate(settings.database_url.get_secret_value())
+    import dramatiq
+
+    import actors.intake
+    import actors.recs
+    from workers.broker import broker, database
+
+    worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
+    worker.start()
+    try:
+        publish_world(broker, users=users, venues=venues, days=days)
+        publish_bad_messages(broker)
+        drain(broker, worker, queues.EVENTS)
+        show(database)
+        run_id = precompute_lists(actors.recs)
+        drain(broker, worker, queues.RECS)
+    finally:
+        worker.stop()
+    show_lists(database, run_id)
+
+
+def migrate(url: str) -> None:
+    from store import migrate as migrations
+    from store.db import make_engine
+    from workers.services import ensure_database
+
+    ensure_database(url)
+    migrations.upgrade(make_engine(url, 1))
+    click.echo("database migrated")
+
+
+def publish_world(broker: Any, users: int, venues: int, days: int) -> None:
+    from synthetic.world import WorldConfig, generate
+    from workers.publishing import publish
+
+    config = WorldConfig(users=users, venues=venues, days=days)
+    report = publish(broker, generate(config))
+    click.echo(f"published {report.events} events in {report.messages} messages")
+
+
+def publish_bad_messages(broker: Any) -> None:
+    """Three messages that must be dead-lettered with their reason, not retried."""
+    from dramatiq.message import Message
+
+    queue = queues.name(queues.EVENTS)
+    bad_event = {
+        "type": "venue.upserted",
+        "schema_version": 1,
+        "event_id": "demo-bad-1",
+        "version": 1,
+        "venue_id": 1,
+        "city_id": 1,
+        "name": "Nowhere",
+        "lat": 60.2,
+        "lon": 24.9,
+        "delivery_radius_m": 3000,
+        "rating": 7,
+        "colour": "red",
+    }
+    tag = uuid.uuid4().hex[:8]
+    broker.enqueue(
+        Message(
+            queue_name=queue,
+            actor_name="ingest",
+            args=(bad_event,),
+            kwargs={},
+            options={},
+            message_id=f"demo-invalid-{tag}",
+        )
+    )
+    broker.enqueue(
+        Message(
+            queue_name=queue,
+            actor_name="no_such_actor",
+            args=(),
+            kwargs={},
+            options={},
+            message_id=f"demo-unknown-{tag}",
+        )
+    )
+    if isinstance(broker, RabbitmqBroker):
+        broker.channel.basic_publish(
+            exchange="", routing_key=queue, body=f"this is not JSON {tag}".encode()
+        )
+    click.echo("published bad messages (invalid event, unknown actor, non-JSON body on RabbitMQ)")
+
+
+def precompute_lists(recs: Any) -> int:
+    """Train the models on what landed, then refresh every user's lists as a tracked run."""
+    from actors.recs.training import train_version
+    from store.recs import users_to_refresh
+    from workers.broker import database
+
+    version = train_version()
+    recs.sweep_changed_users()  # consume the change marks the ingested orders left
+    fallbacks = recs.refresh_fallbacks()
+    with database.unit_of_work(single_statement=True) as uow:
+        users = users_to_refresh(uow.connection, None)
+    run_id = recs.start_run("demo", users)
+    click.echo(
+        f"\ntrained model {version}; {fallbacks} cold-start lists stored;"
+        f" refresh run {run_id} for {len(users)} users"
+    )
+    return int(run_id)
+
+
+def show_lists(database: Any, run_id: int) -> None:
+    """The run's outcome and one user's four surfaces, read as product teams read them."""
+    from store import recs
+    from store.recs import runs
+
+    with database.unit_of_work(single_statement=True) as uow:
+        status = runs.status(uow.connection, run_id) or {}
+        row = recs.demo_user(uow.connection)
+        if row is None:
+            click.echo("no recommendation lists were computed")
+            return
+        user, category, venue, cart = row
+        found = [
+            ("discovery", recs.read(uow.connection, user, "discovery")),
+            (f"category {category}", recs.read(uow.connection, user, "category", category or 0)),
+            (f"items at venue {venue}", recs.read(uow.connection, user, "items", venue)),
+            (f"cart with items {cart}", recs.read_cart(uow.connection, user, cart or [])),
+        ]
+    click.echo(
+        f"run {run_id}: {status.get('done_chunks')}/{status.get('total_chunks')} chunks done,"
+        f" {status.get('failed_chunks')} failed"
+    )
+    click.echo(f"\nuser {user}'s precomputed lists (ids, best first):")
+    for name, result in found:
+        kind = "-" if result is None else ("fallback" if result.fallback else "personal")
+        click.echo(f"  {name:<28} {kind:<9} {result.ids[:8] if result else []}")
+
+
+def drain(broker: Any, worker: Any, workload: str) -> None:
+    queue = queues.name(workload)
+    if isinstance(broker, RabbitmqBroker):
+        broker.join(queue, min_successes=20, idle_time=100, timeout=600_000)
+    else:
+        broker.join(queue, fail_fast=False, timeout=600_000)
+    worker.join()
+
+
+SHOWN_TABLES = (
+    "cities",
+    "brands",
+    "food_categories",
+    "venues",
+    "items",
+    "banners",
+    "users",
+    "orders",
+    "order_lines",
+    "activity_events",
+    "processed_events",
+    "rejected_messages",
+    "model_versions",
+    "recommendations",
+    "user_changes",
+)
+
+
+def show(database: Any) -> None:
+    from store import dead_letters, intake, tables
+
+    with database.unit_of_work(single_statement=True) as uow:
+        counts = tables.counts(uow.connection, SHOWN_TABLES)
+        venues = intake.sample_venues(uow.connection, 3)
+        orders = intake.latest_orders(uow.connection, 3)
+        rejected = dead_letters.recent(uow.connection, 5)
+    click.echo("\nwhat landed in Postgres:")
+    for table, count in counts:
+        click.echo(f"  {table:<18} {count:>9}")
+    click.echo("\na few venues:")
+    for venue_id, name, city_id, cuisines, rating in venues:
+        click.echo(f"  venue {venue_id} {name!r} in city {city_id}: {cuisines}, rating {rating}")
+    click.echo("\nlatest orders:")
+    for order_id, user_id, venue_id, placed_at, lines in orders:
+        click.echo(
+            f"  order {order_id}: user {user_id} at venue {venue_id},"
+            f" {placed_at:%Y-%m-%d %H:%M}, {lines} lines"
+        )
+    click.echo("\nrejected messages (dead-lettered, not retried):")
+    for row in rejected:
+        click.echo(f"  [{row['queue_name']}/{row['actor_name']}] {row['reason'][:110]}")

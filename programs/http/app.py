@@ -1,0 +1,273 @@
+"""The HTTP read API (`larder serve`): precomputed lists, one indexed query per request, filtered
+at read time against a per-process snapshot of the catalog (store/availability.py).
+
+    GET /v1/users/{user_id}/recommendations/{surface}?context=&limit=   discovery | category | items
+    GET /v1/users/{user_id}/cart?items=1&items=2&limit=                 cart complements
+    GET /healthz                                                        liveness (no database)
+
+Filters: `discovery` and `category` lists (venue ids) drop venues that are inactive or closed
+now in their city's local time; `items` and cart lists (item ids) drop unavailable items. Then
+`limit` applies, so a list can be shorter than `limit`, or empty (200) when everything in it
+is closed; 404 means there is no list at all, not even a fallback.
+
+The two read endpoints are `async def` and run their one blocking, sub-millisecond query on
+the event loop: the hop to FastAPI's thread pool and back (and the GIL hand-offs it costs) was
+most of a read's time and all of its tail (benchmarks/README.md: p99 12.4 ms with plain `def`,
+about 4 ms this way, at 500 requests/s). What bounds a stall is the serving connections'
+`statement_timeout` (SERVE_STATEMENT_TIMEOUT_MS; a cancelled read is a 503). The inbox
+endpoints, not on a hot path, stay plain `def` on the thread pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import psycopg
+import sqlalchemy.exc
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import Field
+
+from programs.http.inbox import inbox_router
+from schemas.recs import RecommendationList
+from store import recs
+from store.db import SESSION_OPTIONS, Database
+from store.recs.availability import AvailabilityCache, cache_for
+
+logger = logging.getLogger(__name__)
+
+MAX_ID = 2**63 - 1  # Postgres bigint
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+MAX_CART_ITEMS = 100
+
+VENUES, ITEMS = "venue", "item"
+# surface -> what its ids are; context: none (0) for discovery, category id, venue id
+SURFACES = {"discovery": VENUES, "category": VENUES, "items": ITEMS}
+CONTEXT_OF = {"category": "the food category id", "items": "the venue id"}
+
+UserId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The user's id.")]
+Limit = Annotated[
+    int,
+    Query(ge=1, le=MAX_LIMIT, description="At most this many ids, after read-time filters."),
+]
+ItemId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class RecommendationsOut(RecommendationList):
+    """A precomputed list as served, after read-time filters."""
+
+    user_id: int = Field(description="The user the list is for.")
+    surface: str = Field(description="discovery, category, items or cart.")
+    context: int = Field(
+        description="0 for discovery; the food category id for category; the venue id for "
+        "items and cart."
+    )
+    ids: list[int] = Field(description="Venue ids (discovery, category) or item ids, best first.")
+    scores: list[float] = Field(description="The score of each id, in the same order.")
+    model_version: str = Field(description="The model version that computed the list.")
+    computed_at: datetime = Field(description="When the list (its oldest input row) was computed.")
+    fallback: bool = Field(
+        description="True when the user's own list is missing or stale and this is the popular "
+        "list of the user's city (or of every city); for cart, when the user's own items list "
+        "for the venue is missing or stale, so the venue's popular items re-rank instead."
+    )
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown surface, or no list and no fallback to serve."},
+    422: {"description": "Bad parameters (the `detail` list says which and why)."},
+    503: {"description": "The database is unavailable; retry."},
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    database: Database,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    availability: AvailabilityCache | None = None,
+    max_age: timedelta = recs.DEFAULT_MAX_AGE,
+) -> FastAPI:
+    """The API on `database`. `clock` (aware datetimes) decides what is open now;
+    `availability` defaults to a cache on `database` refreshed every 10 s; user lists older
+    than `max_age` are served as the fallback."""
+    catalog = availability or cache_for(database)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _warm(catalog)
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="larder read API",
+        version="1",
+        description="Precomputed recommendation lists, one indexed lookup per request, with "
+        "venues that are closed or inactive and items that are unavailable dropped at read time.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        """503, not 500: the request was fine and may succeed elsewhere or in a moment."""
+        logger.warning("database unavailable: %s", error)
+        return JSONResponse({"detail": "database unavailable"}, status_code=503)
+
+    app.include_router(inbox_router(database))  # the support inbox (docs/order-checks.md)
+
+    @app.get("/healthz", summary="Liveness", description="The process answers (no database).")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/v1/users/{user_id}/recommendations/{surface}",
+        response_model=RecommendationsOut,
+        responses=ERRORS,
+        summary="A user's precomputed list for a surface",
+        description="The user's own list when it is fresh, else the popular list of the user's "
+        "city (or of every city), flagged `fallback`. `discovery` and `category` lists hold "
+        "venue ids and drop venues closed or inactive now; `items` lists hold item ids and "
+        "drop unavailable items. `limit` applies after the filters.",
+    )
+    async def recommendations(
+        user_id: UserId,
+        surface: Annotated[str, PathParam(description="discovery, category or items.")],
+        context: Annotated[
+            int,
+            Query(
+                ge=0,
+                le=MAX_ID,
+                description="Required for category (the food category id) and items (the venue "
+                "id); absent or 0 for discovery.",
+            ),
+        ] = 0,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> Response:
+        kind = SURFACES.get(surface)
+        if kind is None:
+            raise HTTPException(404, unknown_surface(surface))
+        check_context(surface, context)
+        with database.unit_of_work(single_statement=True) as uow:
+            found = recs.read(uow.connection, user_id, surface, context, max_age)
+        if found is None:
+            raise HTTPException(
+                404, f"no {surface} list for user {user_id} (context {context}) and no fallback"
+            )
+        snapshot = catalog.get()
+        keep = snapshot.venue_servable(clock()) if kind == VENUES else snapshot.item_available
+        return respond(found, keep, limit)
+
+    @app.get(
+        "/v1/users/{user_id}/cart",
+        response_model=RecommendationsOut,
+        responses=ERRORS,
+        summary="Items to add to a cart",
+        description="Complements of the cart's items at their venue: lifts summed over the "
+        "cart's items, re-ranked by the user's affinity (their fresh `items` list for the venue, "
+        "else the venue's popular items, then `fallback` is true). Items already in the cart and "
+        "unavailable items are left out. `context` is the venue id.",
+    )
+    async def cart(
+        user_id: UserId,
+        items: Annotated[
+            list[ItemId],
+            Query(
+                min_length=1,
+                max_length=MAX_CART_ITEMS,
+                description="The cart's item ids, one parameter each: `?items=1&items=2`.",
+            ),
+        ],
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> Response:
+        try:
+            with database.unit_of_work(single_statement=True) as uow:
+                # the best MAX_LIMIT, so that `limit` survives dropping unavailable items
+                found = recs.read_cart(uow.connection, user_id, items, MAX_LIMIT, max_age)
+        except recs.MixedCart as error:
+            raise invalid("items", str(error), items) from None
+        if found is None:
+            raise HTTPException(
+                404, f"no complements for the cart's items {items} (unknown items, or none)"
+            )
+        return respond(found, catalog.get().item_available, limit)
+
+    return app
+
+
+def unknown_surface(surface: str) -> str:
+    return (
+        f"unknown surface {surface!r}; known surfaces: {', '.join(SURFACES)}"
+        " (cart complements: /v1/users/{user_id}/cart)"
+    )
+
+
+def check_context(surface: str, context: int) -> None:
+    """0 (absent) for discovery; required for the others."""
+    if surface not in CONTEXT_OF and context != 0:
+        raise invalid("context", f"{surface} takes no context (absent or 0)", context)
+    if surface in CONTEXT_OF and context == 0:
+        raise invalid("context", f"{surface} needs context: {CONTEXT_OF[surface]}", None)
+
+
+def invalid(parameter: str, message: str, value: object) -> RequestValidationError:
+    """A 422 shaped like FastAPI's own validation errors."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", parameter), "msg": message, "input": value}]
+    )
+
+
+def respond(found: RecommendationList, keep: Callable[[int], bool], limit: int) -> Response:
+    """The list's first `limit` ids that `keep` accepts, with their scores, as JSON."""
+    ids: list[int] = []
+    scores: list[float] = []
+    for id_, score in zip(found.ids, found.scores, strict=True):
+        if len(ids) == limit:
+            break
+        if keep(id_):
+            ids.append(id_)
+            scores.append(score)
+    served = found.model_copy(update={"ids": ids, "scores": scores})
+    return Response(served.model_dump_json(), media_type="application/json")
+
+
+def _warm(catalog: AvailabilityCache) -> None:
+    """Load the snapshot before the first request; if the database is down, the first request
+    that needs it tries again."""
+    try:
+        catalog.get()
+    except Exception:
+        logger.exception("could not load the catalog snapshot at start-up")
+
+
+# A thread that wants the GIL waits until its holder gives it up: by default after 5 ms. The
+# event loop must not wait that long behind the snapshot reload or an inbox request's thread.
+GIL_SWITCH_S = 0.0005
+# A read is one primary-key lookup (~0.3 ms); one that waits longer (a lock, an overloaded
+# server) is cancelled and answered 503 rather than hold the event loop.
+SERVE_STATEMENT_TIMEOUT_MS = 250
+
+
+def app_from_settings() -> FastAPI:
+    """The app as `larder serve` runs it (a uvicorn factory: each worker process builds its own
+    pool and cache after it starts)."""
+    from workers import logs
+    from workers.settings import get_settings
+
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    sys.setswitchinterval(GIL_SWITCH_S)
+    options = f"{SESSION_OPTIONS} -c statement_timeout={SERVE_STATEMENT_TIMEOUT_MS}"
+    url = settings.database_url.get_secret_value()
+    return create_app(Database(url, settings.db_pool_size, options))

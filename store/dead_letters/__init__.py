@@ -1,0 +1,22 @@
+"""Dead letters: every message rejected without retry, with its reason (`rejected_messages`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from store.dead_letters import queries
+
+
+def record(connection: psycopg.Connection[Any], rejection: dict[str, Any]) -> None:
+    """Record one rejection (fingerprint, message_id, queue_name, actor_name, reason,
+    raw_body); the same fingerprint twice is recorded once."""
+    connection.execute(queries.RECORD_REJECTION, rejection)
+
+
+def recent(connection: psycopg.Connection[Any], limit: int) -> list[dict[str, Any]]:
+    """The newest rejections first."""
+    with connection.cursor(row_factory=dict_row) as cursor:
+        return list(cursor.execute(queries.RECENT_REJECTIONS, {"limit": limit}))

@@ -1,0 +1,309 @@
+"""Named SQL of the order-problem checks (store/order_checks/__init__.py, inbox.py).
+
+Rule times (`now`, `since`, due times) are always parameters from the checks' clock
+(workers/clock.py), never Postgres' now(): a simulation runs the clock faster.
+"""
+
+from __future__ import annotations
+
+# Rule times (`now`, `since`, due times) are always parameters from the checks' clock
+# (workers/clock.py), never Postgres' now(): a simulation runs the clock faster.
+
+# Rows are created before they are locked, in order_id order, so that concurrent transactions
+# meet on the same rows in the same order (no deadlock); the row lock serialises each order.
+ORDER_PLACEHOLDERS = """
+    INSERT INTO order_states (order_id)
+    SELECT order_id FROM unnest(%(order_ids)s::text[]) AS u(order_id) ORDER BY order_id
+    ON CONFLICT (order_id) DO NOTHING
+"""
+
+LOCK_ORDERS = """
+    SELECT order_id, judged_at, state::text FROM order_states
+    WHERE order_id = ANY(%(order_ids)s::text[])
+    ORDER BY order_id
+    FOR UPDATE
+"""
+
+# Timers: a partial index holds only rows with a due time, so a sweep reads due rows only.
+CLAIM_DUE_ORDERS = """
+    SELECT order_id, judged_at, state::text FROM order_states
+    WHERE next_due_at <= %(now)s
+    ORDER BY next_due_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+"""
+
+RECORD_ORDER_EVENTS = """
+    INSERT INTO processed_events (event_id, event_type)
+    SELECT event_id, event_type
+    FROM unnest(%(event_ids)s::text[], %(event_types)s::text[]) AS u(event_id, event_type)
+    ORDER BY event_id
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id
+"""
+
+# One statement per order, sent with executemany (pipelined: one round trip). Passing the
+# states as one array instead costs more in the client than everything else (array quoting
+# of ~10 kB strings); COPY into a scratch table and one UPDATE measured the same.
+WRITE_ORDER_STATE = """
+    UPDATE order_states SET
+        state = %(state)s::json, version = version + 1, last_sequence = %(last_sequence)s,
+        venue_id = %(venue_id)s, city_id = %(city_id)s, known = %(known)s,
+        terminal = %(terminal)s, next_due_at = %(due)s, judged_at = %(judged_at)s,
+        updated_at = now()
+    WHERE order_id = %(order_id)s
+"""
+
+SET_ORDER_TIMERS = """
+    UPDATE order_states s SET next_due_at = u.next_due_at, judged_at = u.judged_at
+    FROM unnest(%(order_ids)s::text[], %(due)s::timestamptz[], %(judged_at)s::timestamptz[])
+        AS u(order_id, next_due_at, judged_at)
+    WHERE s.order_id = u.order_id
+"""
+
+# A worker process's watermark (actors/inflight.py): it may go down (a late message), and one
+# process never writes its row from two threads at once.
+ADVANCE_WATERMARK = """
+    INSERT INTO checks_watermarks AS w (worker, low_water_at, updated_at)
+    VALUES (%(worker)s, %(mark)s, %(now)s)
+    ON CONFLICT (worker) DO UPDATE SET
+        low_water_at = EXCLUDED.low_water_at, updated_at = EXCLUDED.updated_at
+"""
+
+# Watermarks written in the window (rows of processes gone quiet or gone drop out; rows ahead
+# of it come from another clock, e.g. an earlier simulation), but for one process's own.
+READ_WATERMARKS = """
+    SELECT low_water_at, updated_at FROM checks_watermarks
+    WHERE updated_at > %(since)s AND updated_at <= %(until)s AND worker <> %(exclude)s
+"""
+
+PRUNE_WATERMARKS = "DELETE FROM checks_watermarks WHERE updated_at < %(now)s - interval '1 day'"
+
+# Live records (episodes not ended) of some orders, and of some venues' venue-level rules.
+LIVE_PROBLEMS = """
+    SELECT problem_id, rule, order_id, venue_id, severity, muted, since,
+           resolved_at IS NOT NULL AS resolved
+    FROM order_problems
+    WHERE ended_at IS NULL
+      AND (order_id = ANY(%(order_ids)s::text[])
+           OR (order_id IS NULL AND venue_id = ANY(%(venue_ids)s::bigint[])))
+"""
+
+OPEN_PROBLEMS = """
+    WITH opened AS (
+        INSERT INTO order_problems (rule, order_id, venue_id, city_id, severity, status, muted,
+                                    since, opened_at, last_seen_at, details)
+        SELECT rule, order_id, venue_id, city_id, severity, 'open', muted, since, %(now)s,
+               %(now)s, details
+        FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(rule text, order_id text, venue_id bigint,
+             city_id bigint, severity text, muted boolean, since timestamptz, details jsonb)
+        RETURNING problem_id, severity, muted
+    )
+    INSERT INTO problem_history (problem_id, at, change, actor, details)
+    SELECT problem_id, %(now)s, 'opened', 'larder',
+           jsonb_build_object('severity', severity, 'muted', muted)
+    FROM opened
+"""
+
+# `muted` is written only when this evaluation changed it, so a stale read of the venue's
+# problems never undoes what the venue sweep just did.
+SEE_PROBLEMS = """
+    UPDATE order_problems p SET
+        severity = x.severity,
+        muted = CASE WHEN x.mute_changed THEN x.muted ELSE p.muted END,
+        details = x.details,
+        last_seen_at = %(now)s
+    FROM jsonb_to_recordset(%(rows)s::jsonb)
+        AS x(problem_id bigint, severity text, muted boolean, mute_changed boolean, details jsonb)
+    WHERE p.problem_id = x.problem_id AND p.ended_at IS NULL
+"""
+
+LOCK_PROBLEMS = """
+    SELECT problem_id FROM order_problems WHERE problem_id = ANY(%(problem_ids)s::bigint[])
+    ORDER BY problem_id
+    FOR UPDATE
+"""
+
+LOG_PROBLEM_CHANGES = """
+    INSERT INTO problem_history (problem_id, at, change, actor, note, details)
+    SELECT problem_id, %(now)s, change, actor, note, details
+    FROM jsonb_to_recordset(%(rows)s::jsonb)
+        AS x(problem_id bigint, change text, actor text, note text, details jsonb)
+"""
+
+# An episode ends; its record resolves unless an agent resolved it already (then the history
+# says `ended`). Returns the records this resolved, for the metrics.
+END_PROBLEMS = """
+    WITH ended AS (
+        UPDATE order_problems p SET
+            ended_at = %(now)s, last_seen_at = %(now)s, status = 'resolved',
+            resolved_at = coalesce(p.resolved_at, %(now)s),
+            resolution = coalesce(p.resolution, x.how)
+        FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(problem_id bigint, how text)
+        WHERE p.problem_id = x.problem_id AND p.ended_at IS NULL
+        RETURNING p.problem_id, p.rule, p.resolution, x.how
+    ), logged AS (
+        INSERT INTO problem_history (problem_id, at, change, actor, note)
+        SELECT problem_id, %(now)s, CASE WHEN resolution = how THEN 'resolved' ELSE 'ended' END,
+               'larder', how
+        FROM ended
+    )
+    SELECT rule, how FROM ended WHERE resolution = how
+"""
+
+UPSERT_VENUE_OUTCOMES = """
+    INSERT INTO venue_outcomes (order_id, venue_id, at, failed)
+    SELECT order_id, venue_id, at, failed
+    FROM jsonb_to_recordset(%(rows)s::jsonb)
+        AS x(order_id text, venue_id bigint, at timestamptz, failed boolean)
+    ON CONFLICT (order_id) DO UPDATE SET
+        venue_id = EXCLUDED.venue_id, at = EXCLUDED.at, failed = EXCLUDED.failed
+"""
+
+LOG_VENUE_CHANGES = """
+    INSERT INTO venue_changes (venue_id, city_id)
+    SELECT venue_id, city_id FROM unnest(%(venue_ids)s::bigint[], %(city_ids)s::bigint[])
+        AS u(venue_id, city_id)
+"""
+
+CLAIM_VENUE_CHANGES = """
+    DELETE FROM venue_changes WHERE id IN (
+        SELECT id FROM venue_changes ORDER BY id LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING venue_id, city_id
+"""
+
+VENUE_PLACEHOLDERS = """
+    INSERT INTO venue_checks (venue_id, city_id)
+    SELECT venue_id, city_id FROM unnest(%(venue_ids)s::bigint[], %(city_ids)s::bigint[])
+        AS u(venue_id, city_id)
+    ORDER BY venue_id
+    ON CONFLICT (venue_id) DO NOTHING
+"""
+
+# The venues with claimed changes plus those whose timer is due; a venue another sweep holds is
+# skipped (nobody waits, so sweeps never deadlock).
+LOCK_VENUES = """
+    SELECT venue_id, city_id FROM venue_checks
+    WHERE venue_id IN (
+        SELECT unnest(%(venue_ids)s::bigint[])
+        UNION
+        (SELECT venue_id FROM venue_checks WHERE next_due_at <= %(now)s
+         ORDER BY next_due_at LIMIT %(limit)s)
+    )
+    ORDER BY venue_id
+    FOR UPDATE SKIP LOCKED
+"""
+
+VENUE_OUTCOMES = """
+    SELECT venue_id, order_id, at, failed FROM venue_outcomes
+    WHERE venue_id = ANY(%(venue_ids)s::bigint[]) AND at > %(oldest)s
+"""
+
+# Orders of these venues with a live record of the rule (muted or not, resolved or not).
+VENUE_ORDERS_WITH = """
+    SELECT venue_id, order_id, since FROM order_problems
+    WHERE ended_at IS NULL AND order_id IS NOT NULL AND rule = %(rule)s
+      AND venue_id = ANY(%(venue_ids)s::bigint[])
+"""
+
+SET_VENUE_TIMERS = """
+    UPDATE venue_checks v SET next_due_at = u.next_due_at, checked_at = %(now)s
+    FROM unnest(%(venue_ids)s::bigint[], %(due)s::timestamptz[]) AS u(venue_id, next_due_at)
+    WHERE v.venue_id = u.venue_id
+"""
+
+# Inhibition by venue-level problems: mute (or unmute) the live per-order records of `rules`,
+# locked first in problem_id order (as order transactions lock them).
+LOCK_VENUE_ORDER_PROBLEMS = """
+    SELECT problem_id FROM order_problems
+    WHERE ended_at IS NULL AND order_id IS NOT NULL AND rule = ANY(%(rules)s::text[])
+      AND venue_id = ANY(%(venue_ids)s::bigint[]) AND muted <> %(muted)s
+    ORDER BY problem_id
+    FOR UPDATE
+"""
+
+SET_MUTED = """
+    WITH changed AS (
+        UPDATE order_problems SET
+            muted = %(muted)s,
+            details = CASE WHEN %(muted)s THEN details || %(muted_by)s::jsonb
+                           ELSE details - 'muted_by' END
+        WHERE ended_at IS NULL AND order_id IS NOT NULL AND rule = ANY(%(rules)s::text[])
+          AND venue_id = ANY(%(venue_ids)s::bigint[]) AND muted <> %(muted)s
+        RETURNING problem_id
+    )
+    INSERT INTO problem_history (problem_id, at, change, actor)
+    SELECT problem_id, %(now)s, CASE WHEN %(muted)s THEN 'muted' ELSE 'unmuted' END, 'larder'
+    FROM changed
+"""
+
+PROBLEM_COLUMNS = """
+    problem_id, rule, status, severity, muted, order_id, venue_id, city_id, since, opened_at,
+    last_seen_at, ended_at, acknowledged_at, acknowledged_by, resolved_at, resolution,
+    resolved_by, details
+"""
+
+INBOX = f"""
+    SELECT {PROBLEM_COLUMNS} FROM order_problems
+    WHERE (%(status)s::text IS NULL OR status = %(status)s)
+      AND (%(city_id)s::bigint IS NULL OR city_id = %(city_id)s)
+      AND (%(rule)s::text IS NULL OR rule = %(rule)s)
+    ORDER BY opened_at DESC, problem_id DESC
+    LIMIT %(limit)s
+"""
+
+PROBLEM_BY_ID = f"SELECT {PROBLEM_COLUMNS} FROM order_problems WHERE problem_id = %(problem_id)s"
+
+PROBLEM_HISTORY = """
+    SELECT at, change, actor, note, details FROM problem_history
+    WHERE problem_id = %(problem_id)s ORDER BY id
+"""
+
+ACKNOWLEDGE_PROBLEM = """
+    UPDATE order_problems SET acknowledged_at = %(now)s, acknowledged_by = %(agent)s
+    WHERE problem_id = %(problem_id)s AND resolved_at IS NULL AND acknowledged_at IS NULL
+    RETURNING problem_id
+"""
+
+RESOLVE_PROBLEM = """
+    UPDATE order_problems SET
+        status = 'resolved', resolved_at = %(now)s, resolution = 'agent', resolved_by = %(agent)s
+    WHERE problem_id = %(problem_id)s AND resolved_at IS NULL
+    RETURNING problem_id, rule
+"""
+
+LOG_AGENT_ACTION = """
+    INSERT INTO problem_history (problem_id, at, change, actor, note)
+    VALUES (%(problem_id)s, %(now)s, %(change)s, %(agent)s, %(note)s)
+"""
+
+OPEN_PROBLEM_COUNTS = """
+    SELECT rule, count(*) FILTER (WHERE NOT muted), count(*) FILTER (WHERE muted)
+    FROM order_problems WHERE status = 'open' GROUP BY rule
+"""
+
+# Finished orders, and orders whose order.created never came, untouched for `days`.
+PRUNE_FINISHED_ORDERS = """
+    DELETE FROM order_states WHERE order_id IN (
+        SELECT order_id FROM order_states
+        WHERE (terminal OR NOT known) AND updated_at < now() - make_interval(days => %(days)s)
+        LIMIT %(chunk)s
+    )
+"""
+
+PRUNE_VENUE_OUTCOMES = """
+    DELETE FROM venue_outcomes WHERE order_id IN (
+        SELECT order_id FROM venue_outcomes
+        WHERE at < %(now)s - make_interval(days => %(days)s)
+        LIMIT %(chunk)s
+    )
+"""
+
+# `larder simulate`: every record of one run (its orders, and its venues' venue-level rules).
+SIMULATED_PROBLEMS = """
+    SELECT rule, order_id, venue_id, since, opened_at FROM order_problems
+    WHERE order_id LIKE %(orders)s
+       OR (order_id IS NULL AND venue_id BETWEEN %(low)s AND %(high)s)
+"""

@@ -1,0 +1,276 @@
+"""Named SQL of the recommendation lists: training snapshots, the model registry, refresh
+inputs, bulk list writes, refresh runs and the one-lookup reads."""
+
+from __future__ import annotations
+
+TRAINING_BASKETS = """
+    SELECT o.order_id, o.user_id, o.venue_id, o.placed_at,
+           array_agg(DISTINCT l.item_id ORDER BY l.item_id) AS items
+    FROM orders o JOIN order_lines l USING (order_id)
+    GROUP BY o.order_id
+"""
+
+INSERT_MODEL_VERSION = """
+    INSERT INTO model_versions (version, kind, trained_on, metrics, artefact)
+    VALUES (%(version)s, %(kind)s, %(trained_on)s, %(metrics)s, %(artefact)s)
+"""
+
+LIST_MODEL_VERSIONS = """
+    SELECT version, kind, created_at, active, activated_at, trained_on, metrics
+    FROM model_versions WHERE kind = %(kind)s ORDER BY created_at DESC, version DESC
+"""
+
+# Activation is two statements in one transaction: the partial unique index (one active
+# version per kind) is checked row by row, so the old one must be cleared first.
+DEACTIVATE_MODELS = "UPDATE model_versions SET active = false WHERE kind = %(kind)s AND active"
+
+ACTIVATE_MODEL = """
+    UPDATE model_versions SET active = true, activated_at = now()
+    WHERE kind = %(kind)s AND version = %(version)s
+    RETURNING version
+"""
+
+ACTIVE_MODEL = """
+    SELECT version, artefact FROM model_versions WHERE kind = %(kind)s AND active
+"""
+
+USER_BASKETS = """
+    SELECT o.order_id, o.user_id, o.venue_id, o.placed_at,
+           array_agg(DISTINCT l.item_id ORDER BY l.item_id) AS items
+    FROM orders o JOIN order_lines l USING (order_id)
+    WHERE o.user_id = ANY(%(user_ids)s)
+    GROUP BY o.order_id
+"""
+
+# Claimed by any number of sweepers at once; the caller publishes the refresh jobs before it
+# commits, so a failed publish leaves the users dirty (at least once, never lost).
+CLAIM_USER_CHANGES = """
+    DELETE FROM user_changes WHERE id IN (
+        SELECT id FROM user_changes ORDER BY id LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING user_id
+"""
+
+STALE_LIST_USERS = """
+    SELECT DISTINCT user_id FROM recommendations
+    WHERE computed_at < now() - %(ttl)s
+    ORDER BY user_id LIMIT %(limit)s
+"""
+
+ACTIVE_MODEL_AGE = """
+    SELECT now() - created_at FROM model_versions WHERE kind = %(kind)s AND active
+"""
+
+ACTIVE_MODEL_VERSION = "SELECT version FROM model_versions WHERE kind = %(kind)s AND active"
+
+# Bulk list writes: rows are COPied into a temporary table (dropped at commit), then merged.
+INCOMING_LISTS = """
+    CREATE TEMP TABLE incoming_lists (
+        user_id bigint, surface text, contexts bigint[], bounds int[], ids bigint[],
+        scores real[], inputs_at timestamptz,
+        PRIMARY KEY (user_id, surface)  -- the delete below probes it per stored row
+    ) WITH (toast_tuple_target = 8160) ON COMMIT DROP  -- as `recommendations`: no TOAST work
+"""
+COPY_INCOMING_LISTS = "COPY incoming_lists FROM STDIN (FORMAT binary)"  # store/pgcopy.py
+
+# A recompute from older inputs never overwrites a list computed from newer ones.
+UPSERT_RECOMMENDATIONS = """
+    INSERT INTO recommendations AS r
+        (user_id, surface, contexts, bounds, ids, scores, model_version, inputs_at, computed_at)
+    SELECT user_id, surface, contexts, bounds, ids, scores, %(version)s, inputs_at, now()
+    FROM incoming_lists
+    ON CONFLICT (user_id, surface) DO UPDATE SET
+        contexts = EXCLUDED.contexts, bounds = EXCLUDED.bounds, ids = EXCLUDED.ids,
+        scores = EXCLUDED.scores, model_version = EXCLUDED.model_version,
+        inputs_at = EXCLUDED.inputs_at, computed_at = EXCLUDED.computed_at
+    WHERE r.inputs_at <= EXCLUDED.inputs_at
+"""
+
+# After a bulk refresh: the planner needs the table's shape (autovacuum may be off or late; a
+# never-analysed `recommendations` makes the per-user statements above scan the whole table).
+ANALYZE_LISTS = "ANALYZE recommendations, fallback_recommendations"
+
+INCOMING_FALLBACKS = """
+    CREATE TEMP TABLE incoming_fallbacks (
+        city_id bigint, surface text, context bigint, ids bigint[], scores real[]) ON COMMIT DROP
+"""
+COPY_INCOMING_FALLBACKS = "COPY incoming_fallbacks FROM STDIN"
+
+UPSERT_FALLBACKS = """
+    INSERT INTO fallback_recommendations AS f
+        (city_id, surface, context, ids, scores, model_version, computed_at)
+    SELECT city_id, surface, context, ids, scores, %(version)s, now() FROM incoming_fallbacks
+    ON CONFLICT (city_id, surface, context) DO UPDATE SET
+        ids = EXCLUDED.ids, scores = EXCLUDED.scores, model_version = EXCLUDED.model_version,
+        computed_at = EXCLUDED.computed_at
+"""
+
+# Fallbacks the new model no longer produces (an item without complements, a closed city).
+DELETE_DROPPED_FALLBACKS = """
+    DELETE FROM fallback_recommendations f WHERE NOT EXISTS (
+        SELECT 1 FROM incoming_fallbacks n
+        WHERE (n.city_id, n.surface, n.context) = (f.city_id, f.surface, f.context))
+"""
+
+# What the rankers read: the catalog snapshot, and a chunk of users with their inputs.
+CATALOG_VENUES = """
+    SELECT venue_id, city_id, brand_id, lat, lon, delivery_radius_m, cuisines, category_ids,
+           rating, active
+    FROM venues
+"""
+
+USERS_BY_ID = """
+    SELECT user_id, city_id, home_lat, home_lon FROM users WHERE user_id = ANY(%(user_ids)s)
+"""
+
+# Per user and venue: the newest event, and the events' sum of 2^(-age at the newest event /
+# half-life), i.e. what affinity decay leaves of them then (domain.recs.lists.Activity). The
+# powers are taken from the window's start, so each is at most 2^(days / half-life).
+USER_ACTIVITY = """
+    WITH w AS (SELECT now() - make_interval(days => %(days)s) AS start)
+    SELECT user_id, venue_id, max(occurred_at),
+           sum(power(2.0::float8, extract(epoch FROM occurred_at - w.start)::float8 / %(half)s))
+           / power(2.0::float8, extract(epoch FROM max(occurred_at) - w.start)::float8 / %(half)s)
+    FROM activity_events, w
+    WHERE user_id = ANY(%(user_ids)s) AND kind <> 'impression' AND venue_id IS NOT NULL
+      AND occurred_at > w.start
+    GROUP BY user_id, venue_id, w.start
+"""
+
+USERS_TO_REFRESH = """
+    SELECT user_id FROM users WHERE %(city_id)s::bigint IS NULL OR city_id = %(city_id)s
+    UNION
+    SELECT DISTINCT user_id FROM orders
+    WHERE %(city_id)s::bigint IS NULL OR city_id = %(city_id)s
+    ORDER BY user_id
+"""
+
+# Refresh runs: progress is counted from chunk rows, never incremented (redelivery-safe).
+START_RUN = """
+    INSERT INTO refresh_runs (scope, model_version, total_users, total_chunks)
+    VALUES (%(scope)s, %(version)s, %(users)s, %(chunks)s) RETURNING run_id
+"""
+
+ADD_RUN_CHUNK = """
+    INSERT INTO refresh_run_chunks (run_id, chunk, message_id, users)
+    VALUES (%(run_id)s, %(chunk)s, %(message_id)s, %(users)s)
+"""
+
+FINISH_RUN_CHUNK = """
+    UPDATE refresh_run_chunks SET done_at = now()
+    WHERE run_id = %(run_id)s AND chunk = %(chunk)s AND done_at IS NULL
+"""
+
+RUN_STATUS = """
+    SELECT r.run_id, r.scope, r.model_version, r.total_users, r.total_chunks, r.created_at,
+           count(c.done_at) AS done_chunks,
+           coalesce(sum(c.users) FILTER (WHERE c.done_at IS NOT NULL), 0) AS done_users,
+           count(*) FILTER (WHERE c.done_at IS NULL AND EXISTS (
+               SELECT 1 FROM rejected_messages m WHERE m.message_id = c.message_id))
+               AS failed_chunks,
+           max(c.done_at) AS last_done_at
+    FROM refresh_runs r LEFT JOIN refresh_run_chunks c USING (run_id)
+    WHERE r.run_id = %(run_id)s
+    GROUP BY r.run_id
+"""
+
+# The read: one query, two primary-key lookups. The user's own fresh list if there is one (its
+# slice of the surface's row), else the fallback for the user's city (or for every city),
+# flagged as such.
+READ_RECOMMENDATIONS = """
+    (SELECT r.ids[r.bounds[k] + 1 : r.bounds[k + 1]], r.scores[r.bounds[k] + 1 : r.bounds[k + 1]],
+            r.model_version, r.computed_at, false AS fallback
+     FROM recommendations r, array_position(r.contexts, %(context)s::bigint) AS k
+     WHERE r.user_id = %(user_id)s AND r.surface = %(surface)s AND k IS NOT NULL
+       AND r.computed_at > now() - %(max_age)s)
+    UNION ALL
+    (SELECT ids, scores, model_version, computed_at, true
+     FROM fallback_recommendations
+     WHERE surface = %(surface)s AND context = %(context)s
+       AND city_id IN (0, (SELECT city_id FROM users WHERE user_id = %(user_id)s))
+     ORDER BY city_id DESC LIMIT 1)
+    LIMIT 1
+"""
+
+
+# Read-time filters (store/availability.py): the whole catalog's state, reloaded every few
+# seconds per serving process. A venue whose city is unknown comes with a NULL timezone.
+VENUE_AVAILABILITY = """
+    SELECT v.venue_id, v.active, c.timezone, v.opening_hours::text
+    FROM venues v LEFT JOIN cities c USING (city_id)
+"""
+
+UNAVAILABLE_ITEMS = "SELECT item_id FROM items WHERE NOT available"
+
+# Cart complements: one query, all primary-key lookups. The venue is the cart items' venue (more
+# than one venue: `venue_ids` tells, nothing is ranked). Candidates are the complements (city 0,
+# surface `cart`, context = item) of every distinct cart item, minus the cart; score = sum of the
+# lifts over the cart's items x (1 + affinity), where affinity = the candidate's score in the
+# user's fresh `items` list for the venue / that list's top score, else in the venue's `items`
+# fallback (then `fallback` is true). `computed_at` is the oldest row used.
+READ_CART = """
+    WITH cart AS (
+        SELECT DISTINCT unnest(%(item_ids)s::bigint[]) AS item_id
+    ), venues AS (
+        SELECT array_agg(DISTINCT i.venue_id ORDER BY i.venue_id) AS ids
+        FROM items i JOIN cart USING (item_id)
+    ), venue AS (
+        SELECT ids[1] AS venue_id FROM venues WHERE cardinality(ids) = 1
+    ), complements AS (
+        SELECT f.ids, f.scores, f.model_version, f.computed_at
+        FROM fallback_recommendations f
+        WHERE f.city_id = 0 AND f.surface = 'cart' AND f.context IN (SELECT item_id FROM cart)
+    ), affinity AS (
+        (SELECT r.ids[r.bounds[k] + 1 : r.bounds[k + 1]] AS ids,
+                r.scores[r.bounds[k] + 1 : r.bounds[k + 1]] AS scores, r.computed_at,
+                false AS fallback
+         FROM venue, recommendations r, array_position(r.contexts, venue.venue_id) AS k
+         WHERE r.user_id = %(user_id)s AND r.surface = 'items' AND k IS NOT NULL
+           AND r.computed_at > now() - %(max_age)s)
+        UNION ALL
+        (SELECT f.ids, f.scores, f.computed_at, true
+         FROM fallback_recommendations f JOIN venue ON f.context = venue.venue_id
+         WHERE f.city_id = 0 AND f.surface = 'items')
+        LIMIT 1
+    ), weights AS (
+        SELECT a.id, a.score / NULLIF(max(a.score) OVER (), 0) AS weight
+        FROM affinity, unnest(affinity.ids, affinity.scores) AS a(id, score)
+    ), candidates AS (
+        SELECT c.id, sum(c.lift) AS lift
+        FROM complements, unnest(complements.ids, complements.scores) AS c(id, lift)
+        WHERE c.id NOT IN (SELECT item_id FROM cart)
+        GROUP BY c.id
+    ), ranked AS (
+        SELECT c.id, c.lift * (1 + coalesce(w.weight, 0)) AS score
+        FROM candidates c LEFT JOIN weights w USING (id)
+        ORDER BY score DESC, c.id
+        LIMIT %(limit)s
+    )
+    SELECT (SELECT ids FROM venues) AS venue_ids,
+           array_agg(id ORDER BY score DESC, id) AS ids,
+           array_agg(score ORDER BY score DESC, id) AS scores,
+           (SELECT model_version FROM complements ORDER BY computed_at DESC LIMIT 1),
+           least((SELECT min(computed_at) FROM complements), (SELECT computed_at FROM affinity)),
+           coalesce((SELECT fallback FROM affinity), true) AS fallback
+    FROM ranked
+"""
+
+# `larder demo`: a user with an items list, one of their category lists, and a cart: the items of
+# their last order at that venue that have complements (preferring users who have all three).
+DEMO_USER = """
+        SELECT user_id, category, venue_id, cart FROM (
+            SELECT r.user_id, v.venue_id,
+                   (SELECT c.contexts[1] FROM recommendations c
+                    WHERE c.user_id = r.user_id AND c.surface = 'category') AS category,
+                   (SELECT array_agg(l.item_id) FROM order_lines l
+                    WHERE l.order_id = (SELECT order_id FROM orders o
+                                        WHERE o.user_id = r.user_id AND o.venue_id = v.venue_id
+                                        ORDER BY placed_at DESC LIMIT 1)
+                      AND EXISTS (SELECT 1 FROM fallback_recommendations f
+                                  WHERE f.surface = 'cart' AND f.context = l.item_id)) AS cart
+            FROM recommendations r, unnest(r.contexts) AS v(venue_id) WHERE r.surface = 'items'
+        ) candidates
+        ORDER BY category IS NULL, cart IS NULL, user_id, venue_id
+        LIMIT 1
+    """
