@@ -1,0 +1,136 @@
+"""The Procfile's worker line, run as ops run it: `dramatiq` processes consume RabbitMQ,
+write Postgres and export multiprocess Prometheus metrics (including larder's own)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pika
+import pytest
+
+from tests.conftest import SESSION, scalar, wait_for
+from tests.support.factories import venue
+from tests.support.paths import ROOT
+
+PREFIX = f"t{SESSION}p."
+
+
+def procfile(process: str) -> str:
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process:
+            return command.strip()
+    raise AssertionError(f"no {process} line in Procfile")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def procfile_worker(db: Any, rabbitmq: str, tmp_path: Path) -> Iterator[int]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "LARDER_QUEUE_PREFIX": PREFIX,
+        "WORKER_PROCESSES": "1",
+        "WORKER_THREADS": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
+        "dramatiq_prom_host": "127.0.0.1",
+        "dramatiq_prom_port": str(port),
+    }
+    proc = subprocess.Popen(
+        ["sh", "-c", procfile("worker")], cwd=ROOT, env=env, start_new_session=True
+    )
+    yield port
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
+    _delete_queues(rabbitmq)
+
+
+def _delete_queues(url: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    for suffix in ("", ".DQ", ".XQ"):
+        channel.queue_delete(f"{PREFIX}events{suffix}")
+    connection.close()
+
+
+def publish(url: str, body: dict[str, Any], message_id: str) -> None:
+    envelope = {
+        "queue_name": f"{PREFIX}events",
+        "actor_name": "ingest",
+        "args": [body],
+        "kwargs": {},
+        "options": {},
+        "message_id": message_id,
+        "message_timestamp": 1767614400000,
+    }
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    channel.queue_declare(f"{PREFIX}events", passive=True)
+    channel.basic_publish(
+        "", f"{PREFIX}events", json.dumps(envelope).encode(), pika.BasicProperties(delivery_mode=2)
+    )
+    connection.close()
+
+
+def metrics(port: int) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+            return str(response.read().decode())
+    except OSError:
+        return ""
+
+
+def queue_declared(url: str) -> bool:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        connection.channel().queue_declare(f"{PREFIX}events", passive=True)
+        return True
+    except pika.exceptions.ChannelClosedByBroker:
+        return False
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def test_procfile_worker_processes_events_and_exports_metrics(
+    procfile_worker: int, db: Any, rabbitmq: str
+) -> None:
+    # Given the Procfile worker is running and has declared its queues
+    wait_for(lambda: queue_declared(rabbitmq), timeout=60)
+    # When a valid and an invalid event are published
+    publish(rabbitmq, venue(venue_id=99, name="from procfile"), str(uuid.uuid4()))
+    publish(rabbitmq, venue("bad", rating=9), "procfile-bad")
+    # Then the valid one lands and the invalid one is recorded
+    wait_for(lambda: scalar(db, "SELECT name FROM venues WHERE venue_id = 99"), timeout=30)
+    wait_for(
+        lambda: scalar(
+            db, "SELECT count(*) FROM rejected_messages WHERE message_id = 'procfile-bad'"
+        ),
+        timeout=30,
+    )
+    # And both dramatiq's and larder's counters are exported across processes
+    text = wait_for(
+        lambda: (
+            "larder_rejected_messages_total{" in metrics(procfile_worker)
+            and metrics(procfile_worker)
+        ),
+        timeout=30,
+    )
+    assert f'queue_name="{PREFIX}events"' in text
+    assert "dramatiq_messages_total" in text
