@@ -7,6 +7,7 @@ import dramatiq
 from store import intake
 from workers import queues
 from workers.broker import database
+from workers.scheduling import periodic
 
 # Far beyond any redelivery: RabbitMQ drops dead letters after 7 days, and catalog upserts and
 # orders stay idempotent without their ids anyway (version guard, order primary key).
@@ -18,6 +19,12 @@ CHUNK = 10_000
 def prune_processed_events(older_than_days: int = DEFAULT_RETENTION_DAYS) -> None:
     """Delete idempotency records older than the retention (safe to run any time, twice)."""
     prune(older_than_days)
+
+
+@periodic("maintenance.prune_processed_events", every_s=3600.0, unit="idempotency records pruned")
+def prune_expired() -> int:
+    """Drop idempotency records past the retention."""
+    return prune(DEFAULT_RETENTION_DAYS)
 
 
 def prune(older_than_days: int) -> int:

@@ -55,7 +55,7 @@ def fleet(prefix: str, db_url: str, sweep_every: float) -> Iterator[None]:
     modules = ["dramatiq", "workers.broker", "actors.intake", "actors.recs"]
     intake = [*modules, "--queues", prefix + "events", "--processes", "1", "--threads", "16"]
     lists = [*modules, "--queues", prefix + "recs", "--processes", "2", "--threads", "2"]
-    scheduler = ["larder", "scheduler", "--sweep-every", str(sweep_every)]
+    scheduler = ["larder", "scheduler", "--every", f"recs.sweep_changed_users={sweep_every}"]
     procs = [
         subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
         for cmd in (intake, lists, scheduler)

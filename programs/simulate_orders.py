@@ -196,7 +196,7 @@ def fleet(env: dict[str, str], rabbitmq_url: str) -> Iterator[Path]:
     }
     commands = [
         procfile("worker"),
-        f"{sys.executable} -m programs.cli scheduler --checks-only",
+        f"{sys.executable} -m programs.cli scheduler --only order_checks",
     ]
     log = (scratch / "fleet.log").open("ab")
     processes = [

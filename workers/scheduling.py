@@ -1,61 +1,156 @@
-"""`larder scheduler`: the periodic duties (Procfile `scheduler`). Safe to run several."""
+"""Periodic duties: each capability registers its own (`@periodic` in its actor module), and
+`larder scheduler` (Procfile `scheduler`) runs what is registered.
+
+Several schedulers may run (replicas, a deploy overlapping the old one). A duty fires once per
+period across all of them: before running a duty, a scheduler must lead it, i.e. hold its
+session-level Postgres advisory lock (`store.scheduling.Leases`). The lock is held for as long
+as the leader's connection lives, so the others skip the duty; when the leader dies (its
+connection closes), the next scheduler that tries takes the lock and runs the duty at once: a
+tick missed while nobody led is caught up by one run, not many.
+
+Every run is logged with what it did (quiet, at DEBUG, when it did nothing) and counted in
+`larder_scheduler_duty_runs_total{duty, outcome}`.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from prometheus_client import Counter
 
 log = logging.getLogger("larder.scheduler")
+
+RUNS = Counter(
+    "larder_scheduler_duty_runs_total",
+    "Runs of the scheduler's periodic duties, by outcome (done, idle, failed).",
+    ["duty", "outcome"],
+)
 
 
 @dataclass
 class Duty:
-    name: str
+    """A periodic duty: `run()` returns how many things it did (users enqueued, rows pruned,
+    orders judged), which `unit` names for the log; None when there is nothing to count."""
+
+    name: str  # capability.duty: unique, and the name of its lock
     every_s: float
-    run: Callable[[], object]
-    due: float = 0.0
+    run: Callable[[], int | None]
+    unit: str = "done"
+    description: str = ""
+    due: float = field(default=0.0, compare=False)
+
+    @property
+    def capability(self) -> str:
+        return self.name.split(".", 1)[0]
 
 
-def duties(sweep_every_s: float, checks_every_s: float = 0.25) -> list[Duty]:
-    from actors.maintenance import DEFAULT_RETENTION_DAYS, prune
-    from actors.order_checks import prune_finished_orders, sweep_order_checks
-    from actors.recs import refresh_stale_lists, sweep_changed_users
-    from actors.recs.training import train_if_stale
+_REGISTRY: dict[str, Duty] = {}
 
+
+def periodic(
+    name: str, every_s: float, unit: str = "done"
+) -> Callable[[Callable[[], int | None]], Callable[[], int | None]]:
+    """Register the decorated function as the periodic duty `name` (`capability.duty`); its
+    docstring's first line describes it in the scheduler's start-up log."""
+
+    def register(run: Callable[[], int | None]) -> Callable[[], int | None]:
+        if name in _REGISTRY and _REGISTRY[name].run is not run:
+            raise ValueError(f"duty {name!r} registered twice")
+        summary = (run.__doc__ or name).strip().splitlines()[0]
+        _REGISTRY[name] = Duty(name, every_s, run, unit, summary)
+        return run
+
+    return register
+
+
+def registered(only: Iterable[str] = (), every: dict[str, float] | None = None) -> list[Duty]:
+    """Fresh copies of the registered duties (of the `only` capabilities, when given), with the
+    intervals of `every` (duty name -> seconds) instead of their own."""
+    wanted, every = set(only), every or {}
+    unknown = set(every) - set(_REGISTRY)
+    if unknown:
+        raise KeyError(f"no such duties: {sorted(unknown)}; known: {sorted(_REGISTRY)}")
     return [
-        Duty("sweep changed users", sweep_every_s, sweep_changed_users),
-        Duty("order checks: due timers, changed venues", checks_every_s, sweep_order_checks),
-        Duty("refresh stale lists", 600.0, refresh_stale_lists),
-        Duty("retrain a stale model", 600.0, train_if_stale),
-        Duty("prune idempotency records", 3600.0, lambda: prune(DEFAULT_RETENTION_DAYS)),
-        Duty("prune finished orders", 3600.0, prune_finished_orders),
+        Duty(d.name, every.get(d.name, d.every_s), d.run, d.unit, d.description)
+        for d in _REGISTRY.values()
+        if not wanted or d.capability in wanted
     ]
 
 
-def run_lanes(plan: list[Duty], fast_s: float = 1.0) -> None:
+class Leader(Protocol):
+    """Whether this scheduler may run a duty now: it leads it (`store.scheduling.Leases`)."""
+
+    def leads(self, duty: str) -> bool: ...
+
+
+class Alone:
+    """Leads every duty: one scheduler on its own (tests, `--once` runs by hand)."""
+
+    def leads(self, duty: str) -> bool:
+        return True
+
+
+def describe(plan: Sequence[Duty]) -> str:
+    lines = [f"  every {_seconds(d.every_s):>6}  {d.name}: {d.description}" for d in plan]
+    return "\n".join(["periodic duties (each fires once per period across schedulers):", *lines])
+
+
+def _seconds(every_s: float) -> str:
+    if every_s >= 3600 and every_s % 3600 == 0:
+        return f"{every_s / 3600:g} h"
+    if every_s >= 60 and every_s % 60 == 0:
+        return f"{every_s / 60:g} min"
+    return f"{every_s:g} s"
+
+
+def run_lanes(plan: list[Duty], leader: Leader, fast_s: float = 1.0) -> None:
     """Run the plan forever; duties due more often than every `fast_s` run in a thread of
     their own, so a slow duty (a prune of a big table) never delays them."""
     fast = [duty for duty in plan if duty.every_s < fast_s]
     slow = [duty for duty in plan if duty.every_s >= fast_s]
     if fast and slow:
-        threading.Thread(target=run, args=(fast,), name="fast duties", daemon=True).start()
-    run(slow or fast)
+        lane = threading.Thread(target=run, args=(fast, leader), name="fast duties", daemon=True)
+        lane.start()
+    run(slow or fast, leader)
 
 
-def run(plan: list[Duty], once: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
-    """Run each duty when due; a failing duty is logged and tried again next time."""
+def run(
+    plan: list[Duty],
+    leader: Leader | None = None,
+    once: bool = False,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Run each duty when due and led by this scheduler; a failing duty is logged and tried
+    again next time."""
+    leader = leader or Alone()
     while True:
         now = clock()
         for duty in plan:
             if now >= duty.due:
                 duty.due = now + duty.every_s
-                try:
-                    duty.run()
-                except Exception:
-                    log.exception("scheduled duty failed: %s", duty.name)
+                _run_if_led(duty, leader)
         if once:
             return
         time.sleep(max(0.05, min(d.due for d in plan) - clock()))
+
+
+def _run_if_led(duty: Duty, leader: Leader) -> None:
+    try:
+        if not leader.leads(duty.name):
+            return
+        started = time.perf_counter()
+        count = duty.run()
+    except Exception:
+        RUNS.labels(duty.name, "failed").inc()
+        log.exception("scheduled duty failed: %s", duty.name)
+        return
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    RUNS.labels(duty.name, "idle" if count == 0 else "done").inc()
+    level = logging.DEBUG if count == 0 else logging.INFO
+    what = duty.unit if count is None else f"{count} {duty.unit}"
+    log.log(level, "%s: %s (%.0f ms)", duty.name, what, elapsed_ms)

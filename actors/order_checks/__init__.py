@@ -34,6 +34,7 @@ from workers import clock, order_checks_metrics, queues
 from workers.backlog import QueueDepth
 from workers.broker import database, settings
 from workers.concurrency import FairSemaphore
+from workers.scheduling import periodic
 
 log = logging.getLogger("larder.orders")
 
@@ -112,6 +113,7 @@ WATERMARK_EVERY_S = 0.2  # real seconds between a process's watermark writes (a 
 _inflight = InFlight(_write_watermark, WATERMARK_EVERY_S)
 
 
+@periodic("order_checks.sweep", every_s=0.25, unit="orders and venues judged")
 def sweep_order_checks(limit: int = SWEEP_LIMIT) -> int:
     """Judge every order whose timer is due, then every venue whose inputs changed or whose
     timer is due; returns how many were judged. While the workers are busy or messages wait
@@ -160,6 +162,7 @@ def messages_waiting() -> bool:
     return bool(_depth(queues.name(queues.ORDER_CHECKS)))
 
 
+@periodic("order_checks.prune", every_s=3600.0, unit="rows pruned")
 def prune_finished_orders(older_than_days: int = 7, chunk: int = 10_000) -> int:
     """Forget finished orders, orders never created, and venue decisions older than the
     retention, and the watermarks of worker processes gone for a day (the scheduler runs this

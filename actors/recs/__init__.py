@@ -22,6 +22,7 @@ from store import recs
 from store.recs import registry, runs
 from workers import queues
 from workers.broker import database
+from workers.scheduling import periodic
 
 T = TypeVar("T")
 CATALOG_TTL_S = 60.0  # venue changes reach the rankers within a minute
@@ -99,6 +100,7 @@ def refresh_fallbacks() -> int:
         return recs.write_fallbacks(uow.connection, rows, version)
 
 
+@periodic("recs.sweep_changed_users", every_s=0.5, unit="users enqueued for a refresh")
 def sweep_changed_users(limit: int = 5000, chunk: int = 100) -> int:
     """Claim users whose inputs changed and enqueue their refresh; returns how many users.
 
@@ -114,6 +116,7 @@ def sweep_changed_users(limit: int = 5000, chunk: int = 100) -> int:
 LIST_TTL = timedelta(hours=24)
 
 
+@periodic("recs.refresh_stale_lists", every_s=600.0, unit="users with stale lists enqueued")
 def refresh_stale_lists(ttl: timedelta = LIST_TTL, limit: int = 50_000) -> int:
     """Enqueue refreshes for users whose lists are older than `ttl`; returns how many users.
     Run less often than a refresh takes (the scheduler: every 10 minutes), or users repeat."""
@@ -155,3 +158,8 @@ def _job(
     if run_id is not None:
         job |= {"run_id": run_id, "chunk": chunk}
     return job
+
+
+from actors.recs import training  # noqa: E402  (its actor and duty: one capability, one import)
+
+__all__ = ["training"]

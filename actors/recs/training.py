@@ -13,6 +13,7 @@ from domain.recs.evaluation import NothingToEvaluate, evaluate
 from store.recs import registry
 from workers import queues
 from workers.broker import database
+from workers.scheduling import periodic
 
 
 def train_version(activate: bool = True) -> str:
@@ -47,7 +48,8 @@ def train_models() -> None:
 MODEL_TTL = timedelta(hours=24)
 
 
-def train_if_stale(ttl: timedelta = MODEL_TTL) -> bool:
+@periodic("recs.retrain", every_s=600.0, unit="trainings enqueued")
+def train_if_stale(ttl: timedelta = MODEL_TTL) -> int:
     """Enqueue `train_models` when the active model is older than `ttl`, or there is none, or
     it was stored in an artefact format this code no longer reads (right after an upgrade that
     changed it, when refreshes cannot load it); returns whether it did. The scheduler runs this

@@ -10,49 +10,67 @@ from workers.settings import get_settings
 
 @click.command()
 @click.option(
-    "--sweep-every",
-    default=0.5,
-    show_default=True,
-    type=click.FloatRange(0.05, 3600),
-    help="Seconds between sweeps of users whose lists must follow new orders.",
+    "--every",
+    "overrides",
+    multiple=True,
+    metavar="DUTY=SECONDS",
+    help="Run a duty at another interval, e.g. --every recs.sweep_changed_users=2 (repeatable).",
 )
 @click.option(
-    "--checks-every",
-    default=0.25,
-    show_default=True,
-    type=click.FloatRange(0.05, 60),
-    help="Seconds between order-check sweeps (due timers, venues whose inputs changed).",
+    "--only",
+    multiple=True,
+    metavar="CAPABILITY",
+    help="Only this capability's duties, e.g. --only order_checks (repeatable).",
 )
 @click.option(
     "--metrics-port",
     type=click.IntRange(0, 65535),
-    help="Serve Prometheus metrics here (the sweeps' counters, open problems per rule).",
+    help="Serve Prometheus metrics here (the duties' runs, the sweeps' counters, open problems).",
 )
-@click.option("--checks-only", is_flag=True, help="Only the order-check sweeps (simulations).")
-@click.option("--once", is_flag=True, help="Run every duty once and exit.")
+@click.option("--once", is_flag=True, help="Run every duty once (if this scheduler leads it).")
 def scheduler(
-    sweep_every: float,
-    checks_every: float,
-    metrics_port: int | None,
-    checks_only: bool,
-    once: bool,
+    overrides: tuple[str, ...], only: tuple[str, ...], metrics_port: int | None, once: bool
 ) -> None:
-    """Periodic duties: refresh lists of users with new orders, order-problem checks whose
-    time has come, prune old records."""
-    from workers import scheduling as periodic
+    """Run the periodic duties every capability registers (sweeps of changed users and of
+    order checks whose time has come, stale lists, retraining, pruning). Several schedulers
+    may run: each duty fires once per period across them."""
+    import logging
+
+    import actors
+    from store.scheduling import Leases
+    from workers import scheduling
+    from workers.broker import database, settings
 
     if metrics_port is not None:
         _serve_scheduler_metrics(metrics_port)
-    from actors.order_checks import rules, sweep_order_checks
+    actors.order_checks.rules()  # a broken rules file stops the scheduler here, not later
+    try:
+        plan = scheduling.registered(only, dict(_interval(o) for o in overrides))
+    except KeyError as error:
+        raise click.UsageError(str(error.args[0])) from None
+    logging.getLogger("larder.scheduler").info(scheduling.describe(plan))
+    leases = Leases(settings.database_url.get_secret_value())
+    try:
+        if once:
+            scheduling.run(plan, leases, once=True)
+        else:
+            scheduling.run_lanes(plan, leases)
+    finally:
+        leases.close()
+        database.dispose()
 
-    rules()  # a broken rules file stops the scheduler here, not in its first sweep
-    plan = periodic.duties(sweep_every, checks_every)
-    if checks_only:
-        plan = [periodic.Duty("order checks", checks_every, sweep_order_checks)]
-    if once:
-        periodic.run(plan, once=True)
-    else:
-        periodic.run_lanes(plan)
+
+def _interval(override: str) -> tuple[str, float]:
+    name, _, seconds = override.partition("=")
+    try:
+        value = float(seconds)
+    except ValueError:
+        value = -1.0
+    if not name or not 0.05 <= value <= 86_400:
+        raise click.BadParameter(
+            f"{override!r}: want DUTY=SECONDS, 0.05 to 86400", param_hint="--every"
+        )
+    return name, value
 
 
 def _serve_scheduler_metrics(port: int) -> None:

@@ -15,7 +15,6 @@ from tests.integration.actors.test_intake import drain, send
 from tests.integration.store.recs.test_registry import load_history
 from tests.support.factories import activity, batch, order
 from workers import queues
-from workers.scheduling import Duty, run
 
 
 def test_bursts_of_orders_coalesce_into_one_refresh(broker: Any, worker: Any, db: Any) -> None:
@@ -64,7 +63,7 @@ def test_sweep_refreshes_the_users_lists_after_a_new_order(
     send(broker, order("late", order_id="LATE-3", user_id=3, placed_at="2026-03-01T10:00:00Z"))
     drain(broker, worker)
     assert scalar(db, "SELECT count(*) FROM user_changes") == 1
-    run([Duty("sweep", 1.0, sweep_changed_users)], once=True)
+    sweep_changed_users()
     # Then the mark is gone and the list is recomputed from the new input
     assert scalar(db, "SELECT count(*) FROM user_changes") == 0
     wait_for(
@@ -76,16 +75,6 @@ def test_sweep_refreshes_the_users_lists_after_a_new_order(
     with db.unit_of_work(single_statement=True) as uow:
         found = recs.read(uow.connection, 3, "items", 1)
     assert found is not None and not found.fallback
-
-
-def test_a_failing_duty_does_not_stop_the_others() -> None:
-    calls: list[str] = []
-
-    def broken() -> None:
-        raise RuntimeError("down")
-
-    run([Duty("broken", 1.0, broken), Duty("fine", 1.0, lambda: calls.append("ran"))], once=True)
-    assert calls == ["ran"]
 
 
 def test_lists_older_than_the_ttl_are_refreshed(
