@@ -133,7 +133,21 @@ def city_scores(
 ) -> CityScores:
     """One row for the city as a whole (the cold-start fallback): active venues by popularity
     and rating, no location, no personal terms, no exploration."""
-    positions = catalog.cities.get(city_id, np.zeros(0, np.int64))
+    return area_scores(catalog, model, catalog.cities.get(city_id, np.zeros(0, np.int64)), params)
+
+
+def every_city_scores(
+    catalog: VenueCatalog, model: VenueModel, params: DiscoveryParams
+) -> CityScores:
+    """`city_scores` over every venue of every city: the fallback of a user whose city is not
+    known (popularity is scaled over all venues)."""
+    return area_scores(catalog, model, np.arange(len(catalog.venue_ids), dtype=np.int64), params)
+
+
+def area_scores(
+    catalog: VenueCatalog, model: VenueModel, positions: IntArray, params: DiscoveryParams
+) -> CityScores:
+    """One row scoring the venues at `positions` (catalog positions) for nobody in particular."""
     scores = params.popularity * _popularity(catalog, positions, model) + params.rating * _rating(
         catalog, positions
     )

@@ -3,7 +3,7 @@ a Python object per list or per entry (pure, numpy only)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import pairwise
 from typing import NamedTuple
 
@@ -28,6 +28,23 @@ class FlatLists(NamedTuple):
     def empty(cls) -> FlatLists:
         none = np.zeros(0, np.int64)
         return cls(none, none, np.zeros(1, np.int64), none, np.zeros(0))
+
+    @classmethod
+    def concat(cls, parts: Sequence[FlatLists]) -> FlatLists:
+        """The lists of `parts`, end to end, in order."""
+        if not parts:
+            return cls.empty()
+        shifts = np.cumsum([0] + [len(p.ids) for p in parts[:-1]])
+        bounds = [parts[0].bounds[:1]] + [
+            p.bounds[1:] + s for p, s in zip(parts, shifts, strict=True)
+        ]
+        return cls(
+            np.concatenate([p.user_ids for p in parts]).astype(np.int64, copy=False),
+            np.concatenate([p.contexts for p in parts]).astype(np.int64, copy=False),
+            np.concatenate(bounds).astype(np.int64, copy=False),
+            np.concatenate([p.ids for p in parts]).astype(np.int64, copy=False),
+            np.concatenate([p.scores for p in parts]).astype(np.float64, copy=False),
+        )
 
     def each(self) -> Iterator[tuple[int, int, list[int], list[float]]]:
         """(user, context, ids, scores) of every list, as Python values."""

@@ -1,49 +1,37 @@
-"""Building every precomputed list of a batch of users, and the cold-start fallbacks (pure).
+"""Building every precomputed list of a batch of users, and the cold-start fallbacks (pure),
+from the surface registry (`domain.recs.surfaces`).
 
-Per user: `discovery` (context 0), `category` (context = category id) and `items` (context =
-venue id) lists, handed over as flat arrays per surface (`ListBatch`). Items lists cover the
-venues the user ordered from, most recent first, then the top discovery venues, up to
-`ITEMS_VENUES`. Cart reads combine the stored complements (fallback
-rows, surface `cart`, context = item id) with the user's items list at query time.
-
-Fallbacks, read when a user's list is missing or stale: per city, the city's discovery and
-category lists; for every city (city_id 0), each venue's popular items and each item's
-complements.
+Per user, every surface stored per user (`discovery`, `category`, `items`) is ranked, in
+registry order, and handed over as flat arrays per surface (`ListBatch`); surfaces combined at
+read time (`cart`) only have fallbacks. Fallbacks are read when a user's list is missing or
+stale: per city (and for every city, city_id 0), whatever each surface's `fallback` builds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from itertools import chain, groupby, pairwise
+from datetime import datetime
 from typing import NamedTuple
 
 import numpy as np
 
 from domain.recs.bundle import Bundle
-from domain.recs.cart import complements_of
-from domain.recs.discovery import (
-    ACTIVITY_WEIGHT,
-    DEFAULT_PARAMS,
-    DiscoveryParams,
-    UserRow,
-    Visits,
-    categories,
-    city_scores,
-    discovery,
-    score_city,
-)
+from domain.recs.discovery import DEFAULT_PARAMS, DiscoveryParams, UserRow
 from domain.recs.flat import FlatLists
-from domain.recs.items import Basket, chronological, popular_columns, venue_lists
+from domain.recs.items import Basket
+from domain.recs.surfaces import STORED, SURFACES
+from domain.recs.surfaces.base import (
+    EVERY_CITY,
+    NO_INPUTS,
+    Activity,
+    Batch,
+    FallbackInputs,
+    FallbackRow,
+)
 from domain.recs.venues import VenueCatalog
 
-SURFACES = ("discovery", "category", "items", "cart")
-USER_SURFACES = SURFACES[:3]  # stored per user (a cart read combines stored lists)
-EVERY_CITY = 0
-ITEMS_K = 50
-ITEMS_VENUES = 8
-NO_INPUTS = datetime(1970, 1, 1, tzinfo=UTC)
+__all__ = ["EVERY_CITY", "NO_INPUTS", "Activity", "FallbackRow", "ListBatch", "ListRow"]
 
 
 class ListRow(NamedTuple):
@@ -56,36 +44,6 @@ class ListRow(NamedTuple):
     ids: list[int]
     scores: list[float]
     inputs_at: datetime  # the newest input the list was computed from
-
-
-class FallbackRow(NamedTuple):
-    """One row of `fallback_recommendations`."""
-
-    city_id: int
-    surface: str
-    context: int
-    ids: list[int]
-    scores: list[float]
-
-
-class Activity(NamedTuple):
-    """A user's venue activity at one venue: one event at `at` (weight 1), or several events
-    summed, `at` the newest and each event weighing what affinity decay leaves of it at `at`
-    (what the refresh reads: `queries.USER_ACTIVITY`)."""
-
-    user_id: int
-    venue_id: int
-    at: datetime
-    weight: float = 1.0
-
-
-def relevant_venues(history: Sequence[Basket], limit: int) -> list[int]:
-    """The user's venues, most recently ordered from first."""
-    venues: list[int] = []
-    for basket in reversed(chronological(history)):
-        if basket.venue_id not in venues:
-            venues.append(basket.venue_id)
-    return venues[:limit]
 
 
 class ListBatch(NamedTuple):
@@ -142,53 +100,14 @@ def user_lists(
     now: datetime,
     params: DiscoveryParams = DEFAULT_PARAMS,
 ) -> UserLists:
-    """Every list of these users. Users without a `UserRow` (no known home) get items lists
-    for the venues they ordered from only."""
-    visits = _visits(histories, activity)
-    batches: list[ListBatch] = []
-    venues = {u: relevant_venues(h, ITEMS_VENUES) for u, h in histories.items()}
-    for _, group in groupby(sorted(users, key=lambda u: u.city_id), key=lambda u: u.city_id):
-        city_users = list(group)
-        scored = score_city(catalog, bundle.venues, city_users, visits, now, params)
-        found = discovery(catalog, scored, params)
-        batches += [
-            ListBatch("discovery", found),
-            ListBatch("category", categories(catalog, scored, params)),
-        ]
-        tops = _tops(found, ITEMS_VENUES)
-        for user, top in zip(found.user_ids.tolist(), tops, strict=True):
-            venues[user] = _with_discovered(venues.get(user, []), top)
-    everyone = {u: histories.get(u, ()) for u in venues}
-    batches.append(ListBatch("items", venue_lists(bundle.items, everyone, venues, ITEMS_K)))
+    """Every list of these users on every stored surface. Users without a `UserRow` (no known
+    home) get items lists for the venues they ordered from only."""
+    batch = Batch(bundle, catalog, users, histories, activity, now, params)
+    for surface in STORED:
+        assert surface.rank is not None
+        batch.lists[surface.name] = surface.rank(batch)
+    batches = [ListBatch(name, found) for name, found in batch.lists.items()]
     return UserLists(batches, _inputs_at(histories, activity))
-
-
-def _tops(found: FlatLists, k: int) -> list[list[int]]:
-    """Each list's first 2k venues: enough, as at most k of them are venues already ordered from."""
-    ids, bounds = found.ids.tolist(), found.bounds.tolist()
-    return [ids[a : min(b, a + 2 * k)] for a, b in pairwise(bounds)]
-
-
-def _with_discovered(ordered: list[int], discovered: list[int]) -> list[int]:
-    extra = [v for v in discovered if v not in ordered]
-    return (ordered + extra)[:ITEMS_VENUES]
-
-
-def _visits(histories: Mapping[int, Sequence[Basket]], activity: Sequence[Activity]) -> Visits:
-    """Every user's orders and venue activity, as affinity inputs."""
-    baskets = [b for history in histories.values() for b in history]
-    n = len(baskets) + len(activity)
-    users = chain((b.user_id for b in baskets), (a.user_id for a in activity))
-    venues = chain((b.venue_id for b in baskets), (a.venue_id for a in activity))
-    at = chain((b.placed_at.timestamp() for b in baskets), (a.at.timestamp() for a in activity))
-    clicks = np.fromiter((a.weight for a in activity), np.float64, len(activity))
-    weights = np.concatenate([np.ones(len(baskets)), ACTIVITY_WEIGHT * clicks])
-    return Visits(
-        np.fromiter(users, np.int64, n),
-        np.fromiter(venues, np.int64, n),
-        np.fromiter(at, np.float64, n),
-        weights,
-    )
 
 
 def _inputs_at(
@@ -205,37 +124,6 @@ def _inputs_at(
 def fallback_lists(
     bundle: Bundle, catalog: VenueCatalog, params: DiscoveryParams = DEFAULT_PARAMS
 ) -> list[FallbackRow]:
-    """The cold-start lists: per city discovery and category; items and cart for every city."""
-    rows: list[FallbackRow] = []
-    for city in sorted(catalog.cities):
-        scored = city_scores(catalog, bundle.venues, city, params)
-        for surface, found in (
-            ("discovery", discovery(catalog, scored, params)),
-            ("category", categories(catalog, scored, params)),
-        ):
-            rows += [
-                FallbackRow(city, surface, context, ids, scores)
-                for _, context, ids, scores in found.each()
-            ]
-    return rows + items_fallbacks(bundle) + cart_complements(bundle)
-
-
-def items_fallbacks(bundle: Bundle, k: int = ITEMS_K) -> list[FallbackRow]:
-    """Each venue's most popular items."""
-    model, rows = bundle.items, []
-    for venue in model.venue_ids.tolist():
-        columns, counts = popular_columns(model, venue)
-        ids = model.item_ids[columns[:k]].tolist()
-        rows.append(FallbackRow(EVERY_CITY, "items", venue, ids, counts[:k].tolist()))
-    return rows
-
-
-def cart_complements(bundle: Bundle) -> list[FallbackRow]:
-    """Each item's complements (surface `cart`, context = the item)."""
-    rows = []
-    for item in bundle.cart.item_ids.tolist():
-        found = complements_of(bundle.cart, item)
-        if found:
-            ids, scores = [i for i, _ in found], [round(s, 4) for _, s in found]
-            rows.append(FallbackRow(EVERY_CITY, "cart", item, ids, scores))
-    return rows
+    """The cold-start lists of every surface."""
+    inputs = FallbackInputs(bundle, catalog, params)
+    return [row for surface in SURFACES for row in surface.fallback(inputs)]

@@ -7,6 +7,10 @@ from typing import Any
 
 import click
 
+from domain.recs.surfaces import BY_NAME, STORED, SURFACES
+from domain.recs.surfaces.base import Surface
+from schemas.base import BIGINT_MAX
+
 
 @click.group()
 def recs() -> None:
@@ -14,32 +18,37 @@ def recs() -> None:
 
 
 @recs.command("show")
-@click.argument("user_id", type=click.IntRange(1))
+@click.argument("user_id", type=click.IntRange(1, BIGINT_MAX))
 @click.option(
     "--surface",
     default="discovery",
     show_default=True,
-    type=click.Choice(["discovery", "category", "items", "cart"]),
+    type=click.Choice(list(BY_NAME)),
+    help="; ".join(f"{s.name}: {s.description}" for s in SURFACES),
 )
 @click.option(
     "--context",
     default=0,
     show_default=True,
-    type=click.IntRange(0),
-    help="Category id (category) or venue id (items).",
+    type=click.IntRange(0, BIGINT_MAX),
+    help="; ".join(f"{s.name}: {s.context.description}" for s in STORED),
 )
 @click.option("--items", "cart", default="", help="Cart item ids, comma-separated (cart).")
 @click.option("--json", "as_json", is_flag=True)
-def recs_read(user_id: int, surface: str, context: int, cart: str, as_json: bool) -> None:
-    """Read one precomputed list (one indexed query; falls back to popular lists)."""
+def show(user_id: int, surface: str, context: int, cart: str, as_json: bool) -> None:
+    """Read one precomputed list (one indexed query; falls back to popular lists). A surface
+    that needs a context, asked without one, lists the contexts the user has lists for."""
     from store import recs
     from workers.broker import database
 
-    item_ids = _id_list(cart)
-    if surface == "cart" and not item_ids:
-        raise click.UsageError("the cart surface needs --items ID[,ID...]")
+    chosen, item_ids = BY_NAME[surface], _id_list(cart)
+    if not chosen.stored and not item_ids:
+        raise click.UsageError(f"the {surface} surface needs --items ID[,ID...]")
     with database.unit_of_work(single_statement=True) as uow:
-        if surface == "cart":
+        if chosen.stored and chosen.context.required and context == 0:
+            _list_contexts(user_id, chosen, recs.contexts(uow.connection, user_id, surface))
+            return
+        if not chosen.stored:
             found = recs.read_cart(uow.connection, user_id, item_ids)
         else:
             found = recs.read(uow.connection, user_id, surface, context)
@@ -57,6 +66,18 @@ def recs_read(user_id: int, surface: str, context: int, cart: str, as_json: bool
         click.echo(f"{rank:>3}. {item}  {score:.4f}")
 
 
+def _list_contexts(user_id: int, surface: Surface, contexts: list[int] | None) -> None:
+    need = f"{surface.name} needs --context ({surface.context.description})"
+    if not contexts:
+        raise click.ClickException(
+            f"{need}; user {user_id} has no personal {surface.name} lists (see the README,"
+            " 'Recommendation lists', for what makes one exist); reads fall back to the"
+            " popular lists of the user's city"
+        )
+    shown = ", ".join(map(str, contexts))
+    click.echo(f"{need}. User {user_id} has {surface.name} lists for contexts: {shown}")
+
+
 def _id_list(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",") if part.strip()]
@@ -65,9 +86,9 @@ def _id_list(text: str) -> list[int]:
 
 
 @recs.command()
-@click.argument("user_ids", nargs=-1, type=click.IntRange(1))
+@click.argument("user_ids", nargs=-1, type=click.IntRange(1, BIGINT_MAX))
 @click.option("--all", "everyone", is_flag=True, help="Every known user.")
-@click.option("--city", type=click.IntRange(1), help="Every known user of this city.")
+@click.option("--city", type=click.IntRange(1, BIGINT_MAX), help="Every known user of this city.")
 @click.option("--chunk", default=500, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--detach", is_flag=True, help="Print the run id and return at once.")
 @click.option("--status", "run_id", type=click.IntRange(1), help="Show (or wait for) a run.")
@@ -191,3 +212,22 @@ def model_activate(version: str) -> None:
     except registry.UnknownVersion as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{version} is active")
+
+
+@recs.command("surfaces")
+def surfaces() -> None:
+    """The surfaces (the registry, domain/recs/surfaces), as the README's table."""
+    click.echo(surfaces_table())
+
+
+def surfaces_table() -> str:
+    """The README's table of surfaces, from the registry (a test keeps the README in step)."""
+    rows = [
+        "| surface | ids | context | length | stored | how it is ranked (`domain/recs/`) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in SURFACES:
+        context = "none" if not s.context.required else s.context.description
+        stored = "per user" if s.stored else "combined at read time"
+        rows.append(f"| `{s.name}` | {s.ids} | {context} | {s.length} | {stored} | {s.ranking} |")
+    return "\n".join(rows)

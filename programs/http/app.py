@@ -35,6 +35,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
+from domain.recs.surfaces import STORED
+from domain.recs.surfaces.base import Surface
 from programs.http.inbox import inbox_router
 from schemas.recs import RecommendationList
 from store import recs
@@ -48,10 +50,9 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 MAX_CART_ITEMS = 100
 
-VENUES, ITEMS = "venue", "item"
-# surface -> what its ids are; context: none (0) for discovery, category id, venue id
-SURFACES = {"discovery": VENUES, "category": VENUES, "items": ITEMS}
-CONTEXT_OF = {"category": "the food category id", "items": "the venue id"}
+# The surfaces read from a stored per-user list (the registry: domain.recs.surfaces); cart, a
+# surface combined at read time, has its own path.
+LISTED = {surface.name: surface for surface in STORED}
 
 UserId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The user's id.")]
 Limit = Annotated[
@@ -143,31 +144,34 @@ def create_app(
     )
     async def recommendations(
         user_id: UserId,
-        surface: Annotated[str, PathParam(description="discovery, category or items.")],
+        surface: Annotated[
+            str,
+            PathParam(
+                description="; ".join(f"{s.name}: {s.description}" for s in STORED),
+                json_schema_extra={"enum": list(LISTED)},
+            ),
+        ],
         context: Annotated[
             int,
             Query(
                 ge=0,
                 le=MAX_ID,
-                description="Required for category (the food category id) and items (the venue "
-                "id); absent or 0 for discovery.",
+                description="; ".join(f"{s.name}: {s.context.description}" for s in STORED),
             ),
         ] = 0,
         limit: Limit = DEFAULT_LIMIT,
     ) -> Response:
-        kind = SURFACES.get(surface)
-        if kind is None:
+        found_surface = LISTED.get(surface)
+        if found_surface is None:
             raise HTTPException(404, unknown_surface(surface))
-        check_context(surface, context)
+        check_context(found_surface, context)
         with database.unit_of_work(single_statement=True) as uow:
             found = recs.read(uow.connection, user_id, surface, context, max_age)
         if found is None:
             raise HTTPException(
                 404, f"no {surface} list for user {user_id} (context {context}) and no fallback"
             )
-        snapshot = catalog.get()
-        keep = snapshot.venue_servable(clock()) if kind == VENUES else snapshot.item_available
-        return respond(found, keep, limit)
+        return respond(found, catalog.get().keeps(found_surface.ids, clock()), limit)
 
     @app.get(
         "/v1/users/{user_id}/cart",
@@ -208,17 +212,19 @@ def create_app(
 
 def unknown_surface(surface: str) -> str:
     return (
-        f"unknown surface {surface!r}; known surfaces: {', '.join(SURFACES)}"
+        f"unknown surface {surface!r}; known surfaces: {', '.join(LISTED)}"
         " (cart complements: /v1/users/{user_id}/cart)"
     )
 
 
-def check_context(surface: str, context: int) -> None:
-    """0 (absent) for discovery; required for the others."""
-    if surface not in CONTEXT_OF and context != 0:
-        raise invalid("context", f"{surface} takes no context (absent or 0)", context)
-    if surface in CONTEXT_OF and context == 0:
-        raise invalid("context", f"{surface} needs context: {CONTEXT_OF[surface]}", None)
+def check_context(surface: Surface, context: int) -> None:
+    """Absent (0) for a surface without context; required for the others."""
+    if not surface.context.required and context != 0:
+        raise invalid("context", f"{surface.name} takes no context (absent or 0)", context)
+    if surface.context.required and context == 0:
+        raise invalid(
+            "context", f"{surface.name} needs context: {surface.context.description}", None
+        )
 
 
 def invalid(parameter: str, message: str, value: object) -> RequestValidationError:

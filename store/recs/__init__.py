@@ -123,6 +123,13 @@ def read(
     )
 
 
+def contexts(connection: psycopg.Connection[Any], user_id: int, surface: str) -> list[int] | None:
+    """The contexts of the user's stored lists on `surface` (None: no row at all)."""
+    params = {"user_id": user_id, "surface": surface}
+    row = connection.execute(queries.USER_CONTEXTS, params).fetchone()
+    return None if row is None else list(row[0])
+
+
 SURFACE_CART = "cart"
 
 

@@ -82,6 +82,19 @@ class Snapshot:
     def item_available(self, item_id: int) -> bool:
         return item_id not in self.unavailable_items
 
+    def keeps(self, ids: str, now: datetime) -> Callable[[int], bool]:
+        """The read-time filter for a list of `ids` (a surface's id kind: venue, item) at
+        `now`; kinds the snapshot knows nothing about are served as they are."""
+        if ids == "venue":
+            return self.venue_servable(now)
+        if ids == "item":
+            return self.item_available
+        return _serve_all
+
+
+def _serve_all(_: int) -> bool:
+    return True
+
 
 def load(connection: psycopg.Connection[Any]) -> Snapshot:
     """The whole catalog's state: two queries."""

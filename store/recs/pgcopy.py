@@ -20,7 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from domain.recs.flat import ranges
-from domain.recs.lists import NO_INPUTS, USER_SURFACES, UserLists
+from domain.recs.lists import NO_INPUTS, UserLists
+from domain.recs.surfaces import STORED_NAMES
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 TRAILER = struct.pack(">h", -1)
@@ -33,7 +34,7 @@ def encode(lists: UserLists, users: Iterable[int] = ()) -> bytes:
     """The binary COPY stream of `lists` packed per (user, surface), each surface's lists in
     the order computed, for columns (user_id bigint, surface text, contexts bigint[], bounds
     int[], ids bigint[], scores real[], inputs_at timestamptz), stamped with the user's newest
-    input. Each of `users` also gets a row without lists for every surface of USER_SURFACES it
+    input. Each of `users` also gets a row without lists for every surface of STORED_NAMES it
     has no list on, so that upserting the rows replaces everything the users had."""
     merged = _Merged(lists)
     ids = _elements(merged.ids, ">i8")
@@ -41,7 +42,7 @@ def encode(lists: UserLists, users: Iterable[int] = ()) -> bytes:
     contexts = _elements(merged.contexts, ">i8")
     offsets = _elements(merged.offsets, ">i4")
     first = {key: n for n, key in enumerate(merged.keys)}
-    everyone = set(first) | {(user, s) for user in users for s in range(len(USER_SURFACES))}
+    everyone = set(first) | {(user, s) for user in users for s in range(len(STORED_NAMES))}
     parts = [HEADER]
     for user, surface in sorted(everyone):
         n = first.get((user, surface))
@@ -69,7 +70,7 @@ class _Merged:
     first list of packed row n (`keys[n]`), `ends[i]` where list i's entries start."""
 
     def __init__(self, lists: UserLists) -> None:
-        code = {surface: n for n, surface in enumerate(USER_SURFACES)}
+        code = {surface: n for n, surface in enumerate(STORED_NAMES)}
         parts = [batch.lists for batch in lists.batches]
         users = _joined([p.user_ids for p in parts], np.int64)
         surfaces = _joined(
@@ -89,7 +90,7 @@ class _Merged:
         self.scores = _joined([p.scores for p in parts], np.float64)[entries]
         ends = np.concatenate([[0], np.cumsum(lengths[order])]).astype(np.int64)
         self.ends = ends.tolist()
-        key = users[order] * len(USER_SURFACES) + surfaces[order]
+        key = users[order] * len(STORED_NAMES) + surfaces[order]
         new = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else key
         self.packs = np.append(new, len(key)).tolist()
         self.keys = list(
@@ -114,7 +115,7 @@ def _elements(values: npt.NDArray[np.generic], dtype: str) -> bytes:
     return laid.tobytes()
 
 
-_SURFACES = [struct.pack(">i", len(s)) + s.encode() for s in USER_SURFACES]  # text fields
+_SURFACES = [struct.pack(">i", len(s)) + s.encode() for s in STORED_NAMES]  # text fields
 
 
 _NO_OFFSETS = struct.pack(">ii", 4, 0)  # the bounds of a row without lists: {0}

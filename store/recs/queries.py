@@ -274,3 +274,8 @@ DEMO_USER = """
         ORDER BY category IS NULL, cart IS NULL, user_id, venue_id
         LIMIT 1
     """
+
+# The contexts a user has personal lists for on a surface (`larder recs show` without one).
+USER_CONTEXTS = """
+    SELECT contexts FROM recommendations WHERE user_id = %(user_id)s AND surface = %(surface)s
+"""

@@ -10,13 +10,12 @@ from domain.recs.bundle import train
 from domain.recs.discovery import DiscoveryParams, UserRow, diversify
 from domain.recs.items import Basket, recommend
 from domain.recs.lists import (
-    ITEMS_VENUES,
     NO_INPUTS,
     ListRow,
     fallback_lists,
-    relevant_venues,
     user_lists,
 )
+from domain.recs.surfaces.items import ITEMS_VENUES, relevant_venues
 from tests.support.recs_world import small_world
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
