@@ -14,7 +14,7 @@
    then the workers start (the Procfile's command, `dramatiq workers.broker actors.order_checks`,
    2 processes x 16 threads by default) and the clock runs from the first message consumed
    to the last event recorded. Twice, from the same freshly written, vacuumed tables:
-   batched as `larder publish` batches (16 streams split by order: concurrent messages never
+   batched as `larder intake publish` batches (16 streams split by order: concurrent messages never
    wait for each other's order locks), and 1,000 at a time in delivery order.
    **Ceiling** in the same run: a no-op Dramatiq actor fed the same messages. Then the first
    `--single` events again, one event per message (a producer that does not batch).
@@ -226,7 +226,7 @@ def drain(queue: str, messages: int, start: Any, done: Any = None) -> float:
 
 
 def bodies(events: list[dict[str, Any]], partitioned: bool) -> list[dict[str, Any]]:
-    """Message bodies of at most 1,000 events: as `larder publish` sends them (split by order
+    """Message bodies of at most 1,000 events: as `larder intake publish` sends them (split by order
     into streams), or in plain delivery order (every batch touches ~1,000 orders)."""
     if partitioned:
         return [message.args[0] for message in batches(events)]
@@ -382,7 +382,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     )
     print("|---|---|---|---|---|")
     for label, title in (
-        ("partitioned", "as `larder publish` batches them (16 streams by order)"),
+        ("partitioned", "as `larder intake publish` batches them (16 streams by order)"),
         ("delivery_order", "1,000 in delivery order (worst case)"),
         ("single", f"one event per message (the first {args.single:,})"),
     ):

@@ -4,7 +4,7 @@ same rows, measured in the same run; plus the workers' memory.
 1. A world (default 100k users, 2k venues, ~100k items, 8 cities, 30 days of orders ending now)
    is generated and COPied into a fresh database; activity events with a venue are kept.
 2. The model bundle is trained in this process (timed: it is the daily `train_models` job).
-3. A tracked run (`actors.recs.start_run`, what `larder refresh --all` does) is enqueued, then
+3. A tracked run (`actors.recs.start_run`, what `larder recs refresh --all` does) is enqueued, then
    the Procfile's worker command starts on the `recs` queue. The clock runs from the first job
    taken to the last chunk recorded done. Memory: peak RSS (VmHWM) of each worker process.
 4. Ceiling: the rows the refresh wrote are COPied into a temporary table and upserted into an
@@ -155,7 +155,7 @@ def full_refresh(db_url: str, prefix: str, args: argparse.Namespace) -> dict[str
             memory |= peak_rss_mib(group)
         elapsed = time.perf_counter() - started
         memory |= peak_rss_mib(group)
-    with psycopg.connect(db_url, autocommit=True) as conn:  # as `larder refresh` does
+    with psycopg.connect(db_url, autocommit=True) as conn:  # as `larder recs refresh` does
         recs.analyze(conn)
     return {
         "users": len(users),

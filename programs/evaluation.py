@@ -1,6 +1,6 @@
-"""`larder eval --orders FILE.csv [--json]`: offline evaluation of the items models on a file.
+"""`larder eval items --orders FILE.csv [--json]`: offline evaluation of the items models on a file.
 
-Reads the same CSV as `larder import orders` (UTF-8, optional BOM; raises BadFile listing the
+Reads the same CSV as `larder intake import` (UTF-8, optional BOM; raises BadFile listing the
 problems) and runs domain.recs.evaluation's last-basket holdout on it.
 """
 

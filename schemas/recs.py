@@ -15,7 +15,7 @@ MAX_USERS_PER_JOB = 1000
 class RefreshLists(StrictModel):
     """Recompute every precomputed list (discovery, category, items) of these users with the
     active model (actor `refresh_lists`, queue `recs`). `run_id` and `chunk` tie the job to a
-    tracked batch refresh (`larder refresh`); event-driven and scheduled jobs leave them out."""
+    tracked batch refresh (`larder recs refresh`); event-driven and scheduled jobs leave them out."""
 
     schema_version: SchemaVersion
     user_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_USERS_PER_JOB)]

@@ -1,6 +1,6 @@
 """Order-problem checks (the `order_checks` queue): lifecycle events in, problem records out.
 
-`check_order_events` takes one lifecycle event or a batch of up to 1,000 (`larder publish`
+`check_order_events` takes one lifecycle event or a batch of up to 1,000 (`larder intake publish`
 routes them here by type) and applies them in one transaction (store/order_checks.py). Checks
 that fire on something *not* happening are timers in Postgres: `sweep_order_checks` claims the
 due ones with SKIP LOCKED and judges the venues whose inputs changed; `larder scheduler` runs

@@ -139,7 +139,7 @@ def start_run(scope: str, user_ids: Sequence[int], chunk: int = 500) -> int:
     with database.unit_of_work(single_statement=True) as uow:
         version = recs.active_version(uow.connection, KIND)
     if version is None:
-        raise LookupError("no active model: run `larder train` first")
+        raise LookupError("no active model: run `larder recs train` first")
     parts = [list(user_ids[s : s + chunk]) for s in range(0, len(user_ids), chunk)]
     with database.unit_of_work() as uow:
         run_id = runs.start(uow.connection, scope, version, len(user_ids), len(parts))

@@ -1,4 +1,4 @@
-"""Parse and validate an order-history CSV for `larder import orders` (pure).
+"""Parse and validate an order-history CSV for `larder intake import` (pure).
 
 The file is all-or-nothing: every row is checked and every problem collected before anything
 is loaded, so an operator can fix the whole file in one pass. Rows come back already split into

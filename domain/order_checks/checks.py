@@ -23,10 +23,10 @@ from domain.order_checks.rules import (
     VenueActivity,
     Verdict,
     evaluate,
+    evaluate_venue,
     inhibit,
     next_check,
     still_open,
-    venue_struggling,
 )
 from domain.order_checks.thresholds import Thresholds
 
@@ -165,8 +165,8 @@ def check_venue(
     now: datetime,
     thresholds: Thresholds,
 ) -> Judgement:
-    """venue_struggling at `now` against the venue's live record."""
-    return judge([venue_struggling(activity, now, thresholds)], live, finished=False)
+    """Every venue-level rule at `now` against the venue's live records."""
+    return judge(evaluate_venue(activity, now, thresholds), live, finished=False)
 
 
 def muted_rules(open_venue_rules: AbstractSet[str]) -> frozenset[str]:

@@ -444,12 +444,16 @@ class VenueOutcome:
 
 @dataclass(frozen=True)
 class VenueActivity:
-    """What venue_struggling looks at: recent decisions (one per order, any order) and the
-    venue's orders with an open venue_not_accepting problem (order id -> its `since`)."""
+    """What a venue-level rule looks at: recent decisions (one per order, any order), and the
+    venue's orders with a live record of each per-order rule the venue rules read
+    (`Rule.reads`): rule -> order id -> its `since`."""
 
     venue_id: int
     outcomes: Sequence[VenueOutcome] = ()
-    not_accepting: Mapping[str, datetime] = field(default_factory=dict)
+    live_orders: Mapping[str, Mapping[str, datetime]] = field(default_factory=dict)
+
+    def orders_with(self, rule: str) -> Mapping[str, datetime]:
+        return self.live_orders.get(rule, {})
 
 
 def venue_outcome(state: OrderState) -> VenueOutcome | None:
@@ -475,7 +479,7 @@ def venue_struggling(venue: VenueActivity, now: datetime, thresholds: Thresholds
     limits = thresholds.venue_struggling
     recent = _recent(venue.outcomes, now, limits)
     failures = sorted(o.at for o in recent if o.failed)
-    waiting = sorted(venue.not_accepting.values())
+    waiting = sorted(venue.orders_with(VENUE_NOT_ACCEPTING).values())
     firing = len(failures) >= limits.failures or len(waiting) >= limits.open_orders
     holding = len(failures) >= limits.hold_failures or len(waiting) >= limits.hold_open_orders
     age = timedelta(minutes=limits.max_age_minutes)
@@ -483,7 +487,7 @@ def venue_struggling(venue: VenueActivity, now: datetime, thresholds: Thresholds
         "venue_id": venue.venue_id,
         "failed_orders": [o.order_id for o in recent if o.failed],
         "decisions": len(recent),
-        "orders_waiting_for_acceptance": sorted(venue.not_accepting),
+        "orders_waiting_for_acceptance": sorted(venue.orders_with(VENUE_NOT_ACCEPTING)),
     }
     return Verdict(
         VENUE_STRUGGLING,
@@ -519,10 +523,115 @@ def _struggling_since(
     return min(candidates)
 
 
-# ---------------------------------------------------------------- inhibition and evaluation
+# ---------------------------------------------------------------- the rules table
 
+OrderRule = Callable[[OrderState, datetime, Thresholds], Verdict]
+VenueRule = Callable[[VenueActivity, datetime, Thresholds], Verdict]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule, described once: the checks, the store, the simulator and the docs read it.
+
+    - `level`: "order" rules judge one order's state; "venue" rules judge a venue's activity.
+    - `mutes`: for a venue rule, the per-order rules it inhibits on the venue's orders while it
+      is open (Alertmanager's inhibition: the records are kept, and marked muted).
+    - `reads`: for a venue rule, the per-order rules whose live records on the venue's orders
+      are its input (`VenueActivity.live_orders`); opening or ending one of those makes the
+      venue due for a check.
+    - `lookback`: for a venue rule, how far back (minutes) the venue's decisions it counts go.
+    """
+
+    name: str
+    level: Literal["order", "venue"]
+    judge: Callable[[Any, datetime, Thresholds], Verdict]  # OrderRule or VenueRule, by level
+    explanation: str
+    mutes: frozenset[str] = frozenset()
+    reads: frozenset[str] = frozenset()
+    lookback: Callable[[Thresholds], float] | None = None
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        VENUE_NOT_ACCEPTING,
+        "order",
+        venue_not_accepting,
+        "The order is paid, and the venue has neither accepted nor rejected it in time.",
+    ),
+    Rule(
+        PAYMENT_PENDING,
+        "order",
+        payment_pending,
+        "The order was placed, and its payment has not been authorised in time.",
+    ),
+    Rule(
+        NO_COURIER,
+        "order",
+        no_courier,
+        "The food is (nearly) ready, and no courier is assigned to the order.",
+    ),
+    Rule(
+        STUCK_AT_VENUE,
+        "order",
+        stuck_at_venue,
+        "The courier arrived at the venue, and has not picked the order up in time.",
+    ),
+    Rule(
+        COURIER_STUCK,
+        "order",
+        courier_stuck,
+        "The courier picked the order up, and has not moved for several minutes.",
+    ),
+    Rule(
+        RUNNING_LATE,
+        "order",
+        running_late,
+        "The predicted delivery is later than what the user was promised.",
+    ),
+    Rule(
+        ITEMS_UNAVAILABLE,
+        "order",
+        items_unavailable,
+        "An item of the order is unavailable, and nothing was substituted in time.",
+    ),
+    Rule(
+        VENUE_STRUGGLING,
+        "venue",
+        venue_struggling,
+        "The venue rejects or cancels many orders, or leaves several waiting for acceptance.",
+        mutes=frozenset({VENUE_NOT_ACCEPTING}),
+        reads=frozenset({VENUE_NOT_ACCEPTING}),
+        lookback=lambda thresholds: thresholds.venue_struggling.max_age_minutes,
+    ),
+)
+BY_NAME: Mapping[str, Rule] = {rule.name: rule for rule in RULES}
+ORDER_RULES: Mapping[str, OrderRule] = {r.name: r.judge for r in RULES if r.level == "order"}
+VENUE_RULES: Mapping[str, Rule] = {r.name: r for r in RULES if r.level == "venue"}
 # Venue-level rule -> the per-order rules it mutes for that venue's orders while open.
-INHIBITS: Mapping[str, frozenset[str]] = {VENUE_STRUGGLING: frozenset({VENUE_NOT_ACCEPTING})}
+INHIBITS: Mapping[str, frozenset[str]] = {r.name: r.mutes for r in RULES if r.mutes}
+# Per-order rules whose records venue-level rules read.
+VENUE_INPUTS: frozenset[str] = frozenset().union(*(r.reads for r in VENUE_RULES.values()))
+
+
+def lookback_minutes(config: RulesConfig) -> float:
+    """How far back any venue rule looks at decisions, in any city."""
+    every = (config.defaults, *config.cities.values())
+    return max(
+        (r.lookback(t) for r in VENUE_RULES.values() if r.lookback for t in every), default=0.0
+    )
+
+
+def _check_table() -> None:
+    for rule in RULES:
+        unknown = (rule.mutes | rule.reads) - set(BY_NAME)
+        if unknown or (rule.level == "order" and (rule.mutes or rule.reads or rule.lookback)):
+            raise ValueError(f"rule {rule.name}: bad mutes/reads/lookback {sorted(unknown)}")
+
+
+_check_table()
+
+
+# ---------------------------------------------------------------- inhibition and evaluation
 
 
 def is_muted(rule: str, open_venue_rules: AbstractSet[str]) -> bool:
@@ -540,23 +649,17 @@ def inhibit(verdicts: Iterable[Verdict], open_venue_rules: AbstractSet[str]) -> 
     )
 
 
-OrderRule = Callable[[OrderState, datetime, Thresholds], Verdict]
-
-ORDER_RULES: Mapping[str, OrderRule] = {
-    VENUE_NOT_ACCEPTING: venue_not_accepting,
-    PAYMENT_PENDING: payment_pending,
-    NO_COURIER: no_courier,
-    STUCK_AT_VENUE: stuck_at_venue,
-    COURIER_STUCK: courier_stuck,
-    RUNNING_LATE: running_late,
-    ITEMS_UNAVAILABLE: items_unavailable,
-}
-
-
 def evaluate(state: OrderState, now: datetime, config: RulesConfig) -> tuple[Verdict, ...]:
     """Every per-order rule, with the thresholds of the order's city."""
     thresholds = config.for_city(state.city_id)
     return tuple(rule(state, now, thresholds) for rule in ORDER_RULES.values())
+
+
+def evaluate_venue(
+    activity: VenueActivity, now: datetime, thresholds: Thresholds
+) -> tuple[Verdict, ...]:
+    """Every venue-level rule, with the thresholds of the venue's city."""
+    return tuple(rule.judge(activity, now, thresholds) for rule in VENUE_RULES.values())
 
 
 def next_check(verdicts: Iterable[Verdict]) -> datetime | None:

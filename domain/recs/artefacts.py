@@ -44,7 +44,7 @@ def from_bytes(data: bytes) -> Bundle:
         header = _header(archive)
         if header["format"] != FORMAT:
             raise ValueError(
-                f"unknown model artefact format {header['format']}: run `larder train`"
+                f"unknown model artefact format {header['format']}: run `larder recs train`"
             )
         extra = {"params": ItemsParams(**header["params"])}
         parts = {part: _unpack(cls, part, archive, extra) for part, cls in PARTS.items()}

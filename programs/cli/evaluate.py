@@ -18,7 +18,7 @@ def evaluate() -> None:
     "orders_file",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Order history CSV (the `larder import orders` format).",
+    help="Order history CSV (the `larder intake import` format).",
 )
 @click.option("--json", "as_json", is_flag=True)
 def items(orders_file: Path, as_json: bool) -> None:

@@ -124,3 +124,22 @@ def inbox_resolve(problem_id: int, agent: str, note: str | None) -> None:
     """Resolve a problem by hand. The same trouble opens a new record only after its condition
     has cleared."""
     _agent_action("resolve", problem_id, agent, note)
+
+
+@order_checks.command("rules")
+def rules() -> None:
+    """The rules (the rules table, domain/order_checks/rules.py), as docs/order-checks.md shows
+    them."""
+    click.echo(rules_table())
+
+
+def rules_table() -> str:
+    """The docs' table of rules, from the rules table (a test keeps docs/order-checks.md in
+    step)."""
+    from domain.order_checks.rules import RULES
+
+    rows = ["| rule | level | what it means | mutes (while open) |", "|---|---|---|---|"]
+    for rule in RULES:
+        mutes = ", ".join(f"`{m}`" for m in sorted(rule.mutes)) or "—"
+        rows.append(f"| `{rule.name}` | {rule.level} | {rule.explanation} | {mutes} |")
+    return "\n".join(rows)

@@ -121,7 +121,7 @@ def refresh(
             raise click.ClickException(str(error)) from None
         click.echo(f"run {run_id}: {len(users)} users; {fallbacks} fallback lists stored")
     if detach:
-        click.echo(f"follow it with: larder refresh --status {run_id}")
+        click.echo(f"follow it with: larder recs refresh --status {run_id}")
         return
     _follow_run(run_id)
 

@@ -1,4 +1,4 @@
-"""The support inbox over HTTP: the same records and actions as `larder inbox`.
+"""The support inbox over HTTP: the same records and actions as `larder order-checks inbox`.
 
     GET  /v1/inbox?status=open&city=&rule=&limit=     problem records, newest first
     GET  /v1/inbox/{problem_id}                       one record with its history

@@ -1,4 +1,4 @@
-"""Bulk-load order history from a CSV file (`larder import orders FILE.csv`).
+"""Bulk-load order history from a CSV file (`larder intake import FILE.csv`).
 
 The whole file is validated first (domain.intake.orders_csv); a bad file raises BadFile and the
 database is not touched. A good file is loaded in one transaction: COPY into temporary staging

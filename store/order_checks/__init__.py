@@ -44,10 +44,11 @@ from domain.order_checks.checks import (
 from domain.order_checks.projection import OrderState, fold
 from domain.order_checks.rules import (
     INHIBITS,
-    VENUE_NOT_ACCEPTING,
+    VENUE_INPUTS,
     RulesConfig,
     VenueActivity,
     VenueOutcome,
+    lookback_minutes,
     venue_outcome,
 )
 from schemas.order_checks import LifecycleEvent
@@ -69,10 +70,6 @@ _ENCODER = msgspec.json.Encoder()
 # queue behind it. Timers that come due in between are the sweeps' (due at once: next sweep).
 EVENT_GRACE = timedelta(seconds=30)
 DEFAULT_QUIET = timedelta(seconds=2)  # a worker process that applied nothing for this is idle
-
-# Per-order rules whose records venue-level rules read (venue_struggling counts the orders
-# waiting for acceptance): opening or ending one makes the venue due for a check.
-VENUE_INPUTS = frozenset({VENUE_NOT_ACCEPTING})
 
 
 def encode_state(state: OrderState) -> str:
@@ -538,19 +535,20 @@ def _judge_venues(
 def _activity(
     conn: psycopg.Connection[Any], venue_ids: Sequence[int], now: datetime, config: RulesConfig
 ) -> dict[int, VenueActivity]:
-    longest = max(
-        t.venue_struggling.max_age_minutes for t in (config.defaults, *config.cities.values())
-    )
+    """What the venue rules read (the rules table says what: `Rule.reads`, `Rule.lookback`)."""
+    oldest = now - timedelta(minutes=lookback_minutes(config))
     outcomes: dict[int, list[VenueOutcome]] = defaultdict(list)
-    params: dict[str, Any] = {"venue_ids": venue_ids, "oldest": now - timedelta(minutes=longest)}
+    params: dict[str, Any] = {"venue_ids": venue_ids, "oldest": oldest}
     for venue_id, order_id, at, failed in conn.execute(queries.VENUE_OUTCOMES, params):
         outcomes[venue_id].append(VenueOutcome(order_id, at, failed))
-    waiting: dict[int, dict[str, datetime]] = defaultdict(dict)
-    params = {"venue_ids": venue_ids, "rule": VENUE_NOT_ACCEPTING}
-    for venue_id, order_id, since in conn.execute(queries.VENUE_ORDERS_WITH, params):
-        waiting[venue_id][order_id] = since
+    live: dict[int, dict[str, dict[str, datetime]]] = defaultdict(lambda: defaultdict(dict))
+    for rule in sorted(VENUE_INPUTS):
+        params = {"venue_ids": venue_ids, "rule": rule}
+        for venue_id, order_id, since in conn.execute(queries.VENUE_ORDERS_WITH, params):
+            live[venue_id][rule][order_id] = since
     return {
-        v: VenueActivity(v, tuple(outcomes.get(v, ())), dict(waiting.get(v, {}))) for v in venue_ids
+        v: VenueActivity(v, tuple(outcomes.get(v, ())), {r: dict(o) for r, o in live[v].items()})
+        for v in venue_ids
     }
 
 

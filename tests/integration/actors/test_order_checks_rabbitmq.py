@@ -1,4 +1,4 @@
-"""Order lifecycle events through RabbitMQ: `larder publish` routes them to the order_checks
+"""Order lifecycle events through RabbitMQ: `larder intake publish` routes them to the order_checks
 actor, bad ones are dead-lettered, and the scheduler's sweep opens problems on time."""
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def test_seed_can_write_jsonl_that_publish_accepts(tmp_path: Path, broker: Any) 
         main, ["simulate", "world", "--venues", "3", "--users", "5", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    # When the file is validated the way `larder publish` does / Then every line is valid
+    # When the file is validated the way `larder intake publish` does / Then every line is valid
     from workers.publishing import read_events
 
     assert len(read_events(out)) == int(result.output.split()[1])

@@ -1,4 +1,4 @@
-"""The support inbox: `larder inbox` and the HTTP router list, acknowledge and resolve records."""
+"""The support inbox: `larder order-checks inbox` and the HTTP router list, acknowledge and resolve records."""
 
 from __future__ import annotations
 

@@ -66,7 +66,9 @@ def replay(sim: Simulation, tick_s: float = 20.0) -> list[Detection]:
                 for rule, p in problems.items()
                 if rule == VENUE_NOT_ACCEPTING and states[o].venue_id == venue_id
             }
-            activity = VenueActivity(venue_id, tuple(outcomes[venue_id].values()), waiting)
+            activity = VenueActivity(
+                venue_id, tuple(outcomes[venue_id].values()), {VENUE_NOT_ACCEPTING: waiting}
+            )
             judged = check_venue(activity, venue_live[venue_id], now, config.defaults)
             for opening in judged.opened:
                 found.append(Detection(opening.rule, venue_id, opening.since, now))

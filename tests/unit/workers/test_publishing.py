@@ -1,4 +1,4 @@
-"""How `larder publish` batches a file: by route, and lifecycle events by order stream."""
+"""How `larder intake publish` batches a file: by route, and lifecycle events by order stream."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ import pytest
 from domain.order_checks.projection import OrderState, fold
 from domain.order_checks.rules import (
     ORDER_RULES,
+    VENUE_NOT_ACCEPTING,
     VenueActivity,
     VenueOutcome,
     Verdict,
@@ -386,7 +387,9 @@ def decisions(pattern: str, start: float = 0) -> list[VenueOutcome]:
 
 def struggling(outcomes: list[VenueOutcome], now: float = 30, **waiting: float) -> Verdict:
     not_accepting = {order: at(minute) for order, minute in waiting.items()}
-    return venue_struggling(VenueActivity(10, outcomes, not_accepting), at(now), DEFAULTS)
+    return venue_struggling(
+        VenueActivity(10, outcomes, {VENUE_NOT_ACCEPTING: not_accepting}), at(now), DEFAULTS
+    )
 
 
 def test_venue_struggling_fires_on_k_failures_of_the_last_n_with_hysteresis() -> None:
