@@ -1,7 +1,10 @@
-"""Distances on the Earth's surface, vectorised (pure, numpy)."""
+"""Distances on the Earth's surface (pure): great-circle distance by the haversine formula, for
+one pair of points (`point_distance_m`: plain floats, for per-sample loops such as a courier's
+track) or for every pair of two sets (`distance_m`: vectorised, for users x venues)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -30,3 +33,14 @@ def distance_m(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> FloatArray:
         np.atleast_1d(lat1), np.atleast_1d(lon1), np.atleast_1d(lat2), np.atleast_1d(lon2)
     )
     return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
+
+
+def point_distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres between two points (the haversine formula, as
+    `distance_m`, without numpy's per-call cost)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))

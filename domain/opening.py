@@ -44,6 +44,19 @@ class WeeklyHours:
     def open_at(self, local: datetime) -> bool:
         return self.open_at_minute(minute_of_week(local))
 
+    def spans_on(self, weekday: int) -> list[tuple[int, int]]:
+        """The open [from, to) minutes within one local day (0 = Monday), window by window
+        (a window past the end of the week counts from the Monday it runs into)."""
+        day_start = weekday * MINUTES_PER_DAY
+        spans = []
+        for start, end in self.intervals:
+            for shift in (0, -MINUTES_PER_WEEK):
+                lo = max(start + shift, day_start)
+                hi = min(end + shift, day_start + MINUTES_PER_DAY)
+                if lo < hi:
+                    spans.append((lo - day_start, hi - day_start))
+        return spans
+
 
 ALWAYS_OPEN = WeeklyHours(())
 
@@ -55,10 +68,14 @@ def minute_of_week(local: datetime) -> int:
 
 def compile_hours(windows: Iterable[Mapping[str, Any]]) -> WeeklyHours:
     """Windows as published -> intervals of the week."""
+    return weekly((int(w["weekday"]), _minutes(w["opens"]), _minutes(w["closes"])) for w in windows)
+
+
+def weekly(windows: Iterable[tuple[int, int, int]]) -> WeeklyHours:
+    """(weekday, opens, closes) windows in minutes of the day -> intervals of the week."""
     intervals = []
-    for window in windows:
-        opens, closes = _minutes(window["opens"]), _minutes(window["closes"])
-        start = int(window["weekday"]) * MINUTES_PER_DAY + opens
+    for weekday, opens, closes in windows:
+        start = weekday * MINUTES_PER_DAY + opens
         length = (closes - opens) % MINUTES_PER_DAY or MINUTES_PER_DAY
         intervals.append((start, start + length))
     return WeeklyHours(tuple(sorted(intervals)))

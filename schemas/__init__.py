@@ -6,9 +6,8 @@ writes them as JSON Schema under `schemas/json/`.
 
 from __future__ import annotations
 
-from schemas.base import SCHEMA_VERSION, InvalidMessage
+from schemas.base import MAX_BATCH, SCHEMA_VERSION, InvalidMessage
 from schemas.intake import (
-    MAX_BATCH,
     ActivityEvent,
     BannerUpserted,
     Batch,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 SCHEMA_VERSION = 1
+MAX_BATCH = 1000  # events per message
 
 BIGINT_MAX = 2**63 - 1
 
@@ -88,3 +89,27 @@ def describe(error: ValidationError, limit: int = 5) -> str:
 def _one(err: Any) -> str:
     location = ".".join(str(p) for p in err["loc"]) or "message"
     return f"{location}: {err['msg']}"
+
+
+E = TypeVar("E")
+
+
+class EventBatch(StrictModel, Generic[E]):
+    """Up to MAX_BATCH events in one message (each queue's message: one event, or a batch)."""
+
+    type: Literal["batch"]
+    schema_version: SchemaVersion
+    events: Annotated[list[E], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class OneOrBatch(Generic[E]):
+    """Parses a message that is one event or a batch of them (`batch`) into its events."""
+
+    def __init__(self, message: Any, batch: type[EventBatch[E]]) -> None:
+        self._adapter = TypeAdapter[Any](message)
+        self._batch = batch
+
+    def parse(self, data: Any) -> list[E]:
+        """The message's events; raises InvalidMessage with a readable reason."""
+        message = validate(self._adapter, data)
+        return list(message.events) if isinstance(message, self._batch) else [message]

@@ -11,12 +11,14 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import Field, StringConstraints, TypeAdapter, model_validator
 
 from schemas.base import (
+    EventBatch,
     EventId,
     Id,
     Lat,
     Lon,
     MinorUnits,
     Name,
+    OneOrBatch,
     OrderId,
     SchemaVersion,
     StrictModel,
@@ -25,8 +27,6 @@ from schemas.base import (
     Version,
     validate,
 )
-
-MAX_BATCH = 1000
 
 HourMinute = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 Surface = Literal["discovery", "category", "venue", "cart", "banner", "brand", "search"]
@@ -196,12 +196,8 @@ Event = Annotated[
 ]
 
 
-class Batch(StrictModel):
+class Batch(EventBatch[Event]):
     """Up to 1,000 events in one message; they are applied in one transaction."""
-
-    type: Literal["batch"]
-    schema_version: SchemaVersion
-    events: Annotated[list[Event], Field(min_length=1, max_length=MAX_BATCH)]
 
 
 IntakeMessage = Annotated[Event | Batch, Field(discriminator="type")]
@@ -213,7 +209,7 @@ def type_of(model: type[StrictModel]) -> str:
 
 
 _EVENT = TypeAdapter[Event](Event)
-_INTAKE = TypeAdapter[Event | Batch](IntakeMessage)
+_INTAKE = OneOrBatch[Event](IntakeMessage, Batch)
 
 
 def parse_event(data: Any) -> Event:
@@ -223,5 +219,4 @@ def parse_event(data: Any) -> Event:
 
 def parse_intake(data: Any) -> list[Event]:
     """Validate an intake message (one event or a batch) into its list of events."""
-    message = validate(_INTAKE, data)
-    return list(message.events) if isinstance(message, Batch) else [message]
+    return _INTAKE.parse(data)

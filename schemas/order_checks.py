@@ -28,11 +28,13 @@ from pydantic import (
 
 from schemas.base import (
     BIGINT_MAX,
+    EventBatch,
     EventId,
     Id,
     Lat,
     Lon,
     MinorUnits,
+    OneOrBatch,
     OrderId,
     SchemaVersion,
     StrictModel,
@@ -40,7 +42,6 @@ from schemas.base import (
     Timestamp,
     validate,
 )
-from schemas.intake import MAX_BATCH
 
 MAX_ORDER_ITEMS = 500
 
@@ -205,19 +206,15 @@ LifecycleEvent = Annotated[
 ]
 
 
-class LifecycleBatch(StrictModel):
+class LifecycleBatch(EventBatch[LifecycleEvent]):
     """Up to 1,000 lifecycle events of any orders in one message (the `order_checks` queue);
     they are applied in one transaction."""
-
-    type: Literal["batch"]
-    schema_version: SchemaVersion
-    events: Annotated[list[LifecycleEvent], Field(min_length=1, max_length=MAX_BATCH)]
 
 
 OrderChecksMessage = Annotated[LifecycleEvent | LifecycleBatch, Field(discriminator="type")]
 
 _LIFECYCLE = TypeAdapter[LifecycleEvent](LifecycleEvent)
-_MESSAGE = TypeAdapter[LifecycleEvent | LifecycleBatch](OrderChecksMessage)
+_MESSAGE = OneOrBatch[LifecycleEvent](OrderChecksMessage, LifecycleBatch)
 
 
 def parse_lifecycle(data: Any) -> LifecycleEvent:
@@ -227,8 +224,7 @@ def parse_lifecycle(data: Any) -> LifecycleEvent:
 
 def parse_order_checks(data: Any) -> list[LifecycleEvent]:
     """Validate an `order_checks` message (one lifecycle event or a batch) into its events."""
-    message = validate(_MESSAGE, data)
-    return list(message.events) if isinstance(message, LifecycleBatch) else [message]
+    return _MESSAGE.parse(data)
 
 
 # ---------------------------------------------------------------- problem records

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from domain.geo import EARTH_RADIUS_M, haversine_a
+from domain.opening import weekly
 
 EventDict = dict[str, Any]
 FloatArray = npt.NDArray[np.float64]
@@ -39,7 +40,6 @@ IntArray = npt.NDArray[np.int64]
 
 M_PER_DEG_LAT = 111_320.0
 DAY_S = 86_400
-WEEK_MIN = 7 * 1440
 
 
 @dataclass(frozen=True)
@@ -380,32 +380,6 @@ def _opening_hours(cuisine: Cuisine, draws: Draws) -> list[Window]:
                 (day, [660, 690, 720][draws.below(3)], [1320, 1350, 1380][draws.below(3)])
             )
     return windows
-
-
-def week_intervals(hours: list[Window]) -> list[tuple[int, int]]:
-    """Windows as [start, end) minutes of the week; an end past the week wraps to Monday."""
-    out = []
-    for day, opens, closes in hours:
-        start = day * 1440 + opens
-        out.append((start, day * 1440 + closes + (1440 if closes <= opens else 0)))
-    return out
-
-
-def is_open(intervals: list[tuple[int, int]], weekday: int, minute: int) -> bool:
-    m = weekday * 1440 + minute
-    return any(s <= m < e or s <= m + WEEK_MIN < e for s, e in intervals)
-
-
-def _open_spans(intervals: list[tuple[int, int]], weekday: int) -> list[tuple[int, int]]:
-    """Open [from, to) minutes within one local day."""
-    day_start = weekday * 1440
-    spans = []
-    for s, e in intervals:
-        for shift in (0, -WEEK_MIN):
-            lo, hi = max(s + shift, day_start), min(e + shift, day_start + 1440)
-            if lo < hi:
-                spans.append((lo - day_start, hi - day_start))
-    return spans
 
 
 def build_catalog(config: WorldConfig, rng: np.random.Generator, draws: Draws) -> Catalog:
@@ -794,7 +768,7 @@ class History:
         self.start = int(config.start.timestamp())
         self.end = self.start + config.days * DAY_S
         self.zones = [ZoneInfo(c.timezone) for c in catalog.cities]
-        self.intervals = [week_intervals(h) for h in catalog.hours]
+        self.hours = [weekly(h) for h in catalog.hours]  # local time, as published
         # Buffered events keyed by ts * SEQ_SPAN + seq: the seq keeps causal order within a
         # second. Plain int keys (not (ts, seq, event) tuples) sort fast and, unlike tuples
         # holding dicts, are not tracked by the garbage collector.
@@ -874,16 +848,16 @@ class History:
         return int(hours * 60) % 1440
 
     def order_time(self, u: int, v: int, day: date) -> int | None:
-        intervals = self.intervals[v]
+        hours = self.hours[v]
         weekday = day.weekday()
         shop = CUISINES[int(self.catalog.venue_cuisine[v])].shop
         for _ in range(6):
             minute = self.meal_minute(shop)
-            if is_open(intervals, weekday, minute):
+            if hours.open_at_minute(weekday * 1440 + minute):
                 ts = self.local_ts(u, day, minute)
                 if ts is not None:
                     return ts
-        spans = _open_spans(intervals, weekday)
+        spans = hours.spans_on(weekday)
         if not spans:
             return None
         lo, hi = spans[self.draws.below(len(spans))]

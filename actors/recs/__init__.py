@@ -134,8 +134,9 @@ def enqueue_refresh(user_ids: Sequence[int], chunk: int = 500) -> int:
 
 
 def start_run(scope: str, user_ids: Sequence[int], chunk: int = 500) -> int:
-    """Record a tracked batch refresh, then (after that commit) send its chunks; returns the run
-    id. A crash between the two leaves a run that never finishes, visible in its status."""
+    """Record a tracked batch refresh and, once that has committed, send its chunks (a job never
+    refers to a run that is not there); returns the run id. A crash between the two leaves a
+    run that never finishes, visible in its status."""
     with database.unit_of_work(single_statement=True) as uow:
         version = recs.active_version(uow.connection, KIND)
     if version is None:
@@ -146,8 +147,7 @@ def start_run(scope: str, user_ids: Sequence[int], chunk: int = 500) -> int:
         messages = [refresh_lists.message(_job(p, run_id, n)) for n, p in enumerate(parts)]
         for n, (part, message) in enumerate(zip(parts, messages, strict=True)):
             runs.add_chunk(uow.connection, run_id, n, message.message_id, len(part))
-    for message in messages:
-        refresh_lists.broker.enqueue(message)
+        uow.after_commit(lambda: [refresh_lists.broker.enqueue(m) for m in messages])
     return run_id
 
 

@@ -25,13 +25,13 @@ Conventions shared by every rule:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from domain.geo import point_distance_m
 from domain.order_checks.projection import Fact, ItemStatus, OrderState, Sample, Stage
 from domain.order_checks.thresholds import (
     RulesConfig,
@@ -256,20 +256,10 @@ def _still_since(track: Sequence[Sample], radius_m: float, picked: Fact) -> date
     anchor = track[-1]
     since = anchor.fact.at
     for sample in reversed(track[:-1]):
-        if distance_m(sample.lat, sample.lon, anchor.lat, anchor.lon) > radius_m:
+        if point_distance_m(sample.lat, sample.lon, anchor.lat, anchor.lon) > radius_m:
             break
         since = sample.fact.at
     return max(since, picked.at)
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * 6_371_000.0 * math.asin(math.sqrt(min(1.0, a)))
 
 
 def items_unavailable(state: OrderState, now: datetime, thresholds: Thresholds) -> Verdict:
