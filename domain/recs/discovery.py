@@ -162,6 +162,8 @@ def _affinity(
     visits: Visits,
     now: datetime,
 ) -> FloatArray:
+    if len(positions) == 0:  # a city without venues: no affinity to anything
+        return np.zeros((len(users), 0))
     user_ids = np.fromiter((u.user_id for u in users), np.int64, len(users))
     order = np.argsort(user_ids, kind="stable")
     at = np.minimum(np.searchsorted(user_ids[order], visits.user_ids), len(users) - 1)
@@ -200,11 +202,14 @@ def _collaborative(
     weights = share[user[owner], column[owner]] * model.neighbours.data[at]
     flat = user[owner][keep] * len(positions) + target[keep]
     spread = np.bincount(flat, weights=weights[keep], minlength=share.size).reshape(share.shape)
-    return spread / np.maximum(spread.max(axis=1, keepdims=True), 1e-12)
+    best = spread.max(axis=1, keepdims=True, initial=0.0)  # a city without venues: no columns
+    return spread / np.maximum(best, 1e-12)
 
 
 def _popularity(catalog: VenueCatalog, positions: IntArray, model: VenueModel) -> FloatArray:
     row = _rows_in(model.venue_ids, catalog.venue_ids[positions])
+    if len(model.venue_ids) == 0:  # a model trained on no orders: nobody is popular
+        return np.zeros(len(row))
     counts = np.where(row >= 0, model.popularity[np.maximum(row, 0)], 0.0) if len(row) else row
     logs = np.log1p(np.asarray(counts, dtype=np.float64))
     return logs / max(float(logs.max(initial=0.0)), 1e-12)

@@ -365,13 +365,17 @@ def venue_lists(
     pairs = [(row, venue) for row, user in enumerate(users) for venue in venues.get(user, ())]
     if not pairs:
         return FlatLists.empty()
+    rows = np.fromiter((row for row, _ in pairs), np.int64, len(pairs))
+    venue_ids = np.fromiter((venue for _, venue in pairs), np.int64, len(pairs))
+    owners = np.array(users, dtype=np.int64)[rows]
+    if len(model.venue_ids) == 0:  # a model trained on no orders: an empty list per pair
+        none = np.zeros(0, np.int64)
+        return FlatLists(owners, venue_ids, np.zeros(len(pairs) + 1, np.int64), none, np.zeros(0))
     query = user_vectors([chronological(histories[u]) for u in users], model.item_ids, model.params)
     layout = _PairLayout(model, pairs)
     repeat, explore = _terms(model, query)
     ids, scores, bounds = layout.top(_blend(layout.cells(*repeat), layout.cells(*explore)), k)
-    rows = np.fromiter((row for row, _ in pairs), np.int64, len(pairs))
-    venue_ids = np.fromiter((venue for _, venue in pairs), np.int64, len(pairs))
-    return FlatLists(np.array(users, dtype=np.int64)[rows], venue_ids, bounds, ids, scores)
+    return FlatLists(owners, venue_ids, bounds, ids, scores)
 
 
 Terms = tuple[IntArray, IntArray, FloatArray]  # (query row, column, value) of score terms
@@ -416,7 +420,8 @@ class _PairLayout:
         self.start = np.concatenate([[0], np.cumsum(self.width)[:-1]]).astype(np.int64)
         self.total = int(self.width.sum())
         keys = np.array([row for row, _ in pairs], dtype=np.int64) * len(model.venue_ids)
-        self.keys = keys + np.maximum(self.venue, 0)
+        # a pair at a venue the model does not know has no cells and matches no term (-1)
+        self.keys = np.where(self.venue >= 0, keys + self.venue, -1)
         self.order = np.argsort(self.keys, kind="stable")
         self.by_column, self.sole_venue = _venues_of_columns(model)
         self.table = self._table()
@@ -425,17 +430,19 @@ class _PairLayout:
         """Pair of each (row, venue) key as a dense array, when it fits in BLOCK_CELLS cells (a
         refresh job's 500 users in a world of ~1,600 venues do): a lookup per term instead of a
         binary search. A key asked for twice maps to its first pair, as the search does."""
-        size = int(self.keys.max()) + 1 if len(self.keys) else 0
+        size = int(self.keys.max(initial=-1)) + 1
         if size > BLOCK_CELLS:
             return None
         table = np.full(size, -1, dtype=np.int64)
         unique, first = np.unique(self.keys, return_index=True)
-        table[unique] = first
+        table[unique[unique >= 0]] = first[unique >= 0]
         return table
 
     def _pairs_of(self, key: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
         """The pair of each key, and whether there is one (-1 and False are equally ignorable)."""
         if self.table is not None:
+            if len(self.table) == 0:  # every pair is at a venue the model does not know
+                return np.full(len(key), -1, dtype=np.int64), np.zeros(len(key), dtype=bool)
             inside = key < len(self.table)
             pair = np.where(inside, self.table[np.where(inside, key, 0)], -1)
             return pair, pair >= 0

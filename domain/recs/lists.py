@@ -124,6 +124,6 @@ def _inputs_at(
 def fallback_lists(
     bundle: Bundle, catalog: VenueCatalog, params: DiscoveryParams = DEFAULT_PARAMS
 ) -> list[FallbackRow]:
-    """The cold-start lists of every surface."""
+    """The cold-start lists of every surface (a list with nothing in it is no fallback)."""
     inputs = FallbackInputs(bundle, catalog, params)
-    return [row for surface in SURFACES for row in surface.fallback(inputs)]
+    return [row for surface in SURFACES for row in surface.fallback(inputs) if row.ids]

@@ -149,10 +149,10 @@ class VenueCatalog:
     def positions(self, venue_ids: Any) -> IntArray:
         """Positions of known venue ids (unknown ids map to -1)."""
         ids = np.asarray(venue_ids, dtype=np.int64)
-        at = np.searchsorted(self.venue_ids, ids)
-        at = np.minimum(at, max(len(self.venue_ids) - 1, 0))
-        found = (len(self.venue_ids) > 0) & (self.venue_ids[at] == ids)
-        return np.where(found, at, -1)
+        if len(self.venue_ids) == 0:  # an empty catalog knows no venue
+            return np.full(ids.shape, -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.venue_ids, ids), len(self.venue_ids) - 1)
+        return np.where(self.venue_ids[at] == ids, at, -1)
 
 
 def _code(cuisines: Sequence[str], codes: dict[str, int]) -> int:
