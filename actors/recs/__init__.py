@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import dramatiq
+from prometheus_client import Counter
 
 from domain.recs import artefacts
 from domain.recs.bundle import MODEL_KIND as KIND
 from domain.recs.bundle import Bundle
+from domain.recs.discovery import UserRow
 from domain.recs.items import Basket
-from domain.recs.lists import UserLists, fallback_lists, user_lists
+from domain.recs.lists import Activity, UserLists, fallback_lists, user_lists
 from domain.recs.venues import VenueCatalog
 from schemas.base import InvalidMessage, parse
 from schemas.recs import RefreshLists
@@ -25,7 +28,7 @@ from workers.broker import database
 from workers.scheduling import periodic
 
 T = TypeVar("T")
-CATALOG_TTL_S = 60.0  # venue changes reach the rankers within a minute
+log = logging.getLogger("larder.recs")
 
 
 class _Cached(Generic[T]):
@@ -61,32 +64,97 @@ _catalog: _Cached[VenueCatalog] = _Cached(_load_catalog)
 
 
 def current_catalog() -> VenueCatalog:
-    return _catalog.get(int(time.monotonic() // CATALOG_TTL_S))
+    with database.unit_of_work(single_statement=True) as uow:
+        return _catalog.get(recs.catalog_version(uow.connection))
 
 
 @dramatiq.actor(
     actor_name="refresh_lists", queue_name=queues.name(queues.RECS), throws=(InvalidMessage,)
 )
 def refresh_lists(job: dict[str, Any]) -> None:
-    """Recompute every list of the job's users; older inputs never overwrite newer lists."""
+    """Recompute every list of the job's users; older inputs never overwrite newer lists. A
+    user whose lists cannot be computed (a bug in a ranker; no model trained yet) is marked
+    due again later, and the others' lists are written: nobody is lost, nobody waits on them."""
     parsed = parse(RefreshLists, job)
     with database.unit_of_work() as uow:  # one snapshot of the users' inputs
         version = recs.active_version(uow.connection, KIND)
-        homes = recs.users(uow.connection, parsed.user_ids)
-        histories: dict[int, list[Basket]] = {}
-        for basket in recs.user_baskets(uow.connection, parsed.user_ids):
-            histories.setdefault(basket.user_id, []).append(basket)
-        activity = recs.activity(uow.connection, parsed.user_ids)
-    lists, refreshed = UserLists([], {}), list[int]()
-    if version is not None:  # else nothing trained yet: readers get fallbacks
-        bundle = _bundle.get(version)
-        now = datetime.now(UTC)
-        lists = user_lists(bundle, current_catalog(), homes, histories, activity, now)
-        refreshed = parsed.user_ids
+        catalog = _catalog.get(recs.catalog_version(uow.connection))
+        inputs = Inputs(
+            recs.users(uow.connection, parsed.user_ids),
+            _histories(recs.user_baskets(uow.connection, parsed.user_ids)),
+            recs.activity(uow.connection, parsed.user_ids),
+        )
+    if version is None:  # nothing trained yet: readers get fallbacks; try these users later
+        with database.unit_of_work() as uow:
+            recs.mark_due(uow.connection, parsed.user_ids, NO_MODEL_RETRY)
+        return
+    lists, failed = rank_isolated(_bundle.get(version), catalog, inputs, parsed.user_ids)
     with database.unit_of_work() as uow:
-        recs.write_lists(uow.connection, lists, version or "", refreshed)
+        done = [u for u in parsed.user_ids if u not in failed]
+        recs.write_lists(uow.connection, lists, version, done)
+        if failed:
+            recs.mark_due(uow.connection, sorted(failed), FAILED_RETRY)
         if parsed.run_id is not None and parsed.chunk is not None:
             runs.finish_chunk(uow.connection, parsed.run_id, parsed.chunk)
+    if failed:
+        REFRESH_FAILURES.inc(len(failed))
+
+
+NO_MODEL_RETRY = timedelta(minutes=1)  # the scheduler trains a first model once orders arrive
+FAILED_RETRY = timedelta(minutes=10)  # a bug stays until a fix is deployed: retry, not spin
+REFRESH_FAILURES = Counter(
+    "larder_refresh_user_failures_total",
+    "Users whose lists a refresh could not compute (marked due again later); see the logs.",
+)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """One job's users: homes (users with a known home), order histories, venue activity."""
+
+    homes: list[UserRow]
+    histories: dict[int, list[Basket]]
+    activity: list[Activity]
+
+    def of(self, users: set[int]) -> Inputs:
+        return Inputs(
+            [h for h in self.homes if h.user_id in users],
+            {u: h for u, h in self.histories.items() if u in users},
+            [a for a in self.activity if a.user_id in users],
+        )
+
+
+def _histories(baskets: Iterable[Basket]) -> dict[int, list[Basket]]:
+    histories: dict[int, list[Basket]] = {}
+    for basket in baskets:
+        histories.setdefault(basket.user_id, []).append(basket)
+    return histories
+
+
+def rank_isolated(
+    bundle: Bundle, catalog: VenueCatalog, inputs: Inputs, users: Sequence[int]
+) -> tuple[UserLists, set[int]]:
+    """Every list of `users`, and the users whose lists raised: when ranking the job raises,
+    its halves are ranked apart, down to the users that raise alone (each logged with its
+    error). A bug in one user's computation costs that user a retry, not the job."""
+    now = datetime.now(UTC)
+    try:
+        return user_lists(
+            bundle, catalog, inputs.homes, inputs.histories, inputs.activity, now
+        ), set()
+    except Exception:
+        if len(users) == 1:
+            log.exception("could not compute the lists of user %s: retrying it later", users[0])
+            return UserLists([], {}), set(users)
+    half = len(users) // 2
+    parts = [
+        rank_isolated(bundle, catalog, inputs.of(set(p)), p) for p in (users[:half], users[half:])
+    ]
+    merged = UserLists(
+        [batch for lists, _ in parts for batch in lists.batches],
+        {user: at for lists, _ in parts for user, at in lists.inputs_at.items()},
+    )
+    return merged, set().union(*(failed for _, failed in parts))
 
 
 def refresh_fallbacks() -> int:
@@ -114,14 +182,27 @@ def sweep_changed_users(limit: int = 5000, chunk: int = 100) -> int:
 
 
 LIST_TTL = timedelta(hours=24)
+"""Lists older than this are recomputed by the `recs.refresh_stale_lists` duty (every 10
+minutes; run it less often than a full refresh takes, or users repeat)."""
 
 
-@periodic("recs.refresh_stale_lists", every_s=600.0, unit="users with stale lists enqueued")
+@periodic("recs.refresh_stale_lists", every_s=600.0, unit="users with stale or no lists enqueued")
 def refresh_stale_lists(ttl: timedelta = LIST_TTL, limit: int = 50_000) -> int:
-    """Enqueue refreshes for users whose lists are older than `ttl`; returns how many users.
-    Run less often than a refresh takes (the scheduler: every 10 minutes), or users repeat."""
+    """Refresh users whose lists are older than the TTL, or who have none."""
     with database.unit_of_work(single_statement=True) as uow:
+        if recs.active_version(uow.connection, KIND) is None:
+            return 0  # nothing to compute with: the first model's training refreshes them
         users = recs.stale_list_users(uow.connection, ttl, limit)
+        users += recs.users_without_lists(uow.connection, limit)
+    enqueue_refresh(sorted(set(users)))
+    return len(set(users))
+
+
+def refresh_missing_lists(limit: int = 1_000_000) -> int:
+    """Enqueue refreshes of the known users without any list (after a new model version: the
+    ones whose refreshes found no model); returns how many users."""
+    with database.unit_of_work(single_statement=True) as uow:
+        users = recs.users_without_lists(uow.connection, limit)
     enqueue_refresh(users)
     return len(users)
 

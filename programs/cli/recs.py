@@ -164,10 +164,15 @@ def _run_status(runs: Any, database: Any, run_id: int) -> dict[str, Any]:
 @recs.command()
 @click.option("--no-activate", is_flag=True, help="Store the version without switching to it.")
 def train(no_activate: bool) -> None:
-    """Train the items model on all order history as a new version (evaluated, then active)."""
-    from actors.recs.training import train_version
+    """Train the model bundle on all order history as a new version (evaluated, then active).
+    Too little history to evaluate a model stores nothing, says so, and exits 0."""
+    from actors.recs.training import NotEnoughHistory, train_version
 
-    version = train_version(activate=not no_activate)
+    try:
+        version = train_version(activate=not no_activate)
+    except NotEnoughHistory as error:
+        click.echo(str(error))
+        return
     click.echo(f"trained {version}" + ("" if no_activate else " (active)"))
 
 

@@ -29,6 +29,33 @@ def stale_list_users(connection: psycopg.Connection[Any], ttl: timedelta, limit:
     return [row[0] for row in cursor]
 
 
+def users_without_lists(connection: psycopg.Connection[Any], limit: int) -> list[int]:
+    """Known users (a home, or orders) with no stored list at all."""
+    return [row[0] for row in connection.execute(queries.USERS_WITHOUT_LISTS, {"limit": limit})]
+
+
+def mark_due(
+    connection: psycopg.Connection[Any], user_ids: Sequence[int], delay: timedelta
+) -> None:
+    """Mark users for a refresh `delay` from now (the sweep claims them then)."""
+    params = {"user_ids": list(user_ids), "delay": delay}
+    connection.execute(queries.MARK_USERS_DUE, params)
+
+
+def active_model_state(
+    connection: psycopg.Connection[Any], kind: str
+) -> tuple[str, timedelta, int] | None:
+    """(version, age, orders it was trained on) of the active version; None without one."""
+    row = connection.execute(queries.ACTIVE_MODEL_STATE, {"kind": kind}).fetchone()
+    return None if row is None else (str(row[0]), row[1], int(row[2] or 0))
+
+
+def orders_up_to(connection: psycopg.Connection[Any], cap: int) -> int:
+    """How many orders there are, counted up to `cap`."""
+    row = connection.execute(queries.ORDERS_UP_TO, {"cap": cap}).fetchone()
+    return int(row[0]) if row else 0
+
+
 def active_version(connection: psycopg.Connection[Any], kind: str) -> str | None:
     row = connection.execute(queries.ACTIVE_MODEL_VERSION, {"kind": kind}).fetchone()
     return str(row[0]) if row else None
@@ -71,6 +98,13 @@ def _copy_line(row: FallbackRow) -> str:
     fields.append("{" + ",".join(map(str, row.ids)) + "}")
     fields.append("{" + ",".join(map(repr, row.scores)) + "}")
     return "\t".join(fields) + "\n"
+
+
+def catalog_version(connection: psycopg.Connection[Any]) -> tuple[int, datetime | None]:
+    """What changes whenever a venue does: (venues, the newest update). Rankers reload their
+    catalog snapshot when it changes (one aggregate over the venues, ~0.3 ms for 2k)."""
+    row = connection.execute(queries.CATALOG_VERSION).fetchone()
+    return (int(row[0]), row[1]) if row else (0, None)
 
 
 def catalog(connection: psycopg.Connection[Any]) -> VenueCatalog:

@@ -46,10 +46,16 @@ USER_BASKETS = """
 # commits, so a failed publish leaves the users dirty (at least once, never lost).
 CLAIM_USER_CHANGES = """
     DELETE FROM user_changes WHERE id IN (
-        SELECT id FROM user_changes ORDER BY id LIMIT %(limit)s
+        SELECT id FROM user_changes WHERE due_at <= now() ORDER BY id LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
     )
     RETURNING user_id
+"""
+
+# A refresh that could not compute some users' lists (a bug, no model yet) marks them due later.
+MARK_USERS_DUE = """
+    INSERT INTO user_changes (user_id, due_at)
+    SELECT unnest(%(user_ids)s::bigint[]), now() + %(delay)s
 """
 
 STALE_LIST_USERS = """
@@ -57,6 +63,22 @@ STALE_LIST_USERS = """
     WHERE computed_at < now() - %(ttl)s
     ORDER BY user_id LIMIT %(limit)s
 """
+
+# Known users (with a home, or with orders) without any stored list.
+USERS_WITHOUT_LISTS = """
+    SELECT u.user_id FROM (SELECT user_id FROM users UNION SELECT user_id FROM orders) u
+    WHERE NOT EXISTS (SELECT 1 FROM recommendations r WHERE r.user_id = u.user_id)
+    ORDER BY u.user_id LIMIT %(limit)s
+"""
+
+# What the retraining duty compares: the active version's age and training size, and the
+# orders there are now (counted up to `cap`: the count costs at most what deciding needs).
+ACTIVE_MODEL_STATE = """
+    SELECT version, now() - created_at, (trained_on ->> 'orders')::bigint
+    FROM model_versions WHERE kind = %(kind)s AND active
+"""
+
+ORDERS_UP_TO = "SELECT count(*) FROM (SELECT 1 FROM orders LIMIT %(cap)s) o"
 
 ACTIVE_MODEL_AGE = """
     SELECT now() - created_at FROM model_versions WHERE kind = %(kind)s AND active
@@ -279,3 +301,6 @@ DEMO_USER = """
 USER_CONTEXTS = """
     SELECT contexts FROM recommendations WHERE user_id = %(user_id)s AND surface = %(surface)s
 """
+
+# What the rankers' catalog snapshot is keyed by: a change of any venue changes it.
+CATALOG_VERSION = "SELECT count(*), max(updated_at) FROM venues"

@@ -63,12 +63,15 @@ fallback_recommendations = Table(
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# Users whose lists must be recomputed: marked by intake when their inputs change (due now),
+# and again, due later, by a refresh that failed for them or found no model (it never loses
+# them). The sweep claims the marks that are due (any number of sweepers: SKIP LOCKED).
 user_changes = Table(
     "user_changes",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("user_id", BigInteger, nullable=False),
-    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("due_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 # A batch refresh: its chunks are jobs on the `recs` queue. Progress is counted, not

@@ -93,8 +93,10 @@ def test_lists_older_than_the_ttl_are_refreshed(
             "UPDATE recommendations SET computed_at = now() - interval '2 days' WHERE user_id = 6"
         )
     # When the scheduled duty runs
-    assert refresh_stale_lists() == 1
-    # Then only user 6 was refreshed, and now reads fresh
+    # Then user 6 (stale) and the 18 users of the history who never had a list are enqueued,
+    # not user 7 (fresh)
+    assert refresh_stale_lists() == 19
+    # And user 6 now reads fresh
     wait_for(
         lambda: (
             scalar(

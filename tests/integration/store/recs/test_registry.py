@@ -87,10 +87,25 @@ def execute(db: Any, sql: str, **params: Any) -> None:
 
 @pytest.fixture
 def trainings(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """The `train_models` messages `train_if_stale` sends (recorded, not run)."""
+    """The `train_models` messages the retraining duty sends (recorded, not run)."""
     sent: list[object] = []
     monkeypatch.setattr(training.train_models, "send", lambda: sent.append("train"))
+    monkeypatch.setattr(training, "_asked", None)
+    monkeypatch.setattr(training, "_readable", {})
     return sent
+
+
+def test_training_on_too_little_history_stores_nothing_and_says_so(db: Any) -> None:
+    # Given an empty database (a fresh install)
+    # When the model is trained by hand
+    result = CliRunner().invoke(main, ["recs", "train"])
+    # Then it exits cleanly, says why, and no version exists, so none is active
+    assert result.exit_code == 0, result.output
+    assert "not enough order history to train: 0 orders" in result.output
+    assert scalar(db, "SELECT count(*) FROM model_versions") == 0
+    # And the actor does the same, quietly (nothing to retry)
+    training.train_models.fn()
+    assert scalar(db, "SELECT count(*) FROM model_versions") == 0
 
 
 def test_a_fresh_readable_model_is_not_retrained(
@@ -100,19 +115,48 @@ def test_a_fresh_readable_model_is_not_retrained(
     load_history(db, tmp_path)
     CliRunner().invoke(main, ["recs", "train"])
     # When the scheduler checks / Then nothing is enqueued
-    assert training.train_if_stale() is False and trainings == []
+    assert training.retrain_when_due() == 0 and trainings == []
 
 
-def test_a_missing_or_old_model_is_retrained(
+def test_the_first_orders_are_trained_on_once_per_state_of_the_data(
     db: Any, tmp_path: Path, trainings: list[object]
 ) -> None:
-    # Given no model at all / Then training is enqueued
-    assert training.train_if_stale() is True
-    # Given a model older than the TTL / Then training is enqueued
+    # Given an empty database / Then nothing is asked for
+    assert training.retrain_when_due() == 0
+    # Given the first orders / Then training is asked for, once for the same data
+    load_history(db, tmp_path)
+    assert training.retrain_when_due() == 1 and training.retrain_when_due() == 0
+    assert trainings == ["train"]
+
+
+def test_orders_doubling_since_training_asks_for_a_new_version(
+    db: Any, tmp_path: Path, trainings: list[object]
+) -> None:
+    # Given a model trained on the history so far
+    load_history(db, tmp_path)
+    CliRunner().invoke(main, ["recs", "train"])
+    trained = scalar(db, "SELECT (trained_on ->> 'orders')::int FROM model_versions")
+    # When orders grow, but less than twice / Then nothing
+    execute(
+        db,
+        "UPDATE model_versions SET trained_on = jsonb_build_object('orders', "
+        "(SELECT count(*) FROM orders) - 1)",
+    )
+    assert training.retrain_when_due() == 0
+    # When they have doubled since the model was trained / Then a new version is asked for
+    execute(
+        db,
+        "UPDATE model_versions SET trained_on = jsonb_build_object('orders', "
+        "(SELECT count(*) FROM orders) / 2)",
+    )
+    assert trained > 2 and training.retrain_when_due() == 1 and trainings == ["train"]
+
+
+def test_an_old_model_is_retrained(db: Any, tmp_path: Path, trainings: list[object]) -> None:
     load_history(db, tmp_path)
     CliRunner().invoke(main, ["recs", "train"])
     execute(db, "UPDATE model_versions SET created_at = now() - interval '25 hours'")
-    assert training.train_if_stale() is True and len(trainings) == 2
+    assert training.retrain_when_due() == 1 and trainings == ["train"]
 
 
 def test_a_model_stored_in_an_older_format_is_retrained(
@@ -134,4 +178,4 @@ def test_a_model_stored_in_an_older_format_is_retrained(
     )
     assert not readable(old.getvalue()) and readable(artefact)
     # When the scheduler checks / Then training is enqueued
-    assert training.train_if_stale() is True and trainings == ["train"]
+    assert training.retrain_when_due() == 1 and trainings == ["train"]
