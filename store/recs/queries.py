@@ -271,7 +271,8 @@ READ_CART = """
     )
     SELECT (SELECT ids FROM venues) AS venue_ids,
            array_agg(id ORDER BY score DESC, id) AS ids,
-           array_agg(score ORDER BY score DESC, id) AS scores,
+           -- lifts and affinities are float4: 4 places, as the stored lists, not their noise
+           array_agg(round(score::numeric, 4)::float8 ORDER BY score DESC, id) AS scores,
            (SELECT model_version FROM complements ORDER BY computed_at DESC LIMIT 1),
            least((SELECT min(computed_at) FROM complements), (SELECT computed_at FROM affinity)),
            coalesce((SELECT fallback FROM affinity), true) AS fallback

@@ -159,3 +159,18 @@ def test_activity_is_read_summed_per_venue_with_its_decay(db: Any) -> None:
     assert found[1].at == now - timedelta(days=1) and found[2].at == now - timedelta(days=3)
     assert found[1].weight == pytest.approx(1.0 + 0.5 ** (9 / 60))
     assert found[2].weight == pytest.approx(1.0)
+
+
+def test_recs_show_without_a_needed_context_lists_the_users_contexts(trained: Any) -> None:
+    # Given user 3's lists refreshed (items lists at the venues of their history)
+    refresh_lists.fn({"schema_version": 1, "user_ids": [3]})
+    # When items are asked for without a venue
+    result = CliRunner().invoke(main, ["recs", "show", "3", "--surface", "items"])
+    # Then the command says what it needs and which venues user 3 has lists for
+    assert result.exit_code == 0, result.output
+    assert "items needs --context (the venue id). User 3 has items lists for contexts: 1" in (
+        result.output
+    )
+    # And a user with no list at all is told so, and why lists may not exist
+    nobody = CliRunner().invoke(main, ["recs", "show", "999", "--surface", "category"])
+    assert nobody.exit_code == 1 and "has no personal category lists" in nobody.output

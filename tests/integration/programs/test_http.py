@@ -203,6 +203,18 @@ def test_without_a_list_the_city_fallback_is_served_and_flagged(db: Any, api: An
     assert body["model_version"] == "m-popular" and body["context"] == 4
 
 
+def test_a_user_the_store_does_not_know_reads_the_every_city_fallback(db: Any, api: Any) -> None:
+    # Given popular lists of city 1 and of every city (city 0), and no user 77 anywhere
+    city(db)
+    fallback(db, 1, "discovery", 0, [10, 11])
+    fallback(db, 0, "discovery", 0, [12, 10, 11])
+    # When user 77 reads discovery
+    response = api().get("/v1/users/77/recommendations/discovery")
+    # Then the every-city list is served, flagged as a fallback (not a 404)
+    assert response.status_code == 200, response.text
+    assert response.json()["ids"] == [12, 10, 11] and response.json()["fallback"] is True
+
+
 def test_a_stale_user_list_reads_as_the_fallback(db: Any, api: Any) -> None:
     # Given user 3's items list for venue 5 was computed four days ago (max age: 72 h)
     city(db)
@@ -387,6 +399,8 @@ def test_cart_complements_are_reranked_by_the_users_affinity(cart_world: Any, ap
     assert body["ids"] == [53, 55, 54]
     assert body["scores"] == pytest.approx([3.0, 2.25, 1.875])
     assert body["fallback"] is False
+    # And the scores have 4 places at most, as stored lists do (no float4 noise)
+    assert all(round(score, 4) == score for score in body["scores"])
     oldest = scalar_time(cart_world, "SELECT min(computed_at) FROM fallback_recommendations")
     assert datetime.fromisoformat(body["computed_at"]) == oldest
 

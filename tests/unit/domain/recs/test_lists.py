@@ -178,3 +178,15 @@ def test_fallbacks_cover_every_city_venue_and_complement() -> None:
 
 
 # --- stored and read (real Postgres) ----------------------------------------------------------
+
+
+def test_every_city_has_discovery_and_category_fallbacks_for_users_of_unknown_cities() -> None:
+    world = small_world()
+    rows = fallback_lists(train(world.baskets), world.catalog)
+    every_city = {(r.surface, r.context) for r in rows if r.city_id == 0}
+    assert ("discovery", 0) in every_city
+    assert any(surface == "category" for surface, _ in every_city)
+    # and its discovery list draws on every city's venues
+    discovery = next(r for r in rows if (r.city_id, r.surface) == (0, "discovery"))
+    cities = {int(world.catalog.city[world.catalog.positions([v])[0]]) for v in discovery.ids}
+    assert len(cities) == len(world.catalog.cities)
