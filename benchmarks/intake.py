@@ -30,11 +30,12 @@ from typing import Any
 
 import pika
 import psycopg
-from store.queries import CATALOG
 
 from domain.intake import plan
 from schemas import parse_event
+from store.intake.queries import CATALOG
 from synthetic.world import WorldConfig, generate
+from workers.queues import WORKLOADS, delete_queues
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = os.environ.get("LARDER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -292,18 +293,8 @@ def main() -> None:
         results["batched"]["copy_rows_per_s"] = copy_ceiling(db_url, batched)
     finally:
         drop_database(db_url)
-        delete_queues(prefix)
+        delete_queues(RABBITMQ, prefix, (*WORKLOADS, "noop"))
     report(results, args)
-
-
-def delete_queues(prefix: str, names: tuple[str, ...] = ("events", "noop")) -> None:
-    """Remove a benchmark's queues (with their delay and dead-letter queues)."""
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ))
-    channel = connection.channel()
-    for name in names:
-        for suffix in ("", ".DQ", ".XQ"):
-            channel.queue_delete(prefix + name + suffix)
-    connection.close()
 
 
 def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:

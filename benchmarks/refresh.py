@@ -32,10 +32,11 @@ from typing import Any
 
 import psycopg
 
-from benchmarks.intake import RABBITMQ, copy_rows, delete_queues, fresh_database, queue_depth
+from benchmarks.intake import RABBITMQ, copy_rows, fresh_database, queue_depth
 from domain.intake import plan
 from schemas import parse_event
 from synthetic.world import WorldConfig, generate
+from workers.queues import delete_queues
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -254,7 +255,7 @@ def main() -> None:
     finally:
         if not (args.keep or args.db):
             drop_database(db_url)
-        delete_queues(prefix, ("recs",))
+        delete_queues(RABBITMQ, prefix)
     kept = db_url if (args.keep or args.db) else None
     report(args, counts, load_s, version, train_s, refresh, ceiling, kept)
 

@@ -51,6 +51,7 @@ from synthetic.order_checks import (
 from workers.backlog import QueueDepth
 from workers.clock import Clock
 from workers.publishing import publish
+from workers.queues import delete_queues
 
 ROOT = Path(__file__).resolve().parents[1]
 TICK_S = 0.05  # publishing granularity, real seconds
@@ -215,7 +216,7 @@ def fleet(env: dict[str, str], rabbitmq_url: str) -> Iterator[Path]:
         for process in processes:
             process.wait(timeout=120)
         log.close()
-        _delete_queues(rabbitmq_url, prefix)
+        delete_queues(rabbitmq_url, prefix)
 
 
 def _wait_for_queue(
@@ -235,15 +236,3 @@ def _wait_for_queue(
             if connection.is_open:
                 connection.close()
     raise RuntimeError(f"the simulation's worker never declared {queue}: see {log}")
-
-
-def _delete_queues(url: str, prefix: str) -> None:
-    """Every queue the run's worker declared."""
-    from workers.queues import WORKLOADS
-
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    channel = connection.channel()
-    for workload in WORKLOADS:
-        for suffix in ("", ".DQ", ".XQ"):
-            channel.queue_delete(prefix + workload + suffix)
-    connection.close()
