@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,10 @@ RABBITMQ = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F
 
 def world_events(count: int) -> list[dict[str, Any]]:
     """The first `count` events of a seeded world big enough to hold them."""
-    config = WorldConfig(users=max(1000, count // 25), venues=max(100, count // 500), days=14)
+    end = datetime(2026, 1, 19, tzinfo=UTC)  # fixed: the same events run after run
+    config = WorldConfig(
+        users=max(1000, count // 25), venues=max(100, count // 500), days=14, end=end
+    )
     events = list(islice(generate(config), count))
     if len(events) < count:
         raise SystemExit(f"world too small: {len(events)} < {count}")

@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -234,7 +234,7 @@ def main() -> None:
         items_per_venue=args.items_per_venue,
         users=args.users,
         days=args.days,
-        start=datetime.now(UTC).replace(microsecond=0) - timedelta(days=args.days),
+        end=datetime.now(UTC).replace(microsecond=0),
     )
     db_url = args.db or fresh_database()
     prefix = f"bench{uuid.uuid4().hex[:6]}."

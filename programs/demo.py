@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -66,10 +67,11 @@ def migrate(url: str) -> None:
 
 
 def publish_world(broker: Any, users: int, venues: int, days: int) -> None:
-    from synthetic.world import WorldConfig, generate
+    from synthetic.world import WorldConfig, generate, to_the_minute
     from workers.publishing import publish
 
-    config = WorldConfig(users=users, venues=venues, days=days)
+    end = to_the_minute(datetime.now(UTC))  # history up to now: the lists use recent activity
+    config = WorldConfig(users=users, venues=venues, days=days, end=end)
     report = publish(broker, generate(config))
     click.echo(f"published {report.events} events in {report.messages} messages")
 

@@ -4,12 +4,33 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from workers.settings import get_settings
+
+
+class AwareDateTime(click.ParamType):
+    """An ISO-8601 instant that carries its offset (or Z): a naive one is ambiguous."""
+
+    name = "ISO-8601"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO-8601 date and time", param, ctx)
+        if parsed.utcoffset() is None:
+            self.fail(f"{value!r} needs an offset or Z (e.g. {value}Z)", param, ctx)
+        return parsed
+
+
+AWARE_DATETIME = AwareDateTime()
 
 
 @click.group()
@@ -25,6 +46,12 @@ def simulate() -> None:
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
 @click.option("--seed", "seed_", default=7, show_default=True, type=int)
 @click.option(
+    "--end",
+    type=AWARE_DATETIME,
+    help="When the world's history ends (ISO-8601 with an offset, e.g. 2026-01-05T00:00Z)."
+    "  [default: now, to the minute]",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the events as JSONL instead of publishing them.",
@@ -36,10 +63,12 @@ def seed(
     users: int,
     days: int,
     seed_: int,
+    end: datetime | None,
     out: Path | None,
 ) -> None:
-    """Generate a deterministic synthetic world and publish it through intake."""
-    from synthetic.world import WorldConfig, generate
+    """Generate a deterministic synthetic world (the same seed and end give the same events)
+    whose history runs over the DAYS before END, and publish it through intake."""
+    from synthetic.world import WorldConfig, generate, to_the_minute
 
     config = WorldConfig(
         cities=cities,
@@ -48,6 +77,7 @@ def seed(
         users=users,
         days=days,
         seed=seed_,
+        end=end if end is not None else to_the_minute(datetime.now(UTC)),
     )
     if out is not None:
         with out.open("w", encoding="utf-8") as handle:

@@ -93,6 +93,12 @@ def test_seed_publishes_a_world_through_intake(broker: Any, worker: Any, db: Any
     assert scalar(db, "SELECT count(*) FROM cities") == 2
     assert scalar(db, "SELECT count(*) FROM orders") > 0
     assert scalar(db, "SELECT count(*) FROM rejected_messages") == 0
+    # And its history ended now: everything happened in the last 4 days, the newest activity
+    # in the last one, where list refreshes (which read the last 30 days) find it
+    recent = "now() - interval '4 days 1 minute'"
+    assert scalar(db, f"SELECT bool_and(placed_at > {recent}) FROM orders")
+    assert scalar(db, f"SELECT bool_and(occurred_at > {recent}) FROM activity_events")
+    assert scalar(db, "SELECT max(occurred_at) > now() - interval '1 day' FROM activity_events")
 
 
 def test_seed_can_write_jsonl_that_publish_accepts(tmp_path: Path, broker: Any) -> None:
