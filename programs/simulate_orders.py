@@ -15,8 +15,14 @@ the simulation in a child process with the same environment, and stops them. Wit
 `--fleet running` it publishes to the configured queues and trusts that the fleet already
 runs with LARDER_CLOCK_SPEED equal to `--speed` (it refuses otherwise).
 
-The run's orders are `sim<hex>-<n>` and its venues a private id range, so a run in a shared
-database is scored on its own records only (its records stay in the inbox, resolved).
+Database. By default a run has a database of its own (`own_database`: `<configured
+name>_sim_<hex>` on the configured server, migrated at start, dropped at the end; `--keep-db`
+keeps it), and its fleet and the simulation run with DATABASE_URL pointing there: simulated
+problems never reach the operator's inbox. `--in-place` (the configured database) or
+`--database-url` run in a given, migrated database instead; `--fleet running` writes where
+the running fleet writes. The run's orders are `sim<hex>-<n>` and its venues a private id
+range, so a run in a shared database is scored on its own records only (its records stay in
+that inbox, resolved).
 """
 
 from __future__ import annotations
@@ -157,6 +163,46 @@ def detections_of(
         Detection(rule, order_id if order_id is not None else venue_id, since, opened_at)
         for rule, order_id, venue_id, since, opened_at in rows
     ]
+
+
+# ---------------------------------------------------------------- a private database
+
+PG_NAME_MAX = 63  # Postgres truncates longer identifiers
+
+
+class NoDatabase(Exception):
+    """The run's own database could not be created (the server does not answer, no right)."""
+
+
+def own_database_name(configured: str, run: str) -> str:
+    """`<configured>_sim_<run>`, the configured name shortened to fit Postgres' limit."""
+    suffix = f"_sim_{run}"
+    return configured[: PG_NAME_MAX - len(suffix)] + suffix
+
+
+@contextmanager
+def own_database(configured_url: str, run: str, *, keep: bool = False) -> Iterator[str]:
+    """A database of the run's own on the configured server, migrated; yields its URL (same
+    credentials) and drops it when the block ends, unless `keep`."""
+    from store import migrate
+    from store.db import make_engine
+    from workers.services import database_name, drop_database, ensure_database, with_database
+
+    url = with_database(configured_url, own_database_name(database_name(configured_url), run))
+    try:
+        ensure_database(url)
+    except Exception as error:
+        raise NoDatabase(f"could not create the run's own database: {error}") from error
+    try:
+        engine = make_engine(url, pool_size=1)
+        try:
+            migrate.upgrade(engine)
+        finally:
+            engine.dispose()
+        yield url
+    finally:
+        if not keep:
+            drop_database(url)
 
 
 # ---------------------------------------------------------------- a private fleet

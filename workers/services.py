@@ -56,6 +56,23 @@ def _server_url(url: str, database: str) -> str:
     return parts._replace(path=f"/{database}").geturl()
 
 
+def with_database(url: str, database: str) -> str:
+    """The URL of another database on the same server, with the same credentials."""
+    return _server_url(url, database)
+
+
+def without_password(url: str) -> str:
+    """The URL as it may be shown: any password left out."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}@" if parts.username else ""
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = f":{parts.port}" if parts.port else ""
+    return parts._replace(netloc=f"{user}{host}{port}").geturl()
+
+
 def database_name(url: str) -> str:
     return urlsplit(_plain(url)).path.lstrip("/") or "postgres"
 
