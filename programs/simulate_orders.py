@@ -44,6 +44,7 @@ from typing import Any
 
 import pika
 
+from programs.cli.text import plural
 from store import order_checks
 from store.db import Database
 from synthetic.order_checks import (
@@ -95,8 +96,10 @@ def run(
     simulation = simulate(config, start)
     span = (simulation.ends_at - start).total_seconds() / clock.speed
     echo(
-        f"simulating {config.orders} orders ({len(simulation.faults)} faults injected,"
-        f" {len(simulation.deliveries)} deliveries) over {span:.0f} s at {clock.speed:g}x"
+        f"simulating {plural(config.orders, 'order')}"
+        f" ({plural(len(simulation.faults), 'fault')} injected,"
+        f" {plural(len(simulation.deliveries), 'delivery', 'deliveries')})"
+        f" over {span:.0f} s at {clock.speed:g}x"
     )
     published = _publish_in_time(simulation, broker, clock)
     _wait_until_read(queue, timeout_s=60 + 10 * span)

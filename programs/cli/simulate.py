@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from programs.cli.text import plural, sent
 from workers.settings import get_settings
 
 
@@ -82,13 +83,13 @@ def seed(
     if out is not None:
         with out.open("w", encoding="utf-8") as handle:
             count = sum(handle.write(json.dumps(e) + "\n") > 0 for e in generate(config))
-        click.echo(f"wrote {count} events to {out}")
+        click.echo(f"wrote {plural(count, 'event')} to {out}")
         return
     from workers.broker import broker
     from workers.publishing import publish as send
 
     report = send(broker, generate(config))
-    click.echo(f"published {report.events} events in {report.messages} messages: {report.by_type}")
+    click.echo(f"published {sent(report.events, report.messages)}: {report.by_type}")
 
 
 @simulate.command("orders")
