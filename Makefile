@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo services lint unit test bench clean
+.PHONY: install demo services browser lint unit test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ demo: install
 
 services:
 	bash infra/services.sh $(if $(filter true,$(CI)),--install,)
+
+browser:  # Chromium for the browser tests (CI installs it; elsewhere they skip loudly without it)
+	bash infra/browser.sh $(if $(filter true,$(CI)),--install,)
 
 lint: install
 	$(BIN)/ruff check .

@@ -34,7 +34,8 @@ from typing import Any
 import pika
 import psycopg
 
-from benchmarks.intake import RABBITMQ, delete_queues, envelope
+from benchmarks.intake import RABBITMQ, envelope
+from workers.queues import delete_queues
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -237,7 +238,7 @@ def main() -> None:
         watcher.stop.set()
         watcher.join()
     found = latencies(db_url, sent, watcher.fresh)
-    delete_queues(prefix, ("events", "recs"))
+    delete_queues(RABBITMQ, prefix)
     report(args, rate, found)
 
 

@@ -24,17 +24,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import pika
 import psycopg
-from store.queries import CATALOG
 
 from domain.intake import plan
 from schemas import parse_event
+from store.intake.queries import CATALOG
 from synthetic.world import WorldConfig, generate
+from workers.queues import WORKLOADS, delete_queues
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = os.environ.get("LARDER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -43,7 +45,10 @@ RABBITMQ = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F
 
 def world_events(count: int) -> list[dict[str, Any]]:
     """The first `count` events of a seeded world big enough to hold them."""
-    config = WorldConfig(users=max(1000, count // 25), venues=max(100, count // 500), days=14)
+    end = datetime(2026, 1, 19, tzinfo=UTC)  # fixed: the same events run after run
+    config = WorldConfig(
+        users=max(1000, count // 25), venues=max(100, count // 500), days=14, end=end
+    )
     events = list(islice(generate(config), count))
     if len(events) < count:
         raise SystemExit(f"world too small: {len(events)} < {count}")
@@ -292,18 +297,8 @@ def main() -> None:
         results["batched"]["copy_rows_per_s"] = copy_ceiling(db_url, batched)
     finally:
         drop_database(db_url)
-        delete_queues(prefix)
+        delete_queues(RABBITMQ, prefix, (*WORKLOADS, "noop"))
     report(results, args)
-
-
-def delete_queues(prefix: str, names: tuple[str, ...] = ("events", "noop")) -> None:
-    """Remove a benchmark's queues (with their delay and dead-letter queues)."""
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ))
-    channel = connection.channel()
-    for name in names:
-        for suffix in ("", ".DQ", ".XQ"):
-            channel.queue_delete(prefix + name + suffix)
-    connection.close()
 
 
 def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:

@@ -49,7 +49,7 @@ from typing import Any
 import psycopg
 
 from benchmarks.intake import (
-    delete_queues,
+    RABBITMQ,
     envelope,
     fresh_database,
     publish,
@@ -61,6 +61,7 @@ from domain.order_checks.rules import RulesConfig, evaluate, next_check
 from schemas.order_checks import parse_lifecycle
 from store.order_checks import encode_state, sweep_orders
 from workers.publishing import batches
+from workers.queues import WORKLOADS, delete_queues
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 1000
@@ -364,7 +365,7 @@ def main() -> None:
         results["sweeps"] = sweep_costs(db_url, sizes, args.repeats)
     finally:
         drop_database(db_url)
-        delete_queues(prefix, ("order_checks", "noop"))
+        delete_queues(RABBITMQ, prefix, (*WORKLOADS, "noop"))
     report(results, args)
 
 

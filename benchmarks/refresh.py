@@ -26,16 +26,17 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from benchmarks.intake import RABBITMQ, copy_rows, delete_queues, fresh_database, queue_depth
+from benchmarks.intake import RABBITMQ, copy_rows, fresh_database, queue_depth
 from domain.intake import plan
 from schemas import parse_event
 from synthetic.world import WorldConfig, generate
+from workers.queues import delete_queues
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -233,7 +234,7 @@ def main() -> None:
         items_per_venue=args.items_per_venue,
         users=args.users,
         days=args.days,
-        start=datetime.now(UTC).replace(microsecond=0) - timedelta(days=args.days),
+        end=datetime.now(UTC).replace(microsecond=0),
     )
     db_url = args.db or fresh_database()
     prefix = f"bench{uuid.uuid4().hex[:6]}."
@@ -254,7 +255,7 @@ def main() -> None:
     finally:
         if not (args.keep or args.db):
             drop_database(db_url)
-        delete_queues(prefix, ("recs",))
+        delete_queues(RABBITMQ, prefix)
     kept = db_url if (args.keep or args.db) else None
     report(args, counts, load_s, version, train_s, refresh, ceiling, kept)
 

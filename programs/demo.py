@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
+from programs.cli.text import plural, sent, wrapped
 from workers import queues
 from workers.settings import get_settings
 
@@ -34,6 +36,7 @@ def choose_services() -> None:
 def run(users: int, venues: int, days: int) -> None:
     choose_services()
     settings = get_settings()
+    say_where()
     migrate(settings.database_url.get_secret_value())
     import dramatiq
 
@@ -47,35 +50,63 @@ def run(users: int, venues: int, days: int) -> None:
         publish_world(broker, users=users, venues=venues, days=days)
         publish_bad_messages(broker)
         drain(broker, worker, queues.EVENTS)
-        show(database)
         run_id = precompute_lists(actors.recs)
         drain(broker, worker, queues.RECS)
     finally:
         worker.stop()
+    show(database)  # once the lists are computed: models and lists counted too
     show_lists(database, run_id)
+
+
+def say_where() -> None:
+    """The demo's first lines: the database it writes (created if missing) and the broker."""
+    from workers.services import database_name, without_password
+
+    settings = get_settings()
+    url = settings.database_url.get_secret_value()
+    click.echo(
+        f"Postgres: database {database_name(url)!r} at {without_password(url)}"
+        " (created if missing, then migrated)"
+    )
+    if settings.broker == "stub":
+        click.echo("broker: Dramatiq's in-memory broker, workers in this process")
+        return
+    rabbitmq = without_password(settings.rabbitmq_url.get_secret_value())
+    names = ", ".join(queues.name(w) for w in (queues.EVENTS, queues.RECS))
+    click.echo(f"RabbitMQ: {rabbitmq}, queues {names} (workers in this process)")
 
 
 def migrate(url: str) -> None:
     from store import migrate as migrations
     from store.db import make_engine
-    from workers.services import ensure_database
+    from workers.services import database_name, ensure_database
 
-    ensure_database(url)
-    migrations.upgrade(make_engine(url, 1))
-    click.echo("database migrated")
+    created = ensure_database(url)
+    engine = make_engine(url, 1)
+    try:
+        migrations.upgrade(engine)
+    finally:
+        engine.dispose()
+    done = "created and migrated" if created else "migrated"
+    click.echo(f"database {database_name(url)!r} {done}")
 
 
 def publish_world(broker: Any, users: int, venues: int, days: int) -> None:
-    from synthetic.world import WorldConfig, generate
+    from synthetic.world import WorldConfig, generate, to_the_minute
     from workers.publishing import publish
 
-    config = WorldConfig(users=users, venues=venues, days=days)
+    end = to_the_minute(datetime.now(UTC))  # history up to now: the lists use recent activity
+    config = WorldConfig(users=users, venues=venues, days=days, end=end)
     report = publish(broker, generate(config))
-    click.echo(f"published {report.events} events in {report.messages} messages")
+    click.echo(
+        f"published a synthetic world ({plural(users, 'user')}, {plural(venues, 'venue')},"
+        f" {plural(days, 'day')} of history up to now): {sent(report.events, report.messages)}"
+    )
 
 
 def publish_bad_messages(broker: Any) -> None:
-    """Three messages that must be dead-lettered with their reason, not retried."""
+    """Bad messages, on purpose: each must be dead-lettered with its reason, not retried (an
+    invalid event, a message for an unknown actor, and on RabbitMQ a body that is not JSON)."""
     from dramatiq.message import Message
 
     queue = queues.name(queues.EVENTS)
@@ -114,11 +145,17 @@ def publish_bad_messages(broker: Any) -> None:
             message_id=f"demo-unknown-{tag}",
         )
     )
+    kinds = ["an invalid event", "a message for an unknown actor"]
     if isinstance(broker, RabbitmqBroker):
         broker.channel.basic_publish(
             exchange="", routing_key=queue, body=f"this is not JSON {tag}".encode()
         )
-    click.echo("published bad messages (invalid event, unknown actor, non-JSON body on RabbitMQ)")
+        kinds.append("a body that is not JSON")
+    click.echo(
+        f"published {plural(len(kinds), 'bad message')} on purpose ({', '.join(kinds)}): each"
+        " must be dead-lettered with its reason, not retried (the WARNING log lines about them"
+        " are expected)"
+    )
 
 
 def precompute_lists(recs: Any) -> int:
@@ -134,8 +171,8 @@ def precompute_lists(recs: Any) -> int:
         users = users_to_refresh(uow.connection, None)
     run_id = recs.start_run("demo", users)
     click.echo(
-        f"\ntrained model {version}; {fallbacks} cold-start lists stored;"
-        f" refresh run {run_id} for {len(users)} users"
+        f"trained model {version}; {plural(fallbacks, 'cold-start list')} stored;"
+        f" refresh run {run_id} for {plural(len(users), 'user')}"
     )
     return int(run_id)
 
@@ -159,7 +196,7 @@ def show_lists(database: Any, run_id: int) -> None:
             (f"cart with items {cart}", recs.read_cart(uow.connection, user, cart or [])),
         ]
     click.echo(
-        f"run {run_id}: {status.get('done_chunks')}/{status.get('total_chunks')} chunks done,"
+        f"\nrefresh run {run_id}: {status.get('done_chunks')}/{status.get('total_chunks')} chunks done,"
         f" {status.get('failed_chunks')} failed"
     )
     click.echo(f"\nuser {user}'s precomputed lists (ids, best first):")
@@ -214,8 +251,9 @@ def show(database: Any) -> None:
     for order_id, user_id, venue_id, placed_at, lines in orders:
         click.echo(
             f"  order {order_id}: user {user_id} at venue {venue_id},"
-            f" {placed_at:%Y-%m-%d %H:%M}, {lines} lines"
+            f" {placed_at:%Y-%m-%d %H:%M}, {plural(lines, 'line')}"
         )
-    click.echo("\nrejected messages (dead-lettered, not retried):")
+    click.echo("\nrejected messages (dead-lettered, not retried; the bad ones published above):")
     for row in rejected:
-        click.echo(f"  [{row['queue_name']}/{row['actor_name']}] {row['reason'][:110]}")
+        where = f"[{row['queue_name']}/{row['actor_name']}]"
+        click.echo(wrapped(row["reason"], 100, f"  {where} ", " " * (len(where) + 3)))

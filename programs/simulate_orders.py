@@ -15,8 +15,14 @@ the simulation in a child process with the same environment, and stops them. Wit
 `--fleet running` it publishes to the configured queues and trusts that the fleet already
 runs with LARDER_CLOCK_SPEED equal to `--speed` (it refuses otherwise).
 
-The run's orders are `sim<hex>-<n>` and its venues a private id range, so a run in a shared
-database is scored on its own records only (its records stay in the inbox, resolved).
+Database. By default a run has a database of its own (`own_database`: `<configured
+name>_sim_<hex>` on the configured server, migrated at start, dropped at the end; `--keep-db`
+keeps it), and its fleet and the simulation run with DATABASE_URL pointing there: simulated
+problems never reach the operator's inbox. `--in-place` (the configured database) or
+`--database-url` run in a given, migrated database instead; `--fleet running` writes where
+the running fleet writes. The run's orders are `sim<hex>-<n>` and its venues a private id
+range, so a run in a shared database is scored on its own records only (its records stay in
+that inbox, resolved).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from typing import Any
 
 import pika
 
+from programs.cli.text import plural
 from store import order_checks
 from store.db import Database
 from synthetic.order_checks import (
@@ -51,6 +58,7 @@ from synthetic.order_checks import (
 from workers.backlog import QueueDepth
 from workers.clock import Clock
 from workers.publishing import publish
+from workers.queues import delete_queues
 
 ROOT = Path(__file__).resolve().parents[1]
 TICK_S = 0.05  # publishing granularity, real seconds
@@ -88,8 +96,10 @@ def run(
     simulation = simulate(config, start)
     span = (simulation.ends_at - start).total_seconds() / clock.speed
     echo(
-        f"simulating {config.orders} orders ({len(simulation.faults)} faults injected,"
-        f" {len(simulation.deliveries)} deliveries) over {span:.0f} s at {clock.speed:g}x"
+        f"simulating {plural(config.orders, 'order')}"
+        f" ({plural(len(simulation.faults), 'fault')} injected,"
+        f" {plural(len(simulation.deliveries), 'delivery', 'deliveries')})"
+        f" over {span:.0f} s at {clock.speed:g}x"
     )
     published = _publish_in_time(simulation, broker, clock)
     _wait_until_read(queue, timeout_s=60 + 10 * span)
@@ -158,6 +168,46 @@ def detections_of(
     ]
 
 
+# ---------------------------------------------------------------- a private database
+
+PG_NAME_MAX = 63  # Postgres truncates longer identifiers
+
+
+class NoDatabase(Exception):
+    """The run's own database could not be created (the server does not answer, no right)."""
+
+
+def own_database_name(configured: str, run: str) -> str:
+    """`<configured>_sim_<run>`, the configured name shortened to fit Postgres' limit."""
+    suffix = f"_sim_{run}"
+    return configured[: PG_NAME_MAX - len(suffix)] + suffix
+
+
+@contextmanager
+def own_database(configured_url: str, run: str, *, keep: bool = False) -> Iterator[str]:
+    """A database of the run's own on the configured server, migrated; yields its URL (same
+    credentials) and drops it when the block ends, unless `keep`."""
+    from store import migrate
+    from store.db import make_engine
+    from workers.services import database_name, drop_database, ensure_database, with_database
+
+    url = with_database(configured_url, own_database_name(database_name(configured_url), run))
+    try:
+        ensure_database(url)
+    except Exception as error:
+        raise NoDatabase(f"could not create the run's own database: {error}") from error
+    try:
+        engine = make_engine(url, pool_size=1)
+        try:
+            migrate.upgrade(engine)
+        finally:
+            engine.dispose()
+        yield url
+    finally:
+        if not keep:
+            drop_database(url)
+
+
 # ---------------------------------------------------------------- a private fleet
 
 
@@ -215,7 +265,7 @@ def fleet(env: dict[str, str], rabbitmq_url: str) -> Iterator[Path]:
         for process in processes:
             process.wait(timeout=120)
         log.close()
-        _delete_queues(rabbitmq_url, prefix)
+        delete_queues(rabbitmq_url, prefix)
 
 
 def _wait_for_queue(
@@ -235,15 +285,3 @@ def _wait_for_queue(
             if connection.is_open:
                 connection.close()
     raise RuntimeError(f"the simulation's worker never declared {queue}: see {log}")
-
-
-def _delete_queues(url: str, prefix: str) -> None:
-    """Every queue the run's worker declared."""
-    from workers.queues import WORKLOADS
-
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    channel = connection.channel()
-    for workload in WORKLOADS:
-        for suffix in ("", ".DQ", ".XQ"):
-            channel.queue_delete(prefix + workload + suffix)
-    connection.close()

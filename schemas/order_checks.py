@@ -277,10 +277,17 @@ class Problem(BaseModel):
     )
     history: list[ProblemChange] | None = None
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Seconds from `since` to `opened_at`, never below 0."
+    )
     @property
     def detection_lag_s(self) -> float:
-        return (self.opened_at - self.since).total_seconds()
+        """How long the condition lasted before the checks opened the record, in seconds, at
+        least 0. `since` comes from the producers' clocks (the events' `occurred_at`) and
+        `opened_at` from the checks' clock; when those disagree (a producer's clock ahead, or
+        a simulation on a scaled clock whose events are stamped ahead of the real one) the
+        difference can be negative, which is no lag at all, not a detection before the fact."""
+        return max(0.0, (self.opened_at - self.since).total_seconds())
 
 
 AgentName = Annotated[

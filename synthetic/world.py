@@ -39,18 +39,23 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 M_PER_DEG_LAT = 111_320.0
-DAY_S = 86_400
 
 
 @dataclass(frozen=True)
 class WorldConfig:
+    """What to generate. History runs over the `days` before `end` (an aware instant, usually
+    now: list refreshes read the last 30 days, so a world that ended long ago has no activity
+    they use); banner flights are placed relative to it too. The same config, `end` included,
+    always gives the same events; moving `end` by whole weeks (outside DST changes) moves every
+    timestamp by as much and changes nothing else."""
+
     cities: int = 3
     venues: int = 120  # total across cities
     items_per_venue: int = 25  # average
     users: int = 1000
-    days: int = 30  # days of order history
+    days: int = 30  # days of order history, up to `end`
     seed: int = 7
-    start: datetime = datetime(2026, 1, 5, tzinfo=UTC)  # first day of history
+    end: datetime = field(kw_only=True)  # end of history (exclusive), timezone-aware
 
     def __post_init__(self) -> None:
         if self.cities < 1:
@@ -58,8 +63,19 @@ class WorldConfig:
         for name in ("venues", "items_per_venue", "users", "days", "seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
-        if self.start.tzinfo is None:
-            raise ValueError("start must be timezone-aware")
+        if self.end.tzinfo is None:
+            raise ValueError("end must be timezone-aware")
+
+    @property
+    def start(self) -> datetime:
+        """The first instant of history: `days` before `end`."""
+        return self.end - timedelta(days=self.days)
+
+
+def to_the_minute(instant: datetime) -> datetime:
+    """`instant` floored to the minute (the default end of a seeded world is now, floored, so
+    two runs in the same minute generate the same world)."""
+    return instant.replace(second=0, microsecond=0)
 
 
 # --- fixed reference data -------------------------------------------------------------------
@@ -759,6 +775,15 @@ def user_events(config: WorldConfig, users: Users) -> Iterator[EventDict]:
 # --- history --------------------------------------------------------------------------------
 
 
+def history_dates(config: WorldConfig) -> int:
+    """How many dates, from the start's (UTC) date on, the window [start, end) touches: `days`
+    when it runs midnight to midnight, one more when it starts and ends within a day."""
+    if config.days == 0:
+        return 0
+    last = (config.end - timedelta(microseconds=1)).astimezone(UTC).date()
+    return (last - config.start.astimezone(UTC).date()).days + 1
+
+
 class History:
     """Simulates orders and discovery sessions one local day at a time into a time-ordered heap."""
 
@@ -766,7 +791,7 @@ class History:
         self.config, self.catalog, self.users, self.draws = config, catalog, users, draws
         self.seed = config.seed
         self.start = int(config.start.timestamp())
-        self.end = self.start + config.days * DAY_S
+        self.end = int(config.end.timestamp())
         self.zones = [ZoneInfo(c.timezone) for c in catalog.cities]
         self.hours = [weekly(h) for h in catalog.hours]  # local time, as published
         # Buffered events keyed by ts * SEQ_SPAN + seq: the seq keeps causal order within a
@@ -795,8 +820,8 @@ class History:
             yield pop(key)
 
     def run(self, rng: np.random.Generator) -> Iterator[EventDict]:
-        first = self.config.start.date()
-        for d in range(self.config.days):
+        first = self.config.start.astimezone(UTC).date()
+        for d in range(history_dates(self.config)):
             day = first + timedelta(days=d)
             factor = WEEKDAY_FACTOR[day.weekday()]
             orders = rng.poisson(self.users.rate * factor)

@@ -17,6 +17,7 @@ SESSION = uuid.uuid4().hex[:8]
 SERVER_URL = os.environ.get("LARDER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 TEST_DB_URL = SERVER_URL.rsplit("/", 1)[0] + f"/larder_test_{SESSION}"
+QUEUE_PREFIX = f"t{SESSION}."  # the session's queues; a test that runs its own worker takes another
 
 # Settings are read once per process, so the test environment is fixed before any import.
 os.environ.update(
@@ -24,7 +25,7 @@ os.environ.update(
         "LARDER_ENV": "test",
         "DATABASE_URL": TEST_DB_URL,
         "RABBITMQ_URL": RABBITMQ_URL,
-        "LARDER_QUEUE_PREFIX": f"t{SESSION}.",
+        "LARDER_QUEUE_PREFIX": QUEUE_PREFIX,
         "LARDER_LOG_FORMAT": "text",
         "LARDER_LOG_LEVEL": "WARNING",
         "LARDER_MIN_BACKOFF_MS": "50",
@@ -108,21 +109,7 @@ def rabbit_broker(rabbitmq: str) -> Iterator[Any]:
     from workers.broker import broker
 
     yield broker
-    _delete_session_queues(rabbitmq)
-    broker.close()
-
-
-def _delete_session_queues(url: str) -> None:
-    import pika
-
-    from workers import queues
-
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    channel = connection.channel()
-    for workload in queues.WORKLOADS:
-        for suffix in ("", ".DQ", ".XQ"):
-            channel.queue_delete(queues.name(workload) + suffix)
-    connection.close()
+    broker.close()  # its queues go at the end of the session (tests/integration/conftest.py)
 
 
 @pytest.fixture

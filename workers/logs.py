@@ -9,6 +9,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from dramatiq.errors import ActorNotFound
+
 message_context: ContextVar[dict[str, str] | None] = ContextVar("message_context", default=None)
 
 
@@ -26,8 +28,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class ExpectedRejections(logging.Filter):
+    """Dramatiq logs a message for an unknown actor at ERROR with a traceback, as if the worker
+    had failed. It is a rejection like an invalid message (which dramatiq logs at INFO, being
+    one of the actor's `throws`): the DeadLetters middleware records it, counts it and logs a
+    WARNING with its reason. This filter turns dramatiq's record into a WARNING without the
+    traceback. Every other record passes unchanged: an actor's real failure still logs at
+    ERROR with its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.name.startswith("dramatiq.")
+            and record.exc_info
+            and isinstance(record.exc_info[1], ActorNotFound)
+        ):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True
+
+
 def configure(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ExpectedRejections())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

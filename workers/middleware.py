@@ -141,7 +141,14 @@ class DeadLetters(dramatiq.Middleware):
         with self.database.unit_of_work() as uow:
             dead_letters.record(uow.connection, rejection)
         metrics.REJECTED.labels(rejection["queue_name"], rejection["actor_name"] or "", kind).inc()
-        log.warning("dead-lettered message on %s: %s", rejection["queue_name"], rejection["reason"])
+        what = (
+            f"message {rejection['message_id']} (actor {rejection['actor_name']})"
+            if rejection["message_id"]
+            else "a raw delivery"
+        )
+        log.warning(
+            "dead-lettered %s on %s: %s", what, rejection["queue_name"], rejection["reason"]
+        )
 
 
 def classify(error: BaseException | None) -> tuple[str, str]:

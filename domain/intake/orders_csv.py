@@ -183,15 +183,18 @@ def _order_id(text: str) -> str | None:
 
 
 def _integer(name: str, text: str, maximum: int) -> int | str:
-    """A decimal integer in 1..maximum, or the reason it is not (no signs, spaces or `_`)."""
+    """A decimal integer in 1..maximum, or the reason it is not (no signs, spaces or `_`):
+    ids, quantities and line numbers are all positive."""
     if not (text.isascii() and text.isdigit()):
-        return f"{name} must be an integer, got {_short(text)!r}"
+        return f"{name} must be a positive integer, got {_short(text)!r}"
     try:
         value = int(text)
     except ValueError:  # more digits than int() will convert
         value = maximum + 1
-    if not 1 <= value <= maximum:
-        return f"{name} must be in 1..{maximum}, got {_short(text)}"
+    if value < 1:
+        return f"{name} must be a positive integer, got {_short(text)}"
+    if value > maximum:
+        return f"{name} must be at most {maximum}, got {_short(text)}"
     return value
 
 

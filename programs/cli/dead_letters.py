@@ -7,6 +7,11 @@ from typing import Any
 
 import click
 
+from programs.cli.text import clip, wrapped
+
+WIDTH = 100  # of a line, indent included
+BODY_SHOWN = 200  # characters of a message body (--json shows it all)
+
 
 @click.group("dlq")
 def dead_letters() -> None:
@@ -15,9 +20,10 @@ def dead_letters() -> None:
 
 @dead_letters.command("list")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Every field in full, bodies included.")
 def list_(limit: int, as_json: bool) -> None:
-    """List the most recent dead-lettered messages and why."""
+    """List the most recent dead-lettered messages and why (whole reasons; bodies cut short,
+    --json shows them whole)."""
     from store import dead_letters as records
     from workers.broker import database
 
@@ -31,4 +37,19 @@ def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
         click.echo(json.dumps(rows, default=str, indent=2))
         return
     for row in rows:
-        click.echo("  ".join(f"{k}={str(v)[:80]}" for k, v in row.items()))
+        click.echo(_row_text(row))
+    if not rows:
+        click.echo("no dead-lettered messages")
+    elif any(len(row["raw_body"]) > BODY_SHOWN for row in rows):
+        click.echo(f"(bodies cut at {BODY_SHOWN} characters: --json shows them whole)")
+
+
+def _row_text(row: dict[str, Any]) -> str:
+    """One rejection: what and when on one line, then its whole reason, then its body cut."""
+    head = (
+        f"#{row['id']} {row['rejected_at']:%Y-%m-%d %H:%M:%S%z} queue {row['queue_name']}"
+        f" actor {row['actor_name'] or '-'} message {row['message_id'] or '-'}"
+    )
+    reason = wrapped(row["reason"], WIDTH, "    reason: ", " " * 12)
+    body = wrapped(clip(row["raw_body"], BODY_SHOWN), WIDTH, "    body:   ", " " * 12)
+    return f"{head}\n{reason}\n{body}"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from programs.cli.text import plural, sent
 from workers.settings import get_settings
 
 
@@ -31,7 +32,7 @@ def publish(file: Path, batch_size: int) -> None:
     from workers.broker import broker
 
     report = send(broker, events, batch_size)
-    click.echo(f"published {report.events} events in {report.messages} messages: {report.by_type}")
+    click.echo(f"published {sent(report.events, report.messages)}: {report.by_type}")
 
 
 @intake.command("import")
@@ -48,6 +49,6 @@ def import_orders(file: Path) -> None:
     except BadFile as error:
         raise click.ClickException(f"{file}: nothing loaded\n{error}") from None
     click.echo(
-        f"read {report.lines_read} lines ({report.orders_read} orders): "
-        f"{report.orders_new} new orders, {report.lines_new} new order lines"
+        f"read {plural(report.lines_read, 'line')} ({plural(report.orders_read, 'order')}): "
+        f"{plural(report.orders_new, 'new order')}, {plural(report.lines_new, 'new order line')}"
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from programs.cli.text import plural
+
 
 @click.group()
 def maintenance() -> None:
@@ -16,4 +18,4 @@ def prune(days: int) -> None:
     """Delete idempotency records older than DAYS (what the maintenance actor does)."""
     from actors.maintenance import prune as prune_records
 
-    click.echo(f"deleted {prune_records(days)} processed-event records")
+    click.echo(f"deleted {plural(prune_records(days), 'processed-event record')}")

@@ -4,12 +4,34 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from programs.cli.text import plural, sent
 from workers.settings import get_settings
+
+
+class AwareDateTime(click.ParamType):
+    """An ISO-8601 instant that carries its offset (or Z): a naive one is ambiguous."""
+
+    name = "ISO-8601"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO-8601 date and time", param, ctx)
+        if parsed.utcoffset() is None:
+            self.fail(f"{value!r} needs an offset or Z (e.g. {value}Z)", param, ctx)
+        return parsed
+
+
+AWARE_DATETIME = AwareDateTime()
 
 
 @click.group()
@@ -25,6 +47,12 @@ def simulate() -> None:
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
 @click.option("--seed", "seed_", default=7, show_default=True, type=int)
 @click.option(
+    "--end",
+    type=AWARE_DATETIME,
+    help="When the world's history ends (ISO-8601 with an offset, e.g. 2026-01-05T00:00Z)."
+    "  [default: now, to the minute]",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the events as JSONL instead of publishing them.",
@@ -36,10 +64,12 @@ def seed(
     users: int,
     days: int,
     seed_: int,
+    end: datetime | None,
     out: Path | None,
 ) -> None:
-    """Generate a deterministic synthetic world and publish it through intake."""
-    from synthetic.world import WorldConfig, generate
+    """Generate a deterministic synthetic world (the same seed and end give the same events)
+    whose history runs over the DAYS before END, and publish it through intake."""
+    from synthetic.world import WorldConfig, generate, to_the_minute
 
     config = WorldConfig(
         cities=cities,
@@ -48,17 +78,18 @@ def seed(
         users=users,
         days=days,
         seed=seed_,
+        end=end if end is not None else to_the_minute(datetime.now(UTC)),
     )
     if out is not None:
         with out.open("w", encoding="utf-8") as handle:
             count = sum(handle.write(json.dumps(e) + "\n") > 0 for e in generate(config))
-        click.echo(f"wrote {count} events to {out}")
+        click.echo(f"wrote {plural(count, 'event')} to {out}")
         return
     from workers.broker import broker
     from workers.publishing import publish as send
 
     report = send(broker, generate(config))
-    click.echo(f"published {report.events} events in {report.messages} messages: {report.by_type}")
+    click.echo(f"published {sent(report.events, report.messages)}: {report.by_type}")
 
 
 @simulate.command("orders")
@@ -85,18 +116,48 @@ def seed(
     show_default=True,
     type=click.Choice(["spawn", "running"]),
     help="spawn: start a private worker and scheduler for the run; running: use the fleet "
-    "already consuming the configured queues (started with LARDER_CLOCK_SPEED=SPEED).",
+    "already consuming the configured queues (started with LARDER_CLOCK_SPEED=SPEED): the "
+    "problems go into that fleet's database, the configured one.",
+)
+@click.option(
+    "--keep-db",
+    is_flag=True,
+    help="Keep the run's own database afterwards (its URL is printed) to look at its inbox.",
+)
+@click.option(
+    "--database-url",
+    help="Run in this database (migrated) instead of one of the run's own.",
+)
+@click.option(
+    "--in-place",
+    is_flag=True,
+    help="Run in the configured database (DATABASE_URL): its inbox gets the simulated problems.",
 )
 @click.option("--json", "as_json", is_flag=True)
 def simulate_orders(
-    orders: int, fault_rate: float, speed: float, seed: int, fleet_mode: str, as_json: bool
+    orders: int,
+    fault_rate: float,
+    speed: float,
+    seed: int,
+    fleet_mode: str,
+    keep_db: bool,
+    database_url: str | None,
+    in_place: bool,
+    as_json: bool,
 ) -> None:
     """Publish realistic order lifecycles (most healthy, some with injected faults, with
     duplicates, out-of-order events, GPS jitter and cancellations), then compare the inbox
-    with the injected truth: precision, recall and detection lag per rule."""
+    with the injected truth: precision, recall and detection lag per rule.
+
+    The run has a database of its own on the configured server (created, migrated, dropped
+    at the end), so the operator's inbox never sees simulated problems."""
+    _check_database_options(fleet_mode, keep_db, database_url, in_place)
     if fleet_mode == "spawn":
         options = ["--orders", str(orders), "--fault-rate", str(fault_rate), "--seed", str(seed)]
-        _simulate_with_own_fleet(speed, options + (["--json"] if as_json else []))
+        if in_place:
+            database_url = get_settings().database_url.get_secret_value()
+        options += ["--json"] if as_json else []
+        _simulate_with_own_fleet(speed, options, database_url, keep_db)
         return
     from programs import simulate_orders as sim
     from synthetic.order_checks import SimulationConfig
@@ -116,24 +177,65 @@ def simulate_orders(
     _simulation_report(outcome, as_json)
 
 
-def _simulate_with_own_fleet(speed: float, options: list[str]) -> None:
-    """Run this same command with --fleet running, beside a private fleet on a scaled clock."""
+def _check_database_options(
+    fleet_mode: str, keep_db: bool, database_url: str | None, in_place: bool
+) -> None:
+    if in_place and database_url:
+        raise click.UsageError("--in-place and --database-url both say where to run: pick one")
+    if keep_db and (in_place or database_url):
+        raise click.UsageError("--keep-db keeps the run's own database: it has none here")
+    if fleet_mode == "running" and (keep_db or database_url):
+        raise click.UsageError(
+            "--fleet running writes into the running fleet's database (the configured one);"
+            " --keep-db and --database-url need --fleet spawn"
+        )
+
+
+def _simulate_with_own_fleet(
+    speed: float, options: list[str], database_url: str | None, keep: bool
+) -> None:
+    """Run this same command with --fleet running, beside a private fleet on a scaled clock,
+    all of it in `database_url`, or (None) in a database of the run's own."""
+    import uuid
+
+    from programs import simulate_orders as sim
+    from workers.services import without_password
+
+    run = uuid.uuid4().hex[:6]
+    if database_url is not None:
+        _require_migrated_database(database_url)
+        click.echo(f"running in the database {without_password(database_url)}", err=True)
+        sys.exit(_run_beside_a_fleet(speed, options, run, database_url))
+    configured = get_settings().database_url.get_secret_value()
+    try:
+        with sim.own_database(configured, run, keep=keep) as url:
+            shown = without_password(url)
+            click.echo(f"running in a database of its own: {shown}", err=True)
+            code = _run_beside_a_fleet(speed, options, run, url)
+    except sim.NoDatabase as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{'kept' if keep else 'dropped'} the run's database: {shown}", err=True)
+    sys.exit(code)
+
+
+def _run_beside_a_fleet(speed: float, options: list[str], run: str, database_url: str) -> int:
+    """The simulation in a child process, its private fleet (worker, scheduler) beside it, all
+    on the run's queues, clock and database; the child's exit code."""
     import os
     import shutil
     import subprocess
-    import uuid
-    from datetime import UTC, datetime
 
     from programs import simulate_orders as sim
 
     settings = get_settings()
-    _require_migrated_database(settings.database_url.get_secret_value())
     env = {
         **os.environ,
-        "LARDER_QUEUE_PREFIX": f"{settings.queue_prefix}sim{uuid.uuid4().hex[:6]}.",
+        "DATABASE_URL": database_url,
+        "LARDER_QUEUE_PREFIX": f"{settings.queue_prefix}sim{run}.",
         "LARDER_CLOCK_SPEED": f"{speed:g}",
         "LARDER_CLOCK_EPOCH": datetime.now(UTC).isoformat(),
     }
+    env.pop("DATABASE_URL_FILE", None)  # it would win over DATABASE_URL
     command = [sys.executable, "-m", "programs.cli", "simulate", "orders", *options]
     command += ["--speed", f"{speed:g}", "--fleet", "running"]
     click.echo(f"starting a fleet for the run (queues {env['LARDER_QUEUE_PREFIX']}*)", err=True)
@@ -143,7 +245,7 @@ def _simulate_with_own_fleet(speed: float, options: list[str]) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     else:
         click.echo(f"the fleet's log: {scratch / 'fleet.log'}", err=True)
-    sys.exit(code)
+    return code
 
 
 def _require_migrated_database(url: str) -> None:

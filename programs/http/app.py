@@ -4,6 +4,7 @@ at read time against a per-process snapshot of the catalog (store/availability.p
     GET /v1/users/{user_id}/recommendations/{surface}?context=&limit=   discovery | category | items
     GET /v1/users/{user_id}/cart?items=1&items=2&limit=                 cart complements
     GET /healthz                                                        liveness (no database)
+    GET /docs, /openapi.json                                            interactive docs, spec
 
 Filters: `discovery` and `category` lists (venue ids) drop venues that are inactive or closed
 now in their city's local time; `items` and cart lists (item ids) drop unavailable items. Then
@@ -25,6 +26,8 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
 from typing import Annotated, Any
 
 import psycopg
@@ -32,7 +35,9 @@ import sqlalchemy.exc
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
 from domain.recs.surfaces import STORED
@@ -117,7 +122,10 @@ def create_app(
         description="Precomputed recommendation lists, one indexed lookup per request, with "
         "venues that are closed or inactive and items that are unavailable dropped at read time.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's own pages load Swagger UI from a CDN: add_docs serves it
+        redoc_url=None,
     )
+    add_docs(app)
 
     @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(sqlalchemy.exc.OperationalError)
@@ -208,6 +216,40 @@ def create_app(
         return respond(found, catalog.get().item_available, limit)
 
     return app
+
+
+DOCS_URL = "/docs"
+# Swagger UI's dist files (swagger-ui-bundle.js, swagger-ui.css, favicon.png), as shipped in
+# the fastapi-offline package: the docs page needs nothing from outside the machine.
+SWAGGER_UI_FILES = Path(str(resources.files("fastapi_offline") / "static"))
+
+
+def add_docs(app: FastAPI, docs_url: str = DOCS_URL) -> None:
+    """Swagger UI at `docs_url`, on the app's `/openapi.json`, with its JavaScript and CSS
+    served by the app itself under `<docs_url>/assets` (FastAPI's default page loads them
+    from a CDN: a blank page on a machine without internet), and the OAuth2 redirect page
+    Swagger UI expects beside it. Paths honour the ASGI root_path (behind a proxy prefix)."""
+    assets, oauth2_redirect = f"{docs_url}/assets", f"{docs_url}/oauth2-redirect"
+    app.mount(assets, StaticFiles(directory=SWAGGER_UI_FILES), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get(docs_url, include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} - docs",
+            swagger_js_url=f"{root}{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{assets}/favicon.png",
+            oauth2_redirect_url=root + oauth2_redirect,
+            # no badge fetched from the online validator
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get(oauth2_redirect, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def unknown_surface(surface: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -26,7 +26,9 @@ class World:
 
 @cache
 def small_world(users: int = 300, venues: int = 60, days: int = 30) -> World:
-    config = WorldConfig(cities=2, venues=venues, users=users, days=days, seed=11)
+    # a fixed end (history from Monday 2026-01-05 on), so these worlds never change
+    end = datetime(2026, 1, 5, tzinfo=UTC) + timedelta(days=days)
+    config = WorldConfig(cities=2, venues=venues, users=users, days=days, seed=11, end=end)
     venue_rows, user_rows, baskets, activity, available = [], [], [], [], {}
     for event in generate(config):
         kind = event["type"]

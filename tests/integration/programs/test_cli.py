@@ -34,6 +34,14 @@ def test_publish_sends_a_file_in_batches(broker: Any, worker: Any, db: Any, tmp_
     wait_for(lambda: scalar(db, "SELECT count(*) FROM processed_events") == 2500, timeout=60)
 
 
+def test_publish_counts_in_the_singular_for_one(broker: Any, tmp_path: Path) -> None:
+    # Given a file of one event / When it is published / Then "1 event in 1 message"
+    path = write_jsonl(tmp_path / "one.jsonl", [venue("v1", venue_id=1)])
+    result = CliRunner().invoke(main, ["intake", "publish", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "published 1 event in 1 message: " in result.output
+
+
 def test_publish_rejects_a_bad_file_and_sends_nothing(broker: Any, tmp_path: Path) -> None:
     # Given a file whose 3rd line breaks the schema and 5th is not JSON
     path = write_jsonl(
@@ -55,7 +63,7 @@ def test_db_check_reports_models_and_migrations_agree(db: Any) -> None:
     assert "agree" in result.output
 
 
-def test_rejected_lists_dead_letters_as_json(broker: Any, worker: Any, db: Any) -> None:
+def test_dlq_list_shows_dead_letters_as_json_and_text(broker: Any, worker: Any, db: Any) -> None:
     # Given a rejected message
     from dramatiq.message import Message
 
@@ -75,6 +83,11 @@ def test_rejected_lists_dead_letters_as_json(broker: Any, worker: Any, db: Any) 
     # Then it shows with its reason
     rows = json.loads(result.output)
     assert rows[0]["message_id"] == "cli-bad" and "rating" in rows[0]["reason"]
+    # And listed as text, its whole reason shows (it is longer than the 80 characters that
+    # used to cut it)
+    text = CliRunner().invoke(main, ["dlq", "list"]).output
+    assert len(rows[0]["reason"]) > 80
+    assert " ".join(text.split("reason: ")[1].split("body:")[0].split()) == rows[0]["reason"]
 
 
 def test_seed_publishes_a_world_through_intake(broker: Any, worker: Any, db: Any) -> None:
@@ -93,6 +106,12 @@ def test_seed_publishes_a_world_through_intake(broker: Any, worker: Any, db: Any
     assert scalar(db, "SELECT count(*) FROM cities") == 2
     assert scalar(db, "SELECT count(*) FROM orders") > 0
     assert scalar(db, "SELECT count(*) FROM rejected_messages") == 0
+    # And its history ended now: everything happened in the last 4 days, the newest activity
+    # in the last one, where list refreshes (which read the last 30 days) find it
+    recent = "now() - interval '4 days 1 minute'"
+    assert scalar(db, f"SELECT bool_and(placed_at > {recent}) FROM orders")
+    assert scalar(db, f"SELECT bool_and(occurred_at > {recent}) FROM activity_events")
+    assert scalar(db, "SELECT max(occurred_at) > now() - interval '1 day' FROM activity_events")
 
 
 def test_seed_can_write_jsonl_that_publish_accepts(tmp_path: Path, broker: Any) -> None:
@@ -153,14 +172,15 @@ def test_import_orders_cli_loads_a_file_and_refuses_a_bad_one(db: Any, tmp_path:
     good = tmp_path / "good.csv"
     good.write_text(header + "A,1,1,5,2,2026-01-01T10:00:00Z\nA,1,1,6,1,2026-01-01T10:00:00Z\n")
     bad = tmp_path / "bad.csv"
-    bad.write_text(header + "B,1,1,5,1,2026-01-01T10:00:00Z\nC,x,1,5,1,2026-01-01T10:00:00Z\n")
+    bad.write_text(header + "B,1,1,5,1,2026-01-01T10:00:00Z\nC,-1,1,5,1,2026-01-01T10:00:00Z\n")
     # When a good file is imported, then a file with a bad second row
     ok = CliRunner().invoke(main, ["intake", "import", str(good)])
     refused = CliRunner().invoke(main, ["intake", "import", str(bad)])
-    # Then the first loads, the second names line 3 and loads nothing (not even order B)
-    assert ok.exit_code == 0 and "1 new orders, 2 new order lines" in ok.output
+    # Then the first loads, the second names line 3 and why, and loads nothing (not even B)
+    assert ok.exit_code == 0, ok.output
+    assert "read 2 lines (1 order): 1 new order, 2 new order lines" in ok.output
     assert refused.exit_code == 1 and "nothing loaded" in refused.output
-    assert "line 3" in refused.output
+    assert "line 3: user_id must be a positive integer, got '-1'" in refused.output
     assert scalar(db, "SELECT string_agg(order_id, ',') FROM orders") == "A"
 
 

@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import SESSION, scalar, wait_for
 from tests.support.factories import venue
 from tests.support.paths import ROOT
+from workers.queues import delete_queues
 
 PREFIX = f"t{SESSION}p."
 
@@ -58,15 +59,7 @@ def procfile_worker(db: Any, rabbitmq: str, tmp_path: Path) -> Iterator[int]:
     yield port
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=60)
-    _delete_queues(rabbitmq)
-
-
-def _delete_queues(url: str) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    channel = connection.channel()
-    for suffix in ("", ".DQ", ".XQ"):
-        channel.queue_delete(f"{PREFIX}events{suffix}")
-    connection.close()
+    delete_queues(rabbitmq, PREFIX)  # every queue the worker declared, not only `events`
 
 
 def publish(url: str, body: dict[str, Any], message_id: str) -> None:

@@ -18,7 +18,9 @@ from actors.order_checks import sweep_order_checks
 from programs import simulate_orders as sim
 from programs.cli import main
 from synthetic.order_checks import RULES, SimulationConfig
+from tests.conftest import TEST_DB_URL, scalar
 from workers import clock, queues
+from workers.services import database_name, drop_database, schema_problem
 
 SPEED = 120.0  # a lifecycle of ~70 simulated minutes takes ~35 s
 
@@ -89,32 +91,80 @@ def test_simulating_on_a_fleet_with_another_clock_is_refused() -> None:
     assert "LARDER_CLOCK_SPEED=60" in result.output
 
 
-def test_simulate_command_starts_its_own_fleet_on_the_scaled_clock(db: Any) -> None:
+def test_simulate_command_runs_its_own_fleet_in_a_database_of_its_own(db: Any) -> None:
     # Given nothing consuming (the command starts the Procfile's worker and the sweeps itself)
-    # When a short healthy simulation runs at 200x
-    command = ["simulate", "orders", "--orders", "30", "--fault-rate", "0", "--speed", "200"]
+    # and the configured database (the operator's) with an empty inbox
+    # When a short simulation with faults runs at 200x, keeping its database to look at
+    command = ["simulate", "orders", "--orders", "30", "--fault-rate", "0.3", "--speed", "200"]
     result = subprocess.run(
-        [sys.executable, "-m", "programs.cli", *command, "--json"],
+        [sys.executable, "-m", "programs.cli", *command, "--json", "--keep-db"],
         capture_output=True,
         text=True,
         timeout=180,
     )
-    # Then it ran end to end, judged every rule and raised no false alarm
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout)
-    assert report["passed"] and report["false_alarms"] == []
-    assert [r["rule"] for r in report["rules"]] == list(RULES)
+    kept = _kept_database(result.stderr)
+    try:
+        # Then it ran end to end on the scaled clock: every rule judged, the faults found and
+        # no false alarm
+        assert result.returncode == 0, result.stderr[-2000:]
+        report = json.loads(result.stdout)
+        assert report["passed"] and report["false_alarms"] == []
+        assert [r["rule"] for r in report["rules"]] == list(RULES)
+        detected = sum(r["detected"] for r in report["rules"])
+        assert detected > 0
+        # And its problems are in its own database, named after the configured one
+        assert kept.rsplit("/", 1)[1].startswith(f"{database_name(TEST_DB_URL)}_sim_")
+        assert scalar_at(kept, "SELECT count(*) FROM order_problems") >= detected
+        # And the configured database's inbox never saw any of it
+        assert scalar(db, "SELECT count(*) FROM order_problems") == 0
+        assert scalar(db, "SELECT count(*) FROM order_states") == 0
+    finally:
+        drop_database(kept)
 
 
-def test_simulating_without_a_migrated_database_fails_before_it_starts(
+def _kept_database(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith("kept the run's database: ")]
+    assert lines, stderr[-2000:]
+    return lines[-1].split(": ", 1)[1]
+
+
+def scalar_at(url: str, sql: str) -> Any:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(sql).fetchone()
+    return row[0] if row else None
+
+
+def test_a_runs_own_database_is_migrated_and_dropped_at_the_end(postgres_server: str) -> None:
+    # Given the configured database's URL / When a run's own database is opened and closed
+    with sim.own_database(TEST_DB_URL, "0a1b2c") as url:
+        # Then it sits beside the configured one, migrated (the checks' tables are there)
+        assert database_name(url) == f"{database_name(TEST_DB_URL)}_sim_0a1b2c"
+        assert schema_problem(url, "order_problems") is None
+    # And it is gone afterwards
+    assert schema_problem(url, "order_problems") is not None
+    assert "does not exist" in str(schema_problem(url, "order_problems"))
+
+
+def test_a_kept_database_outlives_the_run(postgres_server: str) -> None:
+    with sim.own_database(TEST_DB_URL, "3d4e5f", keep=True) as url:
+        pass
+    try:
+        assert schema_problem(url, "order_problems") is None
+    finally:
+        drop_database(url)
+
+
+def test_simulating_in_place_without_a_migrated_database_fails_before_it_starts(
     postgres_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a database that does not exist (nobody ran `larder db upgrade`)
+    # Given a configured database that does not exist (nobody ran `larder db upgrade`)
     missing = postgres_server.rsplit("/", 1)[0] + "/larder_never_created"
     monkeypatch.setenv("DATABASE_URL", missing)
-    # When a simulation is started
+    # When a simulation is started in it
     result = subprocess.run(
-        [sys.executable, "-m", "programs.cli", "simulate", "orders", "--orders", "5"],
+        [sys.executable, "-m", "programs.cli", "simulate", "orders", "--orders", "5", "--in-place"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from schemas.order_checks import (
     LIFECYCLE_TYPES,
     CourierUnassigned,
     ItemSubstituted,
+    Problem,
     parse_lifecycle,
 )
 from tests.support.order_events import raw
@@ -122,3 +123,44 @@ def test_lifecycle_json_schemas_are_up_to_date() -> None:
     # When the committed files are compared with the models
     # Then none of the lifecycle ones is stale (run `larder schemas export` after a change)
     assert [name for name in stale() if name in OWN or name == "order-lifecycle-event"] == []
+
+
+def _problem(since: datetime, opened_at: datetime) -> Problem:
+    return Problem(
+        problem_id=1,
+        rule="venue_not_accepting",
+        status="open",
+        severity="warning",
+        muted=False,
+        order_id="O-1",
+        venue_id=5,
+        city_id=1,
+        since=since,
+        opened_at=opened_at,
+        last_seen_at=opened_at,
+        ended_at=None,
+        acknowledged_at=None,
+        acknowledged_by=None,
+        resolved_at=None,
+        resolution=None,
+        resolved_by=None,
+        details={},
+    )
+
+
+def test_detection_lag_is_how_long_the_condition_lasted_before_the_record_opened() -> None:
+    at = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    assert _problem(at, at + timedelta(seconds=42.5)).detection_lag_s == 42.5
+
+
+def test_a_detection_lag_is_never_negative() -> None:
+    # Given a problem whose `since` (a producer's clock) is ahead of the checks' clock
+    at = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    problem = _problem(since=at + timedelta(seconds=510.5), opened_at=at)
+    # When its lag is read, as the inbox API and `larder order-checks inbox` show it
+    # Then it is 0, not -510.5
+    assert problem.detection_lag_s == 0.0
+    assert problem.model_dump(mode="json")["detection_lag_s"] == 0.0
+    from programs.cli.order_checks import _problem_line
+
+    assert "opened after 0.0s" in _problem_line(problem)

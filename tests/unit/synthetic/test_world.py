@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,8 +16,16 @@ import pytest
 from schemas import parse_event
 from synthetic.world import WorldConfig, generate
 
-DEFAULT = WorldConfig()
-SMALL = WorldConfig(cities=2, venues=30, items_per_venue=8, users=150, days=7)
+START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, far from a DST change
+
+
+def ending(days: int = 30, **sizes: Any) -> WorldConfig:
+    """A world whose history starts at START (a fixed end: the same events run after run)."""
+    return WorldConfig(days=days, end=START + timedelta(days=days), **sizes)
+
+
+DEFAULT = ending()
+SMALL = ending(cities=2, venues=30, items_per_venue=8, users=150, days=7)
 CATALOG_TYPES = (
     "city.upserted",
     "brand.upserted",
@@ -120,8 +128,58 @@ def test_same_config_gives_identical_events() -> None:
     assert list(generate(SMALL)) == list(generate(SMALL))
 
 
+TIMESTAMPS = ("placed_at", "occurred_at", "starts_at", "ends_at")
+
+
+def _shifted(event: dict[str, Any], by: timedelta) -> dict[str, Any]:
+    moved = {k: iso(when(event[k]) + by) for k in TIMESTAMPS if k in event}
+    return {**event, **moved}
+
+
+def iso(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_the_same_seed_and_end_give_identical_events() -> None:
+    # Given two configs equal in everything, end included
+    again = WorldConfig(cities=2, venues=30, items_per_venue=8, users=150, days=7, end=SMALL.end)
+    # When generated / Then the streams are equal
+    assert list(generate(again)) == list(generate(SMALL))
+
+
+def test_a_later_end_shifts_every_timestamp_and_keeps_every_id() -> None:
+    # Given the same world ending four weeks later (same weekdays, no DST change in between)
+    later = replace(SMALL, end=SMALL.end + timedelta(weeks=4))
+    # When both are generated
+    before, after = list(generate(SMALL)), list(generate(later))
+    # Then the events are the same, ids and all, each timestamp four weeks later
+    assert after != before
+    assert after == [_shifted(e, timedelta(weeks=4)) for e in before]
+
+
+def test_history_runs_up_to_an_end_within_a_day() -> None:
+    # Given a world ending at 19:07 (as `larder simulate world` ends one now, to the minute)
+    end = datetime(2026, 2, 4, 19, 7, tzinfo=UTC)
+    config = WorldConfig(cities=2, venues=30, items_per_venue=8, users=150, days=7, end=end)
+    # When generated
+    events = list(generate(config))
+    stamps = [when(e["placed_at"]) for e in events if e["type"] == "order.completed"]
+    stamps += [when(e["occurred_at"]) for e in events if e["type"] == "activity"]
+    # Then everything happened in the 7 days before the end, including its last day
+    assert config.start <= min(stamps) and max(stamps) < end
+    assert max(stamps) > end - timedelta(hours=12)
+    # And banner flights are placed around the history window: each starts before the end
+    banners = [e for e in events if e["type"] == "banner.upserted"]
+    assert all(config.start - timedelta(days=7) <= when(b["starts_at"]) < end for b in banners)
+
+
+def test_a_naive_end_is_rejected() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        WorldConfig(end=datetime(2026, 2, 4))
+
+
 def test_a_different_seed_gives_a_different_world() -> None:
-    other = WorldConfig(cities=2, venues=30, items_per_venue=8, users=150, days=7, seed=8)
+    other = ending(cities=2, venues=30, items_per_venue=8, users=150, days=7, seed=8)
     assert list(generate(SMALL)) != list(generate(other))
 
 
@@ -137,7 +195,7 @@ def test_counts_match_the_config(world: World) -> None:
 
 
 def test_more_cities_than_the_fixed_list_cycle_with_distinct_names() -> None:
-    config = WorldConfig(cities=14, venues=40, items_per_venue=3, users=50, days=2)
+    config = ending(cities=14, venues=40, items_per_venue=3, users=50, days=2)
     cities = [e for e in generate(config) if e["type"] == "city.upserted"]
     assert len(cities) == 14
     assert len({c["name"] for c in cities}) == 14
@@ -354,7 +412,7 @@ def test_clicks_favour_venues_that_are_then_ordered_from(world: World) -> None:
 
 
 def test_an_empty_world_is_still_valid() -> None:
-    config = WorldConfig(cities=1, venues=0, items_per_venue=0, users=5, days=3)
+    config = ending(cities=1, venues=0, items_per_venue=0, users=5, days=3)
     events = list(generate(config))
     assert all(parse_event(e) for e in events)
     assert not [e for e in events if e["type"] in ("order.completed", "activity")]
@@ -363,4 +421,4 @@ def test_an_empty_world_is_still_valid() -> None:
 @pytest.mark.parametrize("field_name", ["venues", "users", "days", "items_per_venue"])
 def test_negative_sizes_are_rejected(field_name: str) -> None:
     with pytest.raises(ValueError, match=field_name):
-        WorldConfig(**{field_name: -1})  # type: ignore[arg-type]
+        ending(**{field_name: -1})

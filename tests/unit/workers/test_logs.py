@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+from collections.abc import Callable, Iterator
 
-from workers.logs import JsonFormatter, message_context
+import dramatiq
+import pytest
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.message import Message
+
+from workers.logs import JsonFormatter, configure, message_context
 from workers.middleware import LogContext
 
 
@@ -33,3 +40,63 @@ def test_log_lines_carry_message_id_actor_and_queue_while_a_message_runs() -> No
     middleware.after_process_message(None, _Message())  # type: ignore[arg-type]
     assert "message_id" not in _format("idle")
     assert message_context.get() is None
+
+
+@pytest.fixture
+def text_logs() -> Iterator[Callable[[], str]]:
+    """Logs configured as a worker configures them (text lines), written to a buffer instead
+    of stderr; what they wrote."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure("INFO", "text")
+    buffer = io.StringIO()
+    handler = root.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(buffer)
+    yield buffer.getvalue
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def _run_one(broker: StubBroker, actor_name: str) -> None:
+    """One message through a real dramatiq worker on an in-memory broker."""
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=50)
+    worker.start()
+    try:
+        broker.enqueue(Message("q", actor_name, (), {}, {}))
+        broker.join("q", fail_fast=False, timeout=10_000)
+        worker.join()
+    finally:
+        worker.stop()
+
+
+def test_a_message_for_an_unknown_actor_logs_a_warning_without_a_traceback(
+    text_logs: Callable[[], str],
+) -> None:
+    # Given a worker whose broker knows no actor `no_such_actor`
+    broker = StubBroker()
+    broker.declare_queue("q")
+    # When a message for it arrives (a producer's mistake: it is dead-lettered, not a crash)
+    _run_one(broker, "no_such_actor")
+    # Then dramatiq's line about it is a WARNING, without a traceback
+    err = text_logs()
+    lines = [line for line in err.splitlines() if "no_such_actor" in line]
+    assert lines and all(" WARNING " in line for line in lines), err
+    assert "Traceback" not in err and " ERROR " not in err
+
+
+def test_a_real_failure_still_logs_an_error_with_its_traceback(
+    text_logs: Callable[[], str],
+) -> None:
+    # Given an actor with a bug
+    broker = StubBroker()
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    dramatiq.actor(broker=broker, queue_name="q", max_retries=0)(broken)
+    # When its message runs
+    _run_one(broker, "broken")
+    # Then the failure is an ERROR with its traceback, as before
+    err = text_logs()
+    assert " ERROR " in err and "Traceback" in err and "RuntimeError: a bug" in err

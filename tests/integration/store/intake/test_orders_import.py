@@ -89,7 +89,7 @@ def test_a_file_with_one_bad_row_loads_nothing(engine: Engine, tmp_path: Path) -
     with pytest.raises(BadFile) as caught:
         import_orders(engine, path, progress=False)
     # Then the bad line is reported and not even the good rows were loaded
-    assert caught.value.problems == [(4, "quantity must be in 1..999, got 0")]
+    assert caught.value.problems == [(4, "quantity must be a positive integer, got 0")]
     assert snapshot(engine) == ([], [])
 
 

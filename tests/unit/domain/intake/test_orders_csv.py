@@ -115,16 +115,20 @@ def test_empty_file_is_rejected() -> None:
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
-        (f"A,abc,1,100,1,{T0},1", "user_id must be an integer, got 'abc'"),
-        (f"A,1,-5,100,1,{T0},1", "venue_id must be an integer, got '-5'"),
-        (f"A,1,1, 100,1,{T0},1", "item_id must be an integer, got ' 100'"),
-        (f"A,1,1,1.5,1,{T0},1", "item_id must be an integer, got '1.5'"),
-        (f"A,1,1,100,1,{T0},", "line_no must be an integer, got ''"),
-        (f"A,1,1,{2**63},1,{T0},1", f"item_id must be in 1..{2**63 - 1}, got {2**63}"),
-        (f"A,0,1,100,1,{T0},1", f"user_id must be in 1..{2**63 - 1}, got 0"),
-        (f"A,1,1,100,0,{T0},1", "quantity must be in 1..999, got 0"),
-        (f"A,1,1,100,1000,{T0},1", "quantity must be in 1..999, got 1000"),
-        (f"A,1,1,100,1,{T0},10001", "line_no must be in 1..10000, got 10001"),
+        (f"A,abc,1,100,1,{T0},1", "user_id must be a positive integer, got 'abc'"),
+        (f"A,1,-5,100,1,{T0},1", "venue_id must be a positive integer, got '-5'"),
+        (f"A,-1,1,100,1,{T0},1", "user_id must be a positive integer, got '-1'"),
+        (f"A,1,1,-100,1,{T0},1", "item_id must be a positive integer, got '-100'"),
+        (f"A,1,1,100,-2,{T0},1", "quantity must be a positive integer, got '-2'"),
+        (f"A,1,1,100,1,{T0},-1", "line_no must be a positive integer, got '-1'"),
+        (f"A,1,1, 100,1,{T0},1", "item_id must be a positive integer, got ' 100'"),
+        (f"A,1,1,1.5,1,{T0},1", "item_id must be a positive integer, got '1.5'"),
+        (f"A,1,1,100,1,{T0},", "line_no must be a positive integer, got ''"),
+        (f"A,1,1,{2**63},1,{T0},1", f"item_id must be at most {2**63 - 1}, got {2**63}"),
+        (f"A,0,1,100,1,{T0},1", "user_id must be a positive integer, got 0"),
+        (f"A,1,1,100,0,{T0},1", "quantity must be a positive integer, got 0"),
+        (f"A,1,1,100,1000,{T0},1", "quantity must be at most 999, got 1000"),
+        (f"A,1,1,100,1,{T0},10001", "line_no must be at most 10000, got 10001"),
         (f",1,1,100,1,{T0},1", "order_id is empty"),
         (f"{'x' * 65},1,1,100,1,{T0},1", "order_id is longer than 64 characters"),
         ("A,1,1,100,1,2025-01-06T11:00:00,1", "placed_at needs a UTC offset or Z"),
@@ -208,7 +212,7 @@ def test_many_problems_are_all_kept_but_the_message_is_truncated() -> None:
     assert [line for line, _ in caught.value.problems] == list(range(2, 122))
     message = str(caught.value).splitlines()
     assert len(message) == 51
-    assert message[0] == "line 2: quantity must be in 1..999, got 0"
+    assert message[0] == "line 2: quantity must be a positive integer, got 0"
     assert message[-1] == "... and 70 more"
 
 
