@@ -263,7 +263,7 @@ def _cell(value: Any) -> Any:
 def fresh_database() -> str:
     from store import migrate
     from store.db import make_engine
-    from workers.services import drop_database, ensure_database
+    from store.server import drop_database, ensure_database
 
     url = SERVER.rsplit("/", 1)[0] + f"/larder_bench_{uuid.uuid4().hex[:6]}"
     drop_database(url)
@@ -283,7 +283,7 @@ def main() -> None:
     single, batched = events[: args.single], events[args.single :]
     db_url = fresh_database()
     prefix = f"bench{uuid.uuid4().hex[:6]}."
-    from workers.services import drop_database
+    from store.server import drop_database
 
     def start() -> Any:
         return workers(prefix, db_url, args.processes, args.threads)

@@ -345,7 +345,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--single", type=int, default=20_000, help="single-event messages")
     args = parser.parse_args()
-    from workers.services import drop_database
+    from store.server import drop_database
 
     db_url = fresh_database()
     prefix = f"bench{uuid.uuid4().hex[:6]}."

@@ -399,7 +399,7 @@ def _path(key: tuple[int, str, int]) -> str:
 def fresh_database() -> str:
     from store import migrate
     from store.db import make_engine
-    from workers.services import ensure_database
+    from store.server import ensure_database
 
     url = SERVER.rsplit("/", 1)[0] + f"/larder_bench_reads_{uuid.uuid4().hex[:6]}"
     ensure_database(url)
@@ -417,7 +417,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=1, help="larder serve --workers")
     args = parser.parse_args()
-    from workers.services import drop_database
+    from store.server import drop_database
 
     url = fresh_database()
     try:

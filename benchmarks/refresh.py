@@ -239,7 +239,7 @@ def main() -> None:
     db_url = args.db or fresh_database()
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     configure(db_url, prefix)
-    from workers.services import drop_database
+    from store.server import drop_database
 
     try:
         started = time.perf_counter()

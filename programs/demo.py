@@ -19,7 +19,8 @@ from workers.settings import get_settings
 def choose_services() -> None:
     """Point settings at what answers; one line per fallback taken. Must run before the
     broker module is imported, since settings are read once."""
-    from workers.services import postgres_answers, rabbitmq_answers, start_embedded_postgres
+    from store.server import postgres_answers
+    from workers.services import rabbitmq_answers, start_embedded_postgres
 
     settings = get_settings()
     if not postgres_answers(settings.database_url.get_secret_value()):
@@ -60,7 +61,7 @@ def run(users: int, venues: int, days: int) -> None:
 
 def say_where() -> None:
     """The demo's first lines: the database it writes (created if missing) and the broker."""
-    from workers.services import database_name, without_password
+    from store.server import database_name, without_password
 
     settings = get_settings()
     url = settings.database_url.get_secret_value()
@@ -79,7 +80,7 @@ def say_where() -> None:
 def migrate(url: str) -> None:
     from store import migrate as migrations
     from store.db import make_engine
-    from workers.services import database_name, ensure_database
+    from store.server import database_name, ensure_database
 
     created = ensure_database(url)
     engine = make_engine(url, 1)

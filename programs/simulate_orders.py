@@ -189,7 +189,7 @@ def own_database(configured_url: str, run: str, *, keep: bool = False) -> Iterat
     credentials) and drops it when the block ends, unless `keep`."""
     from store import migrate
     from store.db import make_engine
-    from workers.services import database_name, drop_database, ensure_database, with_database
+    from store.server import database_name, drop_database, ensure_database, with_database
 
     url = with_database(configured_url, own_database_name(database_name(configured_url), run))
     try:

@@ -48,7 +48,7 @@ def _require(name: str, answers: bool) -> None:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
-    from workers.services import postgres_answers
+    from store.server import postgres_answers
 
     _require("PostgreSQL", postgres_answers(SERVER_URL))
     return SERVER_URL
@@ -67,8 +67,8 @@ def database(postgres_server: str) -> Iterator[Any]:
     """The session's own database, migrated with the real migrations."""
     from store import migrate
     from store.db import make_engine
+    from store.server import drop_database, ensure_database
     from workers.broker import database as db
-    from workers.services import drop_database, ensure_database
 
     ensure_database(TEST_DB_URL)
     migrate.upgrade(make_engine(TEST_DB_URL, 1))

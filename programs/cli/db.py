@@ -19,7 +19,7 @@ def db_upgrade() -> None:
     """Create the database if needed and migrate it to the newest revision."""
     from store import migrate
     from store.db import make_engine
-    from workers.services import ensure_database
+    from store.server import ensure_database
 
     url = get_settings().database_url.get_secret_value()
     ensure_database(url)

@@ -199,7 +199,7 @@ def _simulate_with_own_fleet(
     import uuid
 
     from programs import simulate_orders as sim
-    from workers.services import without_password
+    from store.server import without_password
 
     run = uuid.uuid4().hex[:6]
     if database_url is not None:
@@ -250,7 +250,7 @@ def _run_beside_a_fleet(speed: float, options: list[str], run: str, database_url
 
 def _require_migrated_database(url: str) -> None:
     """Fail before a run starts, not after it, when the checks would have nowhere to write."""
-    from workers.services import schema_problem
+    from store.server import schema_problem
 
     reason = schema_problem(url, "order_problems")
     if reason is not None:

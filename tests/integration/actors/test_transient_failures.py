@@ -13,10 +13,10 @@ import psycopg
 import pytest
 from dramatiq.message import Message
 
+from store.server import database_name
 from tests.conftest import SERVER_URL, TEST_DB_URL, scalar, wait_for
 from tests.support.factories import venue
 from workers import queues
-from workers.services import database_name
 
 EVENTS = queues.name(queues.EVENTS)
 

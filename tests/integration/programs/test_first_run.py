@@ -20,11 +20,11 @@ import pika
 import psycopg
 import pytest
 
+from store.server import drop_database
 from tests.conftest import SERVER_URL, SESSION, wait_for
 from tests.integration.programs.test_procfile_worker import free_port, procfile
 from tests.support.paths import ROOT
 from workers import queues
-from workers.services import drop_database
 
 USERS = 150
 

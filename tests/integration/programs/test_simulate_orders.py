@@ -17,10 +17,10 @@ from click.testing import CliRunner
 from actors.order_checks import sweep_order_checks
 from programs import simulate_orders as sim
 from programs.cli import main
+from store.server import database_name, drop_database, schema_problem
 from synthetic.order_checks import RULES, SimulationConfig
 from tests.conftest import TEST_DB_URL, scalar
 from workers import clock, queues
-from workers.services import database_name, drop_database, schema_problem
 
 SPEED = 120.0  # a lifecycle of ~70 simulated minutes takes ~35 s
 

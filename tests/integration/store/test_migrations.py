@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from store import migrate
 from store.db import make_engine
-from workers.services import drop_database, ensure_database
+from store.server import drop_database, ensure_database
 
 
 def test_migrated_schema_matches_the_models(database: Any) -> None:

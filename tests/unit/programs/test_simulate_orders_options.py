@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from programs.cli import main
 from programs.simulate_orders import own_database_name
-from workers.services import without_password
+from store.server import without_password
 
 
 @pytest.mark.parametrize(
