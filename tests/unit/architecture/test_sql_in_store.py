@@ -35,6 +35,13 @@ def _offences(path: Path) -> list[str]:
     return found
 
 
+def _called(node: ast.AST) -> str | None:
+    """The attribute a call calls (`conn.execute(...)` -> "execute"), else None."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return None
+
+
 def test_no_sql_above_the_store() -> None:
     offences = [
         offence
