@@ -21,25 +21,17 @@ SQL = re.compile(
 
 def _offences(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    found = []
-    for node in ast.walk(tree):
-        call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-        if call and node.func.attr in DATABASE_CALLS:  # type: ignore[attr-defined]
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno} calls .{node.func.attr}()")
-        if (
-            isinstance(node, ast.Constant)
-            and isinstance(node.value, str)
-            and SQL.search(node.value)
-        ):
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno} holds SQL")
-    return found
+    return [f"{path.relative_to(ROOT)}:{o}" for node in ast.walk(tree) for o in _offence(node)]
 
 
-def _called(node: ast.AST) -> str | None:
-    """The attribute a call calls (`conn.execute(...)` -> "execute"), else None."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        return node.func.attr
-    return None
+def _offence(node: ast.AST) -> list[str]:
+    """What a node does that only store/ may: call a database method, hold SQL."""
+    line = getattr(node, "lineno", 0)
+    call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    if call and node.func.attr in DATABASE_CALLS:  # type: ignore[attr-defined]
+        return [f"{line} calls .{node.func.attr}()"]  # type: ignore[attr-defined]
+    text = node.value if isinstance(node, ast.Constant) else None
+    return [f"{line} holds SQL"] if isinstance(text, str) and SQL.search(text) else []
 
 
 def test_no_sql_above_the_store() -> None:
