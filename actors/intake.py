@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ from domain import intake as plan
 from schemas import Event, InvalidMessage, parse_intake
 from store import intake as store
 from store.combiner import Combiner
-from workers import queues
+from workers import metrics, queues
 from workers.broker import database
 
 
@@ -31,4 +32,8 @@ _writes: Combiner[Event] = Combiner(write)
 )
 def ingest(message: dict[str, Any]) -> None:
     """Apply one intake message; duplicates and stale versions change nothing."""
-    _writes.submit(parse_intake(message))
+    events = parse_intake(message)
+    _writes.submit(events)
+    queue = ingest.queue_name
+    for kind, count in Counter(event.type for event in events).items():
+        metrics.EVENTS_INGESTED.labels(queue, kind).inc(count)

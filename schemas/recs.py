@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.base import Id, SchemaVersion, StrictModel
 
@@ -21,6 +21,8 @@ class RefreshLists(StrictModel):
     user_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_USERS_PER_JOB)]
     run_id: Id | None = None
     chunk: Annotated[int, Field(ge=0)] | None = None
+    # the oldest change mark of these users (event-driven jobs): the recompute lag's start
+    changed_at: AwareDatetime | None = None
 
 
 class RecommendationList(BaseModel):

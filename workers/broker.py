@@ -99,7 +99,9 @@ def middleware(
     if settings.prometheus:
         from dramatiq.middleware.prometheus import Prometheus
 
-        stack.insert(0, Prometheus())
+        from workers.queue_wait import QueueWait
+
+        stack[:0] = [Prometheus(), QueueWait()]
     return stack
 
 

@@ -23,7 +23,7 @@ from schemas.base import InvalidMessage, parse
 from schemas.recs import RefreshLists
 from store import recs
 from store.recs import registry, runs
-from workers import queues
+from workers import metrics, queues
 from workers.broker import database
 from workers.scheduling import periodic
 
@@ -98,6 +98,18 @@ def refresh_lists(job: dict[str, Any]) -> None:
             runs.finish_chunk(uow.connection, parsed.run_id, parsed.chunk)
     if failed:
         REFRESH_FAILURES.inc(len(failed))
+    _observe(lists, done, parsed.changed_at)
+
+
+def _observe(lists: UserLists, users: Sequence[int], changed_at: datetime | None) -> None:
+    """The written lists' freshness per surface (the registry's: one label each) and, for an
+    event-driven job, the recompute lag from its oldest change mark."""
+    now = datetime.now(UTC)
+    ages = [(now - lists.inputs_at[u]).total_seconds() for u in users if u in lists.inputs_at]
+    for surface in {batch.surface for batch in lists.batches}:
+        metrics.observe_many(metrics.LIST_FRESHNESS.labels(surface), ages)
+    if changed_at is not None:
+        metrics.RECOMPUTE_LAG.observe(max(0.0, (now - changed_at).total_seconds()))
 
 
 NO_MODEL_RETRY = timedelta(minutes=1)  # the scheduler trains a first model once orders arrive
@@ -178,8 +190,8 @@ def sweep_changed_users(limit: int = 5000, chunk: int = 100) -> int:
     with database.unit_of_work() as uow:
         if recs.active_version(uow.connection, KIND) is None:
             return 0  # nothing to compute with yet: the marks wait for the first model
-        users = recs.claim_changed_users(uow.connection, limit)
-        enqueue_refresh(users, chunk)
+        users, oldest = recs.claim_changed_users(uow.connection, limit)
+        enqueue_refresh(users, chunk, changed_at=oldest)
     return len(users)
 
 
@@ -209,10 +221,16 @@ def refresh_missing_lists(limit: int = 1_000_000) -> int:
     return len(users)
 
 
-def enqueue_refresh(user_ids: Sequence[int], chunk: int = 500) -> int:
-    """Send untracked `refresh_lists` jobs of at most `chunk` users; returns how many jobs."""
+def enqueue_refresh(
+    user_ids: Sequence[int], chunk: int = 500, changed_at: datetime | None = None
+) -> int:
+    """Send untracked `refresh_lists` jobs of at most `chunk` users (`changed_at`: their oldest
+    change mark, for the recompute lag); returns how many jobs."""
     for start in range(0, len(user_ids), chunk):
-        refresh_lists.send(_job(user_ids[start : start + chunk]))
+        job = _job(user_ids[start : start + chunk])
+        if changed_at is not None:
+            job["changed_at"] = changed_at.isoformat()
+        refresh_lists.send(job)
     return -(-len(user_ids) // chunk)
 
 

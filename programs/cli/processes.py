@@ -1,5 +1,5 @@
-"""The processes the Procfile runs, and the demo: `larder serve`, `larder scheduler`,
-`larder demo`."""
+"""The processes the Procfile runs, and the demo: `larder worker`, `larder serve`,
+`larder scheduler`, `larder demo`."""
 
 from __future__ import annotations
 
@@ -75,16 +75,18 @@ def _interval(override: str) -> tuple[str, float]:
 
 def _serve_scheduler_metrics(port: int) -> None:
     """This process's own registry (never the workers' multiprocess directory: the worker
-    empties it at start), plus open problems counted in Postgres at scrape time."""
+    empties it at start), plus the fleet's gauges counted at scrape time (queues, dead
+    letters, refreshes waiting, runs, models, open problems: workers/fleet_metrics.py)."""
     import os
 
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)  # before prometheus_client is imported
     from prometheus_client import REGISTRY, start_http_server
 
-    from workers.broker import database
-    from workers.order_checks_metrics import OpenProblems
+    from workers.broker import database, settings
+    from workers.fleet_metrics import fleet_collector
 
-    REGISTRY.register(OpenProblems(database))
+    url = settings.rabbitmq_url.get_secret_value()
+    REGISTRY.register(fleet_collector(database, url, settings.queue_prefix))
     start_http_server(port)
 
 
@@ -119,6 +121,8 @@ def serve(host: str, port: int, processes: int, access_log: bool) -> None:
 
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_format)
+    if processes > 1:  # their /metrics must add up every process's counters
+        _fresh_metrics_dir("web")
     uvicorn.run(
         "programs.http.app:app_from_settings",
         factory=True,
@@ -131,3 +135,45 @@ def serve(host: str, port: int, processes: int, access_log: bool) -> None:
         log_level=settings.log_level.lower(),
         log_config=None,  # the app configures logging (workers.logs), as the workers do
     )
+
+
+@click.command()
+@click.argument("pool_name", metavar="POOL", default="all")
+def worker(pool_name: str) -> None:
+    """Run a worker pool (workers/pools.py): intake, refresh, batch, maintenance, or all (every
+    queue). WORKER_PROCESSES, WORKER_THREADS, WORKER_QUEUES and WORKER_SHUTDOWN_TIMEOUT_S
+    override the pool's defaults; its Prometheus metrics are served on dramatiq_prom_port
+    (default: the pool's port), multiprocess-safe via PROMETHEUS_MULTIPROC_DIR, emptied here."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from workers.pools import dramatiq_argv, pool
+
+    try:
+        chosen = pool(pool_name)
+    except KeyError as error:
+        raise click.BadParameter(str(error.args[0]), param_hint="POOL") from None
+    env = os.environ
+    env["dramatiq_prom_db"] = _fresh_metrics_dir(pool_name)
+    env["LARDER_PROMETHEUS"] = "true"
+    env.setdefault("dramatiq_prom_port", str(chosen.metrics_port))
+    env.setdefault("LARDER_TIME_LIMIT_MS", str(chosen.time_limit_s * 1000))
+    dramatiq = str(Path(sys.executable).with_name("dramatiq"))
+    argv = dramatiq_argv(chosen, dict(env), get_settings().queue_prefix, dramatiq)
+    os.execv(argv[0], argv)
+
+
+def _fresh_metrics_dir(name: str) -> str:
+    """PROMETHEUS_MULTIPROC_DIR (default /tmp/larder-prometheus-NAME), emptied: the files of a
+    previous run would add their counts to this one's. Set before any process imports
+    prometheus_client; returns it."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    path = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or f"/tmp/larder-prometheus-{name}")
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return str(path)

@@ -4,6 +4,7 @@ at read time against a per-process snapshot of the catalog (store/availability.p
     GET /v1/users/{user_id}/recommendations/{surface}?context=&limit=   discovery | category | items
     GET /v1/users/{user_id}/cart?items=1&items=2&limit=                 cart complements
     GET /healthz                                                        liveness (no database)
+    GET /readyz, /metrics                                               readiness, Prometheus
     GET /docs, /openapi.json                                            interactive docs, spec
 
 Filters: `discovery` and `category` lists (venue ids) drop venues that are inactive or closed
@@ -43,6 +44,7 @@ from pydantic import Field
 from domain.recs.surfaces import STORED
 from domain.recs.surfaces.base import Surface
 from programs.http.inbox import inbox_router
+from programs.http.observability import add_observability
 from schemas.recs import RecommendationList
 from store import recs
 from store.db import SESSION_OPTIONS, Database
@@ -104,10 +106,11 @@ def create_app(
     clock: Callable[[], datetime] = utc_now,
     availability: AvailabilityCache | None = None,
     max_age: timedelta = recs.DEFAULT_MAX_AGE,
+    readiness: Callable[[], dict[str, Any]] | None = None,
 ) -> FastAPI:
     """The API on `database`. `clock` (aware datetimes) decides what is open now;
     `availability` defaults to a cache on `database` refreshed every 10 s; user lists older
-    than `max_age` are served as the fallback."""
+    than `max_age` are served as the fallback; `readiness` answers /readyz (workers.health)."""
     catalog = availability or cache_for(database)
 
     @asynccontextmanager
@@ -126,6 +129,7 @@ def create_app(
         redoc_url=None,
     )
     add_docs(app)
+    add_observability(app, readiness)
 
     @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(sqlalchemy.exc.OperationalError)
@@ -318,4 +322,12 @@ def app_from_settings() -> FastAPI:
     sys.setswitchinterval(GIL_SWITCH_S)
     options = f"{SESSION_OPTIONS} -c statement_timeout={SERVE_STATEMENT_TIMEOUT_MS}"
     url = settings.database_url.get_secret_value()
-    return create_app(Database(url, settings.db_pool_size, options))
+    database = Database(url, settings.db_pool_size, options)
+    rabbitmq_url = settings.rabbitmq_url.get_secret_value()
+
+    def readiness() -> dict[str, Any]:
+        from workers import health
+
+        return health.as_json(health.check(database, rabbitmq_url))
+
+    return create_app(database, readiness=readiness)

@@ -205,12 +205,14 @@ def read_cart(
     )
 
 
-def claim_changed_users(connection: psycopg.Connection[Any], limit: int) -> list[int]:
+def claim_changed_users(
+    connection: psycopg.Connection[Any], limit: int
+) -> tuple[list[int], datetime | None]:
     """Claim (delete) up to `limit` change marks, any number of claimers at once (SKIP LOCKED);
-    returns the distinct users, sorted (a burst of changes: one refresh). Call in the
-    transaction that enqueues their refreshes."""
-    cursor = connection.execute(queries.CLAIM_USER_CHANGES, {"limit": limit})
-    return sorted({row[0] for row in cursor})
+    returns the distinct users, sorted (a burst of changes: one refresh), and the oldest mark's
+    time (None without marks). Call in the transaction that enqueues their refreshes."""
+    rows = connection.execute(queries.CLAIM_USER_CHANGES, {"limit": limit}).fetchall()
+    return sorted({row[0] for row in rows}), min((row[1] for row in rows), default=None)
 
 
 def analyze(connection: psycopg.Connection[Any]) -> None:

@@ -49,7 +49,7 @@ CLAIM_USER_CHANGES = """
         SELECT id FROM user_changes WHERE due_at <= now() ORDER BY id LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING user_id
+    RETURNING user_id, due_at
 """
 
 # A refresh that could not compute some users' lists (a bug, no model yet) marks them due later.
