@@ -3,7 +3,6 @@ and the retry policy (only transient failures are retried)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -101,7 +100,7 @@ class DeadLetters(dramatiq.Middleware):
         body = dict(message.asdict())
         body["options"] = {k: v for k, v in body["options"].items() if k != "traceback"}
         rejection = {
-            "fingerprint": f"message:{message.queue_name}:{message.message_id}",
+            "fingerprint": dead_letters.message_fingerprint(message.queue_name, message.message_id),
             "message_id": message.message_id,
             "queue_name": message.queue_name,
             "actor_name": message.actor_name,
@@ -114,7 +113,7 @@ class DeadLetters(dramatiq.Middleware):
         """For bodies that never became a message. Raises if Postgres cannot take it, so the
         caller leaves the delivery unacked and RabbitMQ redelivers it later."""
         rejection = {
-            "fingerprint": "raw:" + hashlib.sha256(queue_name.encode() + b"\0" + body).hexdigest(),
+            "fingerprint": dead_letters.raw_fingerprint(queue_name, body),
             "message_id": None,
             "queue_name": queue_name,
             "actor_name": None,

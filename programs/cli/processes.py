@@ -115,14 +115,16 @@ def demo(users: int, venues: int, days: int) -> None:
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 def serve(host: str, port: int, processes: int, access_log: bool) -> None:
     """Serve the HTTP read API (OpenAPI at /docs)."""
+    import os
+
     import uvicorn
 
     from workers import logs
 
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_format)
-    if processes > 1:  # their /metrics must add up every process's counters
-        _fresh_metrics_dir("web")
+    if processes > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _fresh_metrics_dir("web")  # /metrics adds up every process's counters
     uvicorn.run(
         "programs.http.app:app_from_settings",
         factory=True,

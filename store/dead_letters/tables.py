@@ -7,6 +7,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
+    Integer,
     Table,
     Text,
     func,
@@ -25,6 +26,10 @@ rejected_messages = Table(
     Column("reason", Text, nullable=False),
     Column("raw_body", Text, nullable=False),
     Column("rejected_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # `larder dlq replay`: how often, and when last (cleared when it is dead-lettered again)
+    Column("replays", Integer, nullable=False, server_default="0"),
+    Column("replayed_at", DateTime(timezone=True)),
+    Column("purged_at", DateTime(timezone=True)),  # `larder dlq purge`
     Index(None, "rejected_at"),
 )
 
