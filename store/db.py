@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from opentelemetry import trace
 from sqlalchemy import Engine, create_engine
+
+_tracer = trace.get_tracer("larder.store")  # a no-op unless tracing is on (workers/tracing.py)
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -85,15 +88,16 @@ class Database:
 
         `single_statement=True` is for work that is one SQL statement, which Postgres already
         runs atomically: it skips the BEGIN/COMMIT round trips."""
-        with self._connection() as connection:
-            uow = UnitOfWork(connection)
-            if single_statement:
-                yield uow
-            else:
-                with connection.transaction():
+        with _tracer.start_as_current_span("transaction"):
+            with self._connection() as connection:
+                uow = UnitOfWork(connection)
+                if single_statement:
                     yield uow
-        for hook in uow._after_commit:
-            hook()
+                else:
+                    with connection.transaction():
+                        yield uow
+            for hook in uow._after_commit:  # the connection is back in the pool; the span
+                hook()  # still open: a follow-up's publish shows inside its transaction
 
     def delete_in_chunks(self, statement: str, params: dict[str, Any], chunk: int) -> int:
         """Run a DELETE of at most `chunk` rows (it takes `%(chunk)s`) in short transactions

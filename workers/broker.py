@@ -19,7 +19,7 @@ from dramatiq.message import Message
 from dramatiq.middleware import Middleware, Retries, TimeLimit
 
 from store.db import Database
-from workers import logs
+from workers import logs, tracing
 from workers.middleware import DatabaseLifecycle, DeadLetters, LogContext, retry_policy
 from workers.settings import Settings, get_settings
 
@@ -85,7 +85,10 @@ def middleware(
     settings: Settings, database: Database, dead_letters: DeadLetters
 ) -> list[Middleware]:
     # Only what larder uses: every middleware hook runs for every message.
+    from workers.tracing import Tracing
+
     stack: list[Middleware] = [
+        Tracing(),
         LogContext(),
         TimeLimit(time_limit=settings.time_limit_ms),
         Retries(
@@ -137,5 +140,6 @@ def build(settings: Settings) -> tuple[dramatiq.Broker, Database]:
 settings = get_settings()
 logs.configure(settings.log_level, settings.log_format)
 init_sentry(settings)
+tracing.configure("larder")
 broker, database = build(settings)
 dramatiq.set_broker(broker)

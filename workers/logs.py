@@ -1,4 +1,5 @@
-"""Structured JSON logs carrying the current message's id, actor and queue."""
+"""Structured JSON logs carrying the current message's id, actor and queue, and the current
+trace and span ids (workers/tracing.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 
 from dramatiq.errors import ActorNotFound
 
+from workers.tracing import current_ids
+
 message_context: ContextVar[dict[str, str] | None] = ContextVar("message_context", default=None)
 
 
@@ -22,6 +25,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
             **(message_context.get() or {}),
+            **current_ids(),
         }
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

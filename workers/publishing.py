@@ -135,11 +135,22 @@ def _message(target: tuple[str, str] | None, events: list[dict[str, Any]]) -> Me
 
 
 def publish(
-    broker: dramatiq.Broker, events: Iterable[dict[str, Any]], size: int = MAX_BATCH
+    broker: dramatiq.Broker,
+    events: Iterable[dict[str, Any]],
+    size: int = MAX_BATCH,
+    give_up_s: float = 120.0,
 ) -> PublishReport:
+    """Send every event, each message confirmed before the next; across a RabbitMQ restart it
+    resumes from the first unconfirmed message, and after `give_up_s` without RabbitMQ it
+    raises PublishInterrupted, saying what was confirmed (workers/confirmed.py)."""
+    from workers.confirmed import RETRYABLE, PublishInterrupted, enqueue_confirmed
+
     report = PublishReport()
     for message in batches(events, size):
-        broker.enqueue(message)
+        try:
+            enqueue_confirmed(broker, message, give_up_s)
+        except RETRYABLE as error:
+            raise PublishInterrupted(report, error, give_up_s) from error
         body = message.args[0]
         sent = body["events"] if body["type"] == "batch" else [body]
         report.messages += 1

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     min_backoff_ms: int = Field(500, ge=10)
     max_backoff_ms: int = Field(60_000, ge=100, le=5 * 60 * 1000)
     max_retries_unexpected: int = Field(5, ge=0)
+    # `larder intake publish`, `larder simulate world`: how long to wait for RabbitMQ to confirm
+    publish_retry_s: float = Field(120.0, ge=0)
     # Order-problem checks: the rules file (TOML or JSON; built-in defaults when unset) and the
     # clock they judge by. A speed other than 1 runs a scaled clock (simulations only, see
     # workers/clock.py): now = epoch + (real now - epoch) x speed, the same in every process.

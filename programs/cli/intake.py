@@ -30,8 +30,12 @@ def publish(file: Path, batch_size: int) -> None:
     except BadFile as error:
         raise click.ClickException(f"{file}: nothing published\n{error}") from None
     from workers.broker import broker
+    from workers.confirmed import PublishInterrupted
 
-    report = send(broker, events, batch_size)
+    try:
+        report = send(broker, events, batch_size, give_up_s=get_settings().publish_retry_s)
+    except PublishInterrupted as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"published {sent(report.events, report.messages)}: {report.by_type}")
 
 

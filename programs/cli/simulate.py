@@ -86,9 +86,13 @@ def seed(
         click.echo(f"wrote {plural(count, 'event')} to {out}")
         return
     from workers.broker import broker
+    from workers.confirmed import PublishInterrupted
     from workers.publishing import publish as send
 
-    report = send(broker, generate(config))
+    try:
+        report = send(broker, generate(config), give_up_s=get_settings().publish_retry_s)
+    except PublishInterrupted as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"published {sent(report.events, report.messages)}: {report.by_type}")
 
 

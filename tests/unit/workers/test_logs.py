@@ -100,3 +100,28 @@ def test_a_real_failure_still_logs_an_error_with_its_traceback(
     # Then the failure is an ERROR with its traceback, as before
     err = text_logs()
     assert " ERROR " in err and "Traceback" in err and "RuntimeError: a bug" in err
+
+
+def test_json_lines_carry_the_current_trace_and_span_ids() -> None:
+    # Given a span from a propagated trace context (as an actor continues its publisher's)
+    import json
+    import logging
+
+    from opentelemetry import context, propagate, trace
+
+    from workers.logs import JsonFormatter
+
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    token = context.attach(propagate.extract({"traceparent": parent}))
+    try:
+        record = logging.LogRecord("larder.test", logging.INFO, __file__, 1, "inside", (), None)
+        # When a line is formatted inside it
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        context.detach(token)
+    outside = json.loads(JsonFormatter().format(record))
+    # Then it carries the trace id; outside any trace it carries none
+    assert line["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+    assert line["span_id"] == "b7ad6b7169203331"
+    assert "trace_id" not in outside
+    assert trace.get_current_span().get_span_context().is_valid is False
