@@ -79,7 +79,7 @@ class Tracing(dramatiq.Middleware):
     def __init__(self) -> None:
         self._local = threading.local()
 
-    def _open(self) -> dict[str, Any]:
+    def _open(self) -> dict[tuple[str, str], Any]:
         found = getattr(self._local, "open", None)
         if found is None:
             found = self._local.open = {}
