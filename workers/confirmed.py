@@ -55,3 +55,9 @@ def enqueue_confirmed(
             log.warning("RabbitMQ did not confirm a message (%s); sending it again", error)
             sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def quiet_reconnects() -> None:
+    """For a publishing command: pika logs each failed reconnect at ERROR with a traceback;
+    `enqueue_confirmed` already says, in one line, that it sends the message again."""
+    logging.getLogger("pika").setLevel(logging.CRITICAL)

@@ -30,8 +30,9 @@ def publish(file: Path, batch_size: int) -> None:
     except BadFile as error:
         raise click.ClickException(f"{file}: nothing published\n{error}") from None
     from workers.broker import broker
-    from workers.confirmed import PublishInterrupted
+    from workers.confirmed import PublishInterrupted, quiet_reconnects
 
+    quiet_reconnects()
     try:
         report = send(broker, events, batch_size, give_up_s=get_settings().publish_retry_s)
     except PublishInterrupted as error:

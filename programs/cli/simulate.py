@@ -86,9 +86,10 @@ def seed(
         click.echo(f"wrote {plural(count, 'event')} to {out}")
         return
     from workers.broker import broker
-    from workers.confirmed import PublishInterrupted
+    from workers.confirmed import PublishInterrupted, quiet_reconnects
     from workers.publishing import publish as send
 
+    quiet_reconnects()
     try:
         report = send(broker, generate(config), give_up_s=get_settings().publish_retry_s)
     except PublishInterrupted as error:
