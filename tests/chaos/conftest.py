@@ -32,6 +32,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.chaos)
+            item.add_marker(pytest.mark.timeout(600))  # restarts and outages take minutes
 
 
 @pytest.fixture(scope="session")
