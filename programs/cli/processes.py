@@ -35,7 +35,11 @@ def scheduler(
     order checks whose time has come, stale lists, retraining, pruning). Several schedulers
     may run: each duty fires once per period across them."""
     import logging
+    import os
 
+    # this process's own registry, never a multiprocess one: a PROMETHEUS_MULTIPROC_DIR left in
+    # the environment (the workers') must not be read, or required to exist, here
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     import actors
     from store.scheduling import Leases
     from workers import scheduling
@@ -77,9 +81,6 @@ def _serve_scheduler_metrics(port: int) -> None:
     """This process's own registry (never the workers' multiprocess directory: the worker
     empties it at start), plus the fleet's gauges counted at scrape time (queues, dead
     letters, refreshes waiting, runs, models, open problems: workers/fleet_metrics.py)."""
-    import os
-
-    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)  # before prometheus_client is imported
     from prometheus_client import REGISTRY, start_http_server
 
     from workers.broker import database, settings

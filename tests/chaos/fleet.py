@@ -71,17 +71,11 @@ class Fleet:
 
     def start(self, name: str, *command: str, **env: str) -> Process:
         log = self.scratch / f"{name}-{len(self.processes)}.log"
-        extra = {
-            "PROMETHEUS_MULTIPROC_DIR": str(self.scratch / f"prom-{name}-{len(self.processes)}"),
-            "dramatiq_prom_host": "127.0.0.1",
-            "dramatiq_prom_port": str(free_port()),
-            **env,
-        }
         with log.open("ab") as handle:
             popen = subprocess.Popen(
                 list(command),
                 cwd=ROOT,
-                env=self.env(**extra),
+                env=self.env(**env),
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -91,8 +85,13 @@ class Fleet:
         return process
 
     def worker(self, pool: str, **env: str) -> Process:
-        """`larder worker POOL`, the Procfile's pool line."""
-        return self.start(pool, "larder", "worker", pool, **env)
+        """`larder worker POOL`, the Procfile's pool line (metrics on a free port)."""
+        metrics = {
+            "PROMETHEUS_MULTIPROC_DIR": str(self.scratch / f"prom-{pool}-{len(self.processes)}"),
+            "dramatiq_prom_host": "127.0.0.1",
+            "dramatiq_prom_port": str(free_port()),
+        }
+        return self.start(pool, "larder", "worker", pool, **{**metrics, **env})
 
     def scheduler(self, *options: str, **env: str) -> Process:
         return self.start("scheduler", "larder", "scheduler", *options, **env)

@@ -94,7 +94,7 @@ def test_a_publisher_that_gives_up_says_how_far_it_got_and_a_rerun_lands_the_res
     # When RabbitMQ goes away for longer than that
     assert running.poll() is None, "the publisher finished before the outage"
     rabbitmq.stop()
-    out, err = running.communicate(timeout=120)
+    _out, err = running.communicate(timeout=120)
     rabbitmq.start()
     # Then it ended with one line saying what was confirmed and that re-running is safe
     assert running.returncode == 1

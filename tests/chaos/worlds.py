@@ -18,6 +18,7 @@ from synthetic.world import WorldConfig, generate
 class EventFile:
     path: Path
     events: list[dict[str, Any]]
+    delivered_at: list[datetime] | None = None  # lifecycles: when each reaches the broker
 
     @property
     def count(self) -> int:
@@ -30,9 +31,11 @@ class EventFile:
         return Counter(e["type"] for e in self.events)
 
 
-def write(path: Path, events: list[dict[str, Any]]) -> EventFile:
+def write(
+    path: Path, events: list[dict[str, Any]], delivered_at: list[datetime] | None = None
+) -> EventFile:
     path.write_text("".join(json.dumps(e) + "\n" for e in events))
-    return EventFile(path, events)
+    return EventFile(path, events, delivered_at)
 
 
 def world(path: Path, users: int = 600, seed: int = 3, days: int = 14) -> EventFile:
@@ -54,4 +57,5 @@ def lifecycles(path: Path, orders: int = 400, seed: int = 5, clean: bool = True)
     )
     start = datetime.now(UTC) - timedelta(hours=2)
     simulation = simulate(config, start)
-    return write(path, [d.event for d in simulation.deliveries])
+    deliveries = simulation.deliveries
+    return write(path, [d.event for d in deliveries], [d.at for d in deliveries])
