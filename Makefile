@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo services browser lint unit test bench clean
+.PHONY: install demo services browser tools lint unit test chaos bench bench-short k8s-rules clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ services:
 browser:  # Chromium for the browser tests (CI installs it; elsewhere they skip loudly without it)
 	bash infra/browser.sh $(if $(filter true,$(CI)),--install,)
 
+tools:  # promtool, kubectl kustomize: the infra validators (CI installs them; elsewhere tests skip loudly)
+	bash infra/tools.sh $(if $(filter true,$(CI)),--install,)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -33,10 +36,19 @@ unit: install  # no services, seconds
 	$(BIN)/pytest tests/unit
 
 test: install services lint
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not chaos"
+
+chaos: install  # fault tests on private RabbitMQ and Postgres instances; report in .larder/chaos-report.json
+	$(BIN)/pytest -m chaos tests/chaos --durations=0
 
 bench: install services
 	$(BIN)/python -m benchmarks.intake
+
+bench-short: install services  # a few minutes: each ratio beside the README's figure (a report, never a gate)
+	$(BIN)/python -m benchmarks.short
+
+k8s-rules:  # the PrometheusRule from infra/prometheus/alerts.yml
+	$(BIN)/python infra/k8s/prometheusrule.py
 
 clean:
 	rm -rf $(VENV) .larder .pytest_cache .mypy_cache .ruff_cache

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.base import Id, SchemaVersion, StrictModel
+from schemas.base import Id, SchemaVersion, StrictModel, Timestamp
 
 MAX_USERS_PER_JOB = 1000
 
@@ -22,7 +22,7 @@ class RefreshLists(StrictModel):
     run_id: Id | None = None
     chunk: Annotated[int, Field(ge=0)] | None = None
     # the oldest change mark of these users (event-driven jobs): the recompute lag's start
-    changed_at: AwareDatetime | None = None
+    changed_at: Timestamp | None = None
 
 
 class RecommendationList(BaseModel):

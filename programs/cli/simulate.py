@@ -57,6 +57,7 @@ def simulate() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the events as JSONL instead of publishing them.",
 )
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 1000))
 def seed(
     cities: int,
     venues: int,
@@ -66,6 +67,7 @@ def seed(
     seed_: int,
     end: datetime | None,
     out: Path | None,
+    batch_size: int,
 ) -> None:
     """Generate a deterministic synthetic world (the same seed and end give the same events)
     whose history runs over the DAYS before END, and publish it through intake."""
@@ -91,7 +93,9 @@ def seed(
 
     quiet_reconnects()
     try:
-        report = send(broker, generate(config), give_up_s=get_settings().publish_retry_s)
+        report = send(
+            broker, generate(config), batch_size, give_up_s=get_settings().publish_retry_s
+        )
     except PublishInterrupted as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"published {sent(report.events, report.messages)}: {report.by_type}")

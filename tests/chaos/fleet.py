@@ -31,8 +31,17 @@ class Process:
         return self.popen.poll() is None
 
     def signal(self, number: int) -> None:
+        """To every process of its group (SIGKILL: a node or pod lost at once)."""
         if self.alive():
             os.killpg(self.popen.pid, number)
+
+    def terminate(self) -> None:
+        """SIGTERM to the main process only, as Kubernetes and Docker send it to a container's
+        PID 1 (`larder worker` execs dramatiq's main process, which forwards it once to its
+        worker processes; a second SIGTERM to a worker process, as a signal to the whole group
+        would add, makes Dramatiq kill it at once)."""
+        if self.alive():
+            os.kill(self.popen.pid, signal.SIGTERM)
 
     def wait(self, timeout_s: float) -> float:
         """Seconds until it exited (raises TimeoutExpired past `timeout_s`)."""
@@ -112,7 +121,7 @@ class Fleet:
 
     def stop_all(self) -> None:
         for process in self.processes:
-            process.signal(signal.SIGTERM)
+            process.terminate()
         for process in self.processes:
             try:
                 process.wait(60)

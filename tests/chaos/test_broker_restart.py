@@ -65,7 +65,8 @@ def test_simulate_world_resumes_across_a_restart(
     _, rabbitmq = private
     # Given `larder simulate world` publishing a world while a worker consumes it
     fleet.worker("intake")
-    command = ["larder", "simulate", "world", "--users", "6000", "--venues", "80", "--days", "10"]
+    command = ["larder", "simulate", "world", "--users", "3000", "--venues", "60", "--days", "10"]
+    command += ["--batch-size", "20"]  # thousands of confirmed messages: seconds of publishing
     running = publisher(fleet, *command)
     url = fleet.database_url
     wait_for(lambda: applied_intake(url) > 0, 60, "the first events applied")

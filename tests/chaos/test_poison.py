@@ -5,7 +5,6 @@ the same worker: a figure of the report, not a timed assertion)."""
 from __future__ import annotations
 
 import json
-import signal
 import time
 import uuid
 from pathlib import Path
@@ -63,7 +62,7 @@ def drain(fleet: Fleet, target: int) -> float:
     started = time.monotonic()
     wait_for(lambda: applied_intake(fleet.database_url) >= target, 240, f"{target} applied", 0.05)
     elapsed = time.monotonic() - started
-    worker.signal(signal.SIGTERM)
+    worker.terminate()
     worker.wait(60)
     return elapsed
 
@@ -82,7 +81,8 @@ def test_poison_is_dead_lettered_and_the_rest_flows(
     send(rabbitmq.url, clean)
     clean_s = drain(fleet, clean_events)
     # And the other half with a poison message after every 4 good ones (4 kinds)
-    bodies, reasons = [], []
+    bodies: list[bytes] = []
+    reasons: list[str] = []
     for n, body in enumerate(mixed):
         bodies.append(body)
         if n % 4 == 3:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +129,7 @@ def _seed_and_train(fleet: Fleet, scratch: Path, users: int) -> worlds.EventFile
     published(fleet.run("larder", "intake", "publish", str(events.path)))
     intake = fleet.worker("intake")
     wait_for(lambda: applied_intake(fleet.database_url) == events.count, 180, "world applied")
-    intake.signal(signal.SIGTERM)
+    intake.terminate()
     intake.wait(60)
     trained = fleet.run("larder", "recs", "train")
     assert trained.returncode == 0, trained.stdout + trained.stderr
@@ -181,20 +180,21 @@ def test_sigkill_mid_batch_refresh(fleet: Fleet, scratch: Path, figures: Any) ->
 def test_sigterm_finishes_in_flight_work_within_the_grace_period(
     fleet: Fleet, scratch: Path, figures: Any
 ) -> None:
-    # Given an intake burst in progress
+    # Given an intake burst in progress: ~20k events in messages of 2 (seconds of work)
     events = worlds.world(scratch / "world.jsonl", users=900)
     confirmed = published(
-        fleet.run("larder", "intake", "publish", str(events.path), "--batch-size", "50")
+        fleet.run("larder", "intake", "publish", str(events.path), "--batch-size", "2")
     )
     worker = fleet.worker("intake")
     wait_for(lambda: applied_intake(fleet.database_url) >= events.count // 4, 120, "a quarter")
     # When it gets SIGTERM (what Kubernetes sends at a rollout)
-    stopped_at = time.monotonic()
-    worker.signal(signal.SIGTERM)
+    worker.terminate()
     exited_s = worker.wait(POOLS["intake"].grace_s)
-    # Then it exits within the pool's shutdown timeout, having failed nothing in flight
+    # Then it exits within the pool's shutdown timeout, having finished what it had in flight
+    # (no worker process killed, no traceback)
     assert exited_s <= POOLS["intake"].shutdown_timeout_s
     assert "Traceback" not in worker.output()
+    assert "Killing worker process" not in worker.output()
     at_stop = applied_intake(fleet.database_url)
     # And a new worker applies the rest: nothing was lost, nothing applied twice
     fleet.worker("intake")
@@ -206,5 +206,4 @@ def test_sigterm_finishes_in_flight_work_within_the_grace_period(
         applied=applied_intake(fleet.database_url),
         exit_s=round(exited_s, 2),
         applied_at_stop=at_stop,
-        stop_to_exit_s=round(time.monotonic() - stopped_at, 2),
     )

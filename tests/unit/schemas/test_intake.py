@@ -71,3 +71,16 @@ def test_committed_json_schemas_are_up_to_date() -> None:
     # Given the committed files under schemas/json / When compared with the models
     # Then none is stale (run `larder schemas export` after changing a model)
     assert stale() == []
+
+
+def test_a_refresh_job_carries_its_oldest_change_mark_as_iso_8601() -> None:
+    # Given a job as the change sweep sends it (JSON: the mark as an ISO-8601 string)
+    from schemas.base import parse
+    from schemas.recs import RefreshLists
+
+    job = {"schema_version": 1, "user_ids": [1, 2], "changed_at": "2026-01-05T12:00:00+00:00"}
+    # When it is validated, Then the mark is an aware datetime
+    assert parse(RefreshLists, job).changed_at is not None
+    # And a mark without an offset is refused
+    with pytest.raises(InvalidMessage):
+        parse(RefreshLists, {**job, "changed_at": "2026-01-05T12:00:00"})
