@@ -53,12 +53,13 @@ def test_keys_and_kwargs_count_and_long_keys_are_cut_in_the_reason() -> None:
 def test_the_defaults_admit_the_largest_valid_messages() -> None:
     # Given a full batch of 1,000 events and a refresh job for 1,000 users
     limits = PayloadLimits()
-    batch = {"type": "batch", "events": [{"type": "user.upserted", "segment": "s"}] * 1000}
+    events: list[dict[str, Any]] = [{"type": "user.upserted", "segment": "s"}] * 1000
     job = {"user_ids": list(range(1000))}
     # Then neither is over a limit, and one more event is
-    assert limits.check(envelope(batch)) is None and limits.check(envelope(job)) is None
-    batch["events"] = batch["events"] + [{"type": "user.upserted"}]
-    assert limits.check(envelope(batch)) == (
+    assert limits.check(envelope({"type": "batch", "events": events})) is None
+    assert limits.check(envelope(job)) is None
+    one_more = {"type": "batch", "events": [*events, {"type": "user.upserted"}]}
+    assert limits.check(envelope(one_more)) == (
         "batch_too_long",
         "batch too long: 1001 events at args[0], limit 1000",
     )
