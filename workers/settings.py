@@ -30,7 +30,10 @@ def _secret(alias: str, default: str | None = None) -> Any:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LARDER_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a malformed secret must not show in the error that refuses it
+    model_config = SettingsConfigDict(
+        env_prefix="LARDER_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     env: Literal["development", "test", "production"] = "development"
     rabbitmq_url: SecretStr = _secret("RABBITMQ_URL", DEV_RABBITMQ_URL)

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from programs.cli.text import clip, wrapped
+from programs.cli.text import clip, plural, wrapped
+from workers.queues import WORKLOADS
 
 WIDTH = 100  # of a line, indent included
 BODY_SHOWN = 200  # characters of a message body (--json shows it all)
@@ -30,6 +31,27 @@ def list_(limit: int, as_json: bool) -> None:
     with database.unit_of_work(single_statement=True) as uow:
         rows = records.recent(uow.connection, limit)
     _print_rows(rows, as_json)
+
+
+@dead_letters.command("replay")
+@click.option(
+    "--queue",
+    "workload",
+    required=True,
+    type=click.Choice(sorted(WORKLOADS)),
+    help="The workload whose dead-letter queue to replay.",
+)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
+def replay(workload: str, limit: int) -> None:
+    """Publish dead-lettered messages of a queue again (oldest first), signed by this process;
+    a message whose original signature does not verify stays dead-lettered."""
+    from workers.broker import broker
+    from workers.replay import replay as replay_queue
+
+    report = replay_queue(broker, workload, limit)
+    click.echo(f"replayed {plural(report.replayed, 'message')} on {workload}")
+    for reason in report.refused:
+        click.echo(f"  left in the dead-letter queue: {reason}")
 
 
 def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
