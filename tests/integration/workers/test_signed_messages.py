@@ -125,7 +125,8 @@ class Flaky:
         self.failures, self.pause_s, self.error = failures, pause_s, error
         self.lock = threading.Lock()
         name = f"flaky_{uuid.uuid4().hex[:8]}"
-        self.actor = dramatiq.actor(self.run, actor_name=name, queue_name=EVENTS, broker=broker)
+        decorate = dramatiq.actor(actor_name=name, queue_name=EVENTS, broker=broker)
+        self.actor = decorate(self.run)
 
     def run(self, value: str) -> None:
         with self.lock:
