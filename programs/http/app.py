@@ -52,7 +52,6 @@ from programs.http.inbox import inbox_router
 from programs.http.security import (
     Access,
     BodyLimit,
-    BodyTooLarge,
     KeySnapshot,
     ReadsLists,
     errors,
@@ -150,10 +149,6 @@ def create_app(
         add_docs(app)
     app.state.access = access or access_from_settings(api_database)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-
-    @app.exception_handler(BodyTooLarge)
-    async def body_too_large(request: Request, error: Exception) -> JSONResponse:
-        return JSONResponse({"detail": f"request body over {max_body_bytes} bytes"}, 413)
 
     @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(sqlalchemy.exc.OperationalError)

@@ -7,15 +7,14 @@ Every failure to authenticate answers the same 401 (no key, a malformed one, an 
 revoked or wrong one): a caller learns nothing about which keys exist. A key without the
 endpoint's scope gets 403; a key over its rate, 429 with Retry-After. Keys are read from the
 API's own role (`api_keys`) into a per-process snapshot, reloaded every few seconds and when an
-unknown key id comes (at most once a second): a new key works at once, a revoked one stops
-within the refresh interval.
+unknown key id comes (at most once a second): a new key works within a second, a revoked one
+stops within the refresh interval (LARDER_API_KEY_REFRESH_S, 5 s).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -170,7 +169,8 @@ ActsOnInbox = Annotated[Principal, requires(INBOX_ACT)]
 
 class BodyLimit:
     """ASGI middleware: a request body over `max_bytes` is refused with 413 before the app
-    reads it (by its Content-Length, or as it streams in when there is none)."""
+    reads any of it: by its Content-Length, or, streamed without one, by reading it here up
+    to the limit (then handing the app what was read)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -181,23 +181,29 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                await self._too_large(send)
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.max_bytes:
+                    await self._too_large(send)
+                else:
+                    await self.app(scope, receive, send)
                 return
-        await self.app(scope, self._counted(receive), send)
+        read = await self._read(receive)
+        if read is None:
+            await self._too_large(send)
+            return
+        await self.app(scope, _replay(read, receive), send)
 
-    def _counted(self, receive: Receive) -> Callable[[], Awaitable[Message]]:
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+    async def _read(self, receive: Receive) -> list[Message] | None:
+        """The streamed body's messages, or None once it is over the limit."""
+        messages, size = [], 0
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise BodyTooLarge()
-            return message
-
-        return counted
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                return None
+            if message["type"] != "http.request" or not message.get("more_body"):
+                return messages
 
     async def _too_large(self, send: Send) -> None:
         body = ErrorOut(detail=f"request body over {self.max_bytes} bytes").model_dump_json()
@@ -211,5 +217,10 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body.encode()})
 
 
-class BodyTooLarge(Exception):
-    """A streamed body went over the limit (the app answers 413)."""
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
