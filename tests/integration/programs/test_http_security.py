@@ -13,11 +13,13 @@ from fastapi.testclient import TestClient
 from domain.security.rates import RateLimits
 from programs.http.app import create_app
 from programs.http.security import UNAUTHENTICATED, Access, KeySnapshot
+from tests.integration.programs import test_inbox
 from tests.integration.programs.test_http import fallback, user
-from tests.integration.programs.test_inbox import now, two_problems  # noqa: F401 (fixtures)
 from tests.support.api import bearer, key_for
 
 Build = Callable[..., TestClient]
+now = test_inbox.now  # the inbox's fixtures: a fixed clock, two open problems
+two_problems = test_inbox.two_problems
 
 
 @pytest.fixture
