@@ -28,6 +28,7 @@ from domain.security.signing import Keyring, Verification, sign
 from store.db import Database
 from workers import amqp, logs, queues
 from workers.middleware import DatabaseLifecycle, DeadLetters, LogContext, retry_policy
+from workers.sentry import init_sentry
 from workers.settings import Settings, get_settings
 
 Problem = tuple[str, str]  # (kind, reason) of a rejected delivery
@@ -255,19 +256,6 @@ def middleware(
 
         stack.insert(0, Prometheus())
     return stack
-
-
-def init_sentry(settings: Settings) -> None:
-    if settings.sentry_dsn is None:
-        return
-    import sentry_sdk
-    from sentry_sdk.integrations.dramatiq import DramatiqIntegration
-
-    sentry_sdk.init(
-        dsn=settings.sentry_dsn.get_secret_value(),
-        environment=settings.env,
-        integrations=[DramatiqIntegration()],
-    )
 
 
 def build(settings: Settings) -> tuple[dramatiq.Broker, Database]:

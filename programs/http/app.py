@@ -348,10 +348,12 @@ def app_from_settings() -> FastAPI:
     """The app as `larder serve` runs it (a uvicorn factory: each worker process builds its own
     pools and caches after it starts)."""
     from workers import logs
+    from workers.sentry import init_sentry
     from workers.settings import get_settings
 
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_format)
+    init_sentry(settings)
     sys.setswitchinterval(GIL_SWITCH_S)
     options = f"{SESSION_OPTIONS} -c statement_timeout={SERVE_STATEMENT_TIMEOUT_MS}"
     reader = Database(settings.database_url.get_secret_value(), settings.db_pool_size, options)
