@@ -40,8 +40,8 @@ def init_sentry(settings: Settings, **options: Any) -> None:
         },
         include_local_variables=False,
         max_request_body_size="never",
-        before_send=scrub,
-        before_send_transaction=scrub,
+        before_send=scrub,  # type: ignore[arg-type]  # Event is a TypedDict of these dicts
+        before_send_transaction=scrub,  # type: ignore[arg-type]
         before_breadcrumb=scrub_breadcrumb,
         **options,
     )
