@@ -7,6 +7,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from store.db import Database
 from store.dead_letters import queries
 
 
@@ -20,3 +21,8 @@ def recent(connection: psycopg.Connection[Any], limit: int) -> list[dict[str, An
     """The newest rejections first."""
     with connection.cursor(row_factory=dict_row) as cursor:
         return list(cursor.execute(queries.RECENT_REJECTIONS, {"limit": limit}))
+
+
+def prune(database: Database, older_than_days: int, chunk: int = 10_000) -> int:
+    """Delete rejections older than the retention, in chunks; returns how many went."""
+    return database.delete_in_chunks(queries.PRUNE_REJECTIONS, {"days": older_than_days}, chunk)
