@@ -210,13 +210,23 @@ class LarderRabbitmqBroker(RabbitmqBroker):
         max_message_bytes: int,
         verification: Verification,
         limits: PayloadLimits,
+        declares: bool = True,
         **kw: Any,
     ) -> None:
         super().__init__(url="amqp://", **kw)
         self.parameters = parameters
+        self.declares = declares
         self.dead_letters = dead_letters
         self.keyring = verification.keyring
         self.screen = Screen(max_message_bytes, verification, limits, self._actor_queue)
+
+    def _ensure_queue(self, queue_name: str) -> None:
+        """A producer (LARDER_DECLARE_QUEUES=false) publishes to queues the workers declared:
+        its user may not declare (a queue missing is an unroutable publish, an error)."""
+        if self.declares:
+            super()._ensure_queue(queue_name)
+        else:
+            self.queues_pending.discard(queue_name)
 
     def _actor_queue(self, actor_name: str) -> str | None:
         actor = self.actors.get(actor_name)
@@ -285,6 +295,7 @@ def build(settings: Settings) -> tuple[dramatiq.Broker, Database]:
         max_message_bytes=settings.max_message_bytes,
         verification=verification,
         limits=settings.payload_limits(),
+        declares=settings.declare_queues,
     )
     return rabbit, database
 

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(MAX_BATCH, ge=1, le=MAX_BATCH)
     max_string_chars: int = Field(2000, ge=100, le=1_000_000)
     max_list_items: int = Field(1000, ge=10, le=1_000_000)
+    # A producer's RabbitMQ user may not declare queues: it publishes to the workers' queues
+    declare_queues: bool = True
     # AMQP over TLS (`amqps://` URLs): the CA that signed the broker's certificate (default:
     # the system's), and a client certificate and key when the broker asks for one.
     amqp_ca_file: Path | None = None
