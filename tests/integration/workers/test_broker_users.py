@@ -130,7 +130,7 @@ def test_larder_intake_publish_works_as_a_producer(
     monkeypatch.setenv("LARDER_DECLARE_QUEUES", "false")
     broker, _ = build(Settings())
     # When it sends a message to a queue the workers declared
-    message = Message(f"{QUEUES}events", "ingest", ({},), {}, {}, message_id="p-1")
+    message: Message[Any] = Message(f"{QUEUES}events", "ingest", ({},), {}, {}, message_id="p-1")
     broker.enqueue(message)  # confirmed by RabbitMQ, or this raises
     broker.close()
     # Then it waits there; and with declaring on, the same user is refused
