@@ -47,7 +47,7 @@ def test_larders_broker_publishes_and_consumes_over_amqps_with_a_client_certific
     monkeypatch.setenv("LARDER_AMQP_CA_FILE", str(ca.ca))
     monkeypatch.setenv("LARDER_AMQP_CERT_FILE", str(cert))
     monkeypatch.setenv("LARDER_AMQP_KEY_FILE", str(key))
-    broker, _ = build(Settings())
+    broker: Any = build(Settings())[0]
     queue = f"tls-{uuid.uuid4().hex[:8]}"
     try:
         # When it declares a queue, publishes (confirmed) and consumes over TLS
