@@ -8,7 +8,8 @@ as the leader's connection lives, so the others skip the duty; when the leader d
 connection closes), the next scheduler that tries takes the lock and runs the duty at once: a
 tick missed while nobody led is caught up by one run, not many.
 
-Every run is logged with what it did (quiet, at DEBUG, when it did nothing) and counted in
+What a duty did is logged at INFO (quiet when it did nothing; duties that run every few
+seconds, once per SUMMARY_S with the runs it sums), every run at DEBUG, and counted in
 `larder_scheduler_duty_runs_total{duty, outcome}`.
 """
 
@@ -24,6 +25,7 @@ from typing import Protocol
 from prometheus_client import Counter
 
 log = logging.getLogger("larder.scheduler")
+SUMMARY_S = 30.0  # a duty that runs more often than this says what it did at most this often
 
 RUNS = Counter(
     "larder_scheduler_duty_runs_total",
@@ -43,6 +45,9 @@ class Duty:
     unit: str = "done"
     description: str = ""
     due: float = field(default=0.0, compare=False)
+    done: int = field(default=0, compare=False)  # what it did since it last said so
+    busy_runs: int = field(default=0, compare=False)
+    said_at: float = field(default=0.0, compare=False)
 
     @property
     def capability(self) -> str:
@@ -151,6 +156,30 @@ def _run_if_led(duty: Duty, leader: Leader) -> None:
         return
     elapsed_ms = (time.perf_counter() - started) * 1000
     RUNS.labels(duty.name, "idle" if count == 0 else "done").inc()
-    level = logging.DEBUG if count == 0 else logging.INFO
     what = duty.unit if count is None else f"{count} {duty.unit}"
-    log.log(level, "%s: %s (%.0f ms)", duty.name, what, elapsed_ms)
+    log.debug("%s: %s (%.0f ms)", duty.name, what, elapsed_ms)
+    if count != 0:
+        duty.done += 1 if count is None else count
+        duty.busy_runs += 1
+    _summarise(duty)
+
+
+def _summarise(duty: Duty, now: float | None = None) -> None:
+    """Say at INFO what a duty did: each run of a slow duty that did something; for a duty
+    that runs every few seconds, one line per SUMMARY_S at most, with the runs it sums."""
+    now = time.monotonic() if now is None else now
+    if duty.busy_runs == 0 or now - duty.said_at < (0 if duty.every_s >= SUMMARY_S else SUMMARY_S):
+        return
+    if duty.every_s >= SUMMARY_S:
+        log.info("%s: %s %s", duty.name, duty.done, duty.unit)
+    else:
+        span = now - duty.said_at if duty.said_at else duty.every_s * duty.busy_runs
+        log.info(
+            "%s: %s %s in %d runs over %.0f s",
+            duty.name,
+            duty.done,
+            duty.unit,
+            duty.busy_runs,
+            span,
+        )
+    duty.done, duty.busy_runs, duty.said_at = 0, 0, now

@@ -176,6 +176,8 @@ def sweep_changed_users(limit: int = 5000, chunk: int = 100) -> int:
     and if the commit fails after publishing they are refreshed twice (harmless: idempotent).
     Any number of sweepers can run at once (SKIP LOCKED)."""
     with database.unit_of_work() as uow:
+        if recs.active_version(uow.connection, KIND) is None:
+            return 0  # nothing to compute with yet: the marks wait for the first model
         users = recs.claim_changed_users(uow.connection, limit)
         enqueue_refresh(users, chunk)
     return len(users)

@@ -9,6 +9,7 @@ import click
 
 from domain.recs.surfaces import BY_NAME, STORED, SURFACES
 from domain.recs.surfaces.base import Surface
+from programs.cli.text import plural
 from schemas.base import BIGINT_MAX
 
 
@@ -119,7 +120,8 @@ def refresh(
             run_id = start_run(scope, users, chunk)
         except LookupError as error:
             raise click.ClickException(str(error)) from None
-        click.echo(f"run {run_id}: {len(users)} users; {fallbacks} fallback lists stored")
+        stored = plural(fallbacks, "fallback list")
+        click.echo(f"run {run_id}: {plural(len(users), 'user')}; {stored} stored")
     if detach:
         click.echo(f"follow it with: larder recs refresh --status {run_id}")
         return

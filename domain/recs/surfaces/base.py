@@ -31,6 +31,8 @@ from domain.recs.discovery import (
     DiscoveryParams,
     UserRow,
     Visits,
+    city_scores,
+    every_city_scores,
     score_city,
 )
 from domain.recs.flat import FlatLists
@@ -130,6 +132,31 @@ class Batch:
             np.fromiter(at, np.float64, n),
             weights,
         )
+
+
+CityRanker = Callable[[VenueCatalog, CityScores, DiscoveryParams], FlatLists]
+
+
+def per_city(batch: Batch, rank: CityRanker) -> FlatLists:
+    """`rank` applied to each city's users x venues scores, the cities' lists end to end."""
+    found = [
+        rank(batch.catalog, batch.city_scores(city, users), batch.params)
+        for city, users in batch.cities()
+    ]
+    return FlatLists.concat(found)
+
+
+def city_fallbacks(inputs: FallbackInputs, surface: str, rank: CityRanker) -> list[FallbackRow]:
+    """`rank` applied to each city's venues scored for nobody in particular (popularity and
+    rating), and to every city's venues at once for users whose city is not known."""
+    catalog, model, params = inputs.catalog, inputs.bundle.venues, inputs.params
+    scored = [(c, city_scores(catalog, model, c, params)) for c in sorted(catalog.cities)]
+    scored.append((EVERY_CITY, every_city_scores(catalog, model, params)))
+    return [
+        FallbackRow(city, surface, context, ids, scores)
+        for city, scores_of_city in scored
+        for _, context, ids, scores in rank(catalog, scores_of_city, params).each()
+    ]
 
 
 Ranker = Callable[[Batch], FlatLists]

@@ -6,35 +6,25 @@ from domain.recs import discovery as venues
 from domain.recs.discovery import DEFAULT_PARAMS
 from domain.recs.flat import FlatLists
 from domain.recs.surfaces.base import (
-    EVERY_CITY,
     NO_CONTEXT,
     Batch,
     FallbackInputs,
     FallbackRow,
     Surface,
+    city_fallbacks,
+    per_city,
 )
 
 
 def rank(batch: Batch) -> FlatLists:
     """Each user's deliverable venues, scored against their city's venues, diversified."""
-    found = [
-        venues.discovery(batch.catalog, batch.city_scores(city, users), batch.params)
-        for city, users in batch.cities()
-    ]
-    return FlatLists.concat(found)
+    return per_city(batch, venues.discovery)
 
 
 def fallback(inputs: FallbackInputs) -> list[FallbackRow]:
     """Per city, its active venues by popularity and rating; the same over every city for a
     user whose city is not known."""
-    catalog, model, params = inputs.catalog, inputs.bundle.venues, inputs.params
-    scored = [(c, venues.city_scores(catalog, model, c, params)) for c in sorted(catalog.cities)]
-    scored.append((EVERY_CITY, venues.every_city_scores(catalog, model, params)))
-    return [
-        FallbackRow(city, SURFACE.name, context, ids, scores)
-        for city, scores_of_city in scored
-        for _, context, ids, scores in venues.discovery(catalog, scores_of_city, params).each()
-    ]
+    return city_fallbacks(inputs, SURFACE.name, venues.discovery)
 
 
 SURFACE = Surface(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from actors.recs import sweep_changed_users
+from domain.recs.artefacts import to_bytes
+from domain.recs.bundle import train
+from domain.recs.items import Basket
 from programs.cli import main
 from store import recs
+from store.recs import registry
 from tests.conftest import scalar, wait_for
 from tests.integration.actors.test_intake import drain, send
 from tests.integration.store.recs.test_registry import load_history
@@ -17,7 +23,33 @@ from tests.support.factories import activity, batch, order
 from workers import queues
 
 
-def test_bursts_of_orders_coalesce_into_one_refresh(broker: Any, worker: Any, db: Any) -> None:
+@pytest.fixture
+def a_model(db: Any) -> str:
+    """An active model version (trained on two users' orders at venue 1), so that the sweep
+    has something to refresh with (without one it leaves the marks for the first model)."""
+    baskets = [
+        Basket(900 + u, 1, datetime(2026, 1, d, tzinfo=UTC), (10, 11), f"m{u}-{d}")
+        for u in (1, 2)
+        for d in (1, 2)
+    ]
+    with db.unit_of_work() as uow:
+        registry.save(uow.connection, "recs-test", "recs", to_bytes(train(baskets)), {}, {})
+        registry.activate(uow.connection, "recs", "recs-test")
+    return "recs-test"
+
+
+def test_without_a_model_the_sweep_leaves_the_marks_for_the_first_one(
+    broker: Any, worker: Any, db: Any
+) -> None:
+    send(broker, order("o1", order_id="O1", user_id=4))
+    drain(broker, worker)
+    assert sweep_changed_users() == 0
+    assert scalar(db, "SELECT count(*) FROM user_changes WHERE user_id = 4") == 1
+
+
+def test_bursts_of_orders_coalesce_into_one_refresh(
+    broker: Any, worker: Any, db: Any, a_model: str
+) -> None:
     # Given ten orders of one user in a second, plus a duplicate of one of them
     orders = [
         order(f"o{i}", order_id=f"O{i}", user_id=4, placed_at=f"2026-02-01T12:00:0{i}Z")
@@ -35,7 +67,7 @@ def test_bursts_of_orders_coalesce_into_one_refresh(broker: Any, worker: Any, db
 
 
 def test_activity_marks_the_user_changed_once_per_message(
-    broker: Any, worker: Any, db: Any
+    broker: Any, worker: Any, db: Any, a_model: str
 ) -> None:
     # Given three activity events of user 8 in one batch, and one delivered twice
     events = [activity(f"act-{i}", user_id=8, venue_id=1) for i in range(3)]

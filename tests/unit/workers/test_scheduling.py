@@ -9,7 +9,17 @@ import pytest
 
 import actors
 from workers import scheduling
-from workers.scheduling import Duty, describe, periodic, registered, run
+from workers.scheduling import (
+    SUMMARY_S,
+    Alone,
+    Duty,
+    _run_if_led,
+    _summarise,
+    describe,
+    periodic,
+    registered,
+    run,
+)
 
 
 def test_every_capability_registers_its_own_duties() -> None:
@@ -84,18 +94,37 @@ def test_only_duties_this_scheduler_leads_run() -> None:
 
 
 def test_runs_are_logged_with_counts_and_quiet_when_idle(caplog: pytest.LogCaptureFixture) -> None:
-    # Given a duty that did something and one that did nothing
+    # Given a slow duty that did something and one that did nothing
     plan = [
-        Duty("t.busy", 1.0, lambda: 12, unit="users enqueued"),
-        Duty("t.idle", 1.0, lambda: 0, unit="users enqueued"),
+        Duty("t.busy", 600.0, lambda: 12, unit="users enqueued"),
+        Duty("t.idle", 600.0, lambda: 0, unit="users enqueued"),
     ]
     # When they run once
     with caplog.at_level(logging.INFO, logger="larder.scheduler"):
         run(plan, once=True)
     # Then the busy one says what it did at INFO, the idle one says nothing at INFO
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
-    assert any(m.startswith("t.busy: 12 users enqueued (") for m in messages)
-    assert not any(m.startswith("t.idle") for m in messages)
+    assert messages == ["t.busy: 12 users enqueued"]
+
+
+def test_a_fast_duty_sums_its_runs_in_one_line_per_period(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a sweep every 0.5 s that enqueues 3 users each run
+    duty = Duty("t.sweep", 0.5, lambda: 3, unit="users enqueued")
+    with caplog.at_level(logging.INFO, logger="larder.scheduler"):
+        # When it runs 10 times within the summary period
+        for _ in range(10):
+            _run_if_led(duty, Alone())
+        quiet = [r for r in caplog.records if r.levelno >= logging.INFO]
+        # And the period ends
+        _summarise(duty, now=duty.said_at + SUMMARY_S + 1)
+    # Then it said one line the first time, none while the period ran, one summing the rest
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(quiet) == 1 and quiet[0].getMessage().startswith(
+        "t.sweep: 3 users enqueued in 1 runs"
+    )
+    assert lines[-1].startswith("t.sweep: 27 users enqueued in 9 runs over ")
 
 
 def test_the_plan_is_described_once_at_start() -> None:
