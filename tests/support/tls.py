@@ -83,6 +83,7 @@ def tls_proxy(ca: Authority, target_port: int, require_client_cert: bool = True)
     port = free_port()
     loop = asyncio.new_event_loop()
     ready = threading.Event()
+    stop = asyncio.Event()
 
     async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -108,7 +109,7 @@ def tls_proxy(ca: Authority, target_port: int, require_client_cert: bool = True)
         server = await asyncio.start_server(handle, "127.0.0.1", port, ssl=context)
         ready.set()
         async with server:
-            await server.serve_forever()
+            await stop.wait()
 
     thread = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
     thread.start()
@@ -116,8 +117,9 @@ def tls_proxy(ca: Authority, target_port: int, require_client_cert: bool = True)
     try:
         yield port
     finally:
-        loop.call_soon_threadsafe(loop.stop)
+        loop.call_soon_threadsafe(stop.set)
         thread.join(5)
+        loop.close()
 
 
 @contextmanager

@@ -40,7 +40,9 @@ def sentry(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     init_sentry(Settings(), transport=Captured)
     yield Captured.sent
     sentry_sdk.get_client().close()
-    sentry_sdk.init(dsn=None)
+    monkeypatch.delenv("SENTRY_DSN")
+    sentry_sdk.init()  # no DSN: off for the rest of the session
+    assert sentry_sdk.get_client().dsn is None
 
 
 def sent_text(sent: list[str]) -> str:
