@@ -32,9 +32,7 @@ def test_production_refuses_development_defaults(monkeypatch: pytest.MonkeyPatch
 
 
 def test_production_accepts_explicit_urls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LARDER_ENV", "production")
-    monkeypatch.setenv("DATABASE_URL", "postgresql://app@db.internal/larder")
-    monkeypatch.setenv("RABBITMQ_URL", "amqp://app:x@mq.internal/%2F")
+    production(monkeypatch)
     assert Settings().env == "production"
 
 
