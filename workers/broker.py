@@ -70,6 +70,8 @@ class Screen:
         problem = self.limits.check(fields)
         if problem is not None:
             return problem
+        if not isinstance(fields.get("args", []), list):
+            return "undecodable", "not a Dramatiq message: args is not a list"
         try:
             fields["args"] = tuple(fields["args"])
             message: Message[Any] = Message(**fields)
@@ -77,7 +79,9 @@ class Screen:
             return "undecodable", f"not a Dramatiq message: {envelope_problem(fields, error)}"
         return self._placed(message, queue_name, canonical)
 
-    def _placed(self, message: Message[Any], queue_name: str, canonical: str) -> Any:
+    def _placed(
+        self, message: Message[Any], queue_name: str, canonical: str
+    ) -> Message[Any] | Problem:
         if message.queue_name != queue_name:
             return "wrong_queue", (
                 f"queue_name {str(message.queue_name)[:100]!r} in a message delivered on"
@@ -86,7 +90,8 @@ class Screen:
         actor_queue = self.actor_queue(str(message.actor_name))
         if actor_queue is not None and actor_queue != canonical:
             return "wrong_queue", (
-                f"actor {message.actor_name!r} consumes {actor_queue!r}, not {canonical!r}"
+                f"actor {str(message.actor_name)[:100]!r} consumes {actor_queue!r}, not"
+                f" {canonical!r}"
             )
         return message
 

@@ -65,6 +65,10 @@ def test_garbage_bad_envelopes_and_oversized_bodies_are_refused_without_quoting_
         "not a Dramatiq message: missing actor_name, args, kwargs, options, message_id,"
         " message_timestamp; unknown keys surprise",
     )
+    assert check("events", body(args={"home_lat": 60.17}), None, NOW) == (
+        "undecodable",
+        "not a Dramatiq message: args is not a list",
+    )
     assert check("events", b"x" * 2000, None, NOW) == (
         "oversized",
         "oversized payload: 2000 bytes, limit 1024",
