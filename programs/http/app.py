@@ -134,6 +134,7 @@ def create_app(
         _warm(catalog)
         yield
         database.dispose()
+        api_database.dispose()
 
     app = FastAPI(
         title="larder read API",
