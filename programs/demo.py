@@ -52,11 +52,12 @@ def run(users: int, venues: int, days: int) -> None:
         publish_bad_messages(broker)
         drain(broker, worker, queues.EVENTS)
         run_id = precompute_lists(actors.recs)
-        drain(broker, worker, queues.RECS)
+        if run_id is not None:
+            drain(broker, worker, queues.RECS)
     finally:
         worker.stop()
     show(database)  # once the lists are computed: models and lists counted too
-    user = show_lists(database, run_id)
+    user = show_lists(database, run_id) if run_id is not None else None
     show_api_key(database, user)
 
 
@@ -160,13 +161,18 @@ def publish_bad_messages(broker: Any) -> None:
     )
 
 
-def precompute_lists(recs: Any) -> int:
-    """Train the models on what landed, then refresh every user's lists as a tracked run."""
-    from actors.recs.training import train_version
+def precompute_lists(recs: Any) -> int | None:
+    """Train the models on what landed, then refresh every user's lists as a tracked run; None
+    when the world is too small to train on (the reads then serve nothing personal)."""
+    from actors.recs.training import NotEnoughHistory, train_version
     from store.recs import users_to_refresh
     from workers.broker import database
 
-    version = train_version()
+    try:
+        version = train_version()
+    except NotEnoughHistory as error:
+        click.echo(f"\n{error}: try a bigger world (--users, --days)")
+        return None
     recs.sweep_changed_users()  # consume the change marks the ingested orders left
     fallbacks = recs.refresh_fallbacks()
     with database.unit_of_work(single_statement=True) as uow:
