@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dramatiq
 
-from store import intake
+from store import dead_letters, intake
 from workers import queues
-from workers.broker import database
+from workers.broker import database, settings
 from workers.scheduling import periodic
 
 # Far beyond any redelivery: RabbitMQ drops dead letters after 7 days, and catalog upserts and
@@ -30,3 +30,9 @@ def prune_expired() -> int:
 def prune(older_than_days: int) -> int:
     """Delete in chunks (short transactions, no long lock); returns how many went."""
     return intake.prune_processed_events(database, older_than_days, CHUNK)
+
+
+@periodic("maintenance.prune_rejected_messages", every_s=3600.0, unit="rejected messages pruned")
+def prune_rejections() -> int:
+    """Drop dead-letter records (their bodies) past LARDER_DEAD_LETTER_RETENTION_DAYS."""
+    return dead_letters.prune(database, settings.dead_letter_retention_days, CHUNK)

@@ -9,6 +9,10 @@ default). Each queue is prefilled with raw pika, then the workers start; the clo
 first message consumed to the last row written (for the no-op: to the queue being empty).
 
     python -m benchmarks.intake [--single 20000] [--batched 200000] [--processes 2 --threads 16]
+                                [--signed]
+
+With --signed, every message is published signed (docs/security.md) and the workers require
+signatures, as in production.
 """
 
 from __future__ import annotations
@@ -69,11 +73,19 @@ def envelope(queue: str, actor: str, body: dict[str, Any]) -> bytes:
     ).encode()
 
 
+BENCH_KEY = ("bench-1", b"the benchmark's signing key: 32 bytes")
+SIGNED = False  # --signed
+
+
 def publish(queue: str, bodies: list[bytes]) -> None:
+    from domain.security.signing import Keyring, sign
+
+    ring = Keyring(dict([BENCH_KEY]), BENCH_KEY[0])
     connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ))
     channel = connection.channel()
-    properties = pika.BasicProperties(delivery_mode=2)
     for body in bodies:
+        headers = sign(ring, body, int(time.time() * 1000)) if SIGNED else None
+        properties = pika.BasicProperties(delivery_mode=2, headers=headers)
         channel.basic_publish("", queue, body, properties)
     connection.close()
 
@@ -131,6 +143,14 @@ def worker_env(prefix: str, db_url: str, threads: int) -> dict[str, str]:
         "PROMETHEUS_MULTIPROC_DIR": prom,
         "dramatiq_prom_db": prom,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        **(
+            {
+                "LARDER_SIGNATURES": "required",
+                "LARDER_SIGNING_KEYS": f"{BENCH_KEY[0]}:{BENCH_KEY[1].decode()}",
+            }
+            if SIGNED
+            else {}
+        ),
     }
 
 
@@ -278,7 +298,10 @@ def main() -> None:
     parser.add_argument("--batched", type=int, default=200_000)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--signed", action="store_true", help="sign; workers require it")
     args = parser.parse_args()
+    global SIGNED
+    SIGNED = args.signed
     events = world_events(args.single + args.batched)
     single, batched = events[: args.single], events[args.single :]
     db_url = fresh_database()
@@ -306,6 +329,7 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
     print(
         f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()};"
         f" workers {args.processes} processes x {args.threads} threads"
+        f"{'; signed messages, signatures required' if args.signed else ''}"
     )
     print(
         f"single-event messages ({args.single:,}): {single['ingest_events_per_s']:,.0f} events/s"

@@ -311,7 +311,14 @@ def free_port() -> int:
 @contextmanager
 def larder_serve(url: str, port: int, workers: int) -> Iterator[None]:
     """`larder serve` as ops run it, until the block ends."""
-    env = {**os.environ, "DATABASE_URL": url, "LARDER_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "LARDER_LOG_LEVEL": "WARNING",
+        # one key for the whole load: its rate limit must not be what is measured
+        "LARDER_API_RATE_PER_S": "100000",
+        "LARDER_API_RATE_BURST": "100000",
+    }
     larder = str(Path(sys.executable).parent / "larder")
     command = [larder, "serve", "--port", str(port), "--workers", str(workers)]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
@@ -336,7 +343,13 @@ def _answers(port: int) -> bool:
         return False
 
 
-def open_loop(port: int, paths: Sequence[str], rate: float, threads: int = 8) -> Latencies:
+def open_loop(
+    port: int,
+    paths: Sequence[str],
+    rate: float,
+    headers: dict[str, str] | None = None,
+    threads: int = 8,
+) -> Latencies:
     """Request i is due at start + i / rate whatever happened before (open loop); its latency
     runs from when it was due, so a stalled server or client is counted, not hidden. Each
     thread keeps one keep-alive connection and takes every `threads`-th request."""
@@ -352,7 +365,7 @@ def open_loop(port: int, paths: Sequence[str], rate: float, threads: int = 8) ->
             delay = due - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            conn.request("GET", paths[i])
+            conn.request("GET", paths[i], headers=headers or {})
             response = conn.getresponse()
             response.read()
             errors[k] += response.status != 200
@@ -377,14 +390,27 @@ def http_reads(
     slices = max(1, round(seconds / slice_seconds))
     paths = [_path(key) for key in world.keys(per_slice * (slices + 1), 4)]
     parts: dict[str, list[Latencies]] = {"healthz": [], "lists": []}
+    key = api_key(url)
     with larder_serve(url, port := free_port(), workers):
-        open_loop(port, paths[-per_slice:], rate)  # warm-up: pool connections, statements
+        open_loop(port, paths[-per_slice:], rate, key)  # warm-up: connections, statements
         for s in range(slices):
             parts["healthz"].append(open_loop(port, ["/healthz"] * per_slice, rate))
             warm(url)
             lists = paths[s * per_slice : (s + 1) * per_slice]
-            parts["lists"].append(open_loop(port, lists, rate))
+            parts["lists"].append(open_loop(port, lists, rate, key))
     return {name: Latencies.merge(runs) for name, runs in parts.items()}
+
+
+def api_key(url: str) -> dict[str, str]:
+    """The header of a new lists:read key: the benchmark reads as a product team's client."""
+    from store.db import Database
+    from store.security import create_key
+
+    database = Database(url, 1)
+    with database.unit_of_work() as uow:
+        token = create_key(uow.connection, "benchmark", ["lists:read"])
+    database.dispose()
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _path(key: tuple[int, str, int]) -> str:

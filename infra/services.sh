@@ -10,6 +10,7 @@ install_missing() {
   local pkgs=()
   command -v rabbitmq-server >/dev/null 2>&1 || pkgs+=(rabbitmq-server)
   ls /etc/postgresql >/dev/null 2>&1 || pkgs+=(postgresql)
+  command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)  # the TLS tests' throwaway CA
   if [ ${#pkgs[@]} -gt 0 ]; then
     echo "services: installing ${pkgs[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null

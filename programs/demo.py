@@ -52,11 +52,13 @@ def run(users: int, venues: int, days: int) -> None:
         publish_bad_messages(broker)
         drain(broker, worker, queues.EVENTS)
         run_id = precompute_lists(actors.recs)
-        drain(broker, worker, queues.RECS)
+        if run_id is not None:
+            drain(broker, worker, queues.RECS)
     finally:
         worker.stop()
     show(database)  # once the lists are computed: models and lists counted too
-    show_lists(database, run_id)
+    user = show_lists(database, run_id) if run_id is not None else None
+    show_api_key(database, user)
 
 
 def say_where() -> None:
@@ -159,13 +161,18 @@ def publish_bad_messages(broker: Any) -> None:
     )
 
 
-def precompute_lists(recs: Any) -> int:
-    """Train the models on what landed, then refresh every user's lists as a tracked run."""
-    from actors.recs.training import train_version
+def precompute_lists(recs: Any) -> int | None:
+    """Train the models on what landed, then refresh every user's lists as a tracked run; None
+    when the world is too small to train on (the reads then serve nothing personal)."""
+    from actors.recs.training import NotEnoughHistory, train_version
     from store.recs import users_to_refresh
     from workers.broker import database
 
-    version = train_version()
+    try:
+        version = train_version()
+    except NotEnoughHistory as error:
+        click.echo(f"\n{error}: try a bigger world (--users, --days)")
+        return None
     recs.sweep_changed_users()  # consume the change marks the ingested orders left
     fallbacks = recs.refresh_fallbacks()
     with database.unit_of_work(single_statement=True) as uow:
@@ -178,7 +185,7 @@ def precompute_lists(recs: Any) -> int:
     return int(run_id)
 
 
-def show_lists(database: Any, run_id: int) -> None:
+def show_lists(database: Any, run_id: int) -> int | None:
     """The run's outcome and one user's four surfaces, read as product teams read them."""
     from store import recs
     from store.recs import runs
@@ -188,7 +195,7 @@ def show_lists(database: Any, run_id: int) -> None:
         row = recs.demo_user(uow.connection)
         if row is None:
             click.echo("no recommendation lists were computed")
-            return
+            return None
         user, category, venue, cart = row
         found = [
             ("discovery", recs.read(uow.connection, user, "discovery")),
@@ -204,6 +211,23 @@ def show_lists(database: Any, run_id: int) -> None:
     for name, result in found:
         kind = "-" if result is None else ("fallback" if result.fallback else "personal")
         click.echo(f"  {name:<28} {kind:<9} {result.ids[:8] if result else []}")
+    return int(user)
+
+
+def show_api_key(database: Any, user: int | None) -> None:
+    """The HTTP API needs a key, in development too: the demo makes one and says how to use it."""
+    from domain.security.scopes import SCOPES
+    from store.security import create_key
+
+    with database.unit_of_work() as uow:
+        token = create_key(uow.connection, "demo", list(SCOPES))
+    path = f"/v1/users/{user or 1}/recommendations/discovery"
+    click.echo(
+        f"\nAPI key {token.key_id} (principal 'demo', scopes {', '.join(SCOPES)}; revoke it with"
+        f" `larder keys revoke {token.key_id}`):\n  {token}\n"
+        "`larder serve` on this database (DATABASE_URL), then:\n"
+        f'  curl -H "Authorization: Bearer {token}" http://127.0.0.1:8000{path}'
+    )
 
 
 def drain(broker: Any, worker: Any, workload: str) -> None:

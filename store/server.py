@@ -28,20 +28,21 @@ def schema_problem(url: str, table: str) -> str | None:
     """Why the URL's database cannot serve `table` yet (it does not exist, is not migrated, does
     not answer), or None when it can."""
     try:
-        with psycopg.connect(_plain(url), connect_timeout=3) as conn:
+        with psycopg.connect(plain_url(url), connect_timeout=3) as conn:
             conn.execute(sql.SQL(TABLE_ANSWERS).format(sql.Identifier(table)))
     except psycopg.Error as error:
         return str(error).strip().splitlines()[0]
     return None
 
 
-def _plain(url: str) -> str:
+def plain_url(url: str) -> str:
+    """A libpq URL (no SQLAlchemy driver suffix)."""
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def _server_url(url: str, database: str) -> str:
     """The same server and credentials, another database (for CREATE/DROP DATABASE)."""
-    parts = urlsplit(_plain(url))
+    parts = urlsplit(plain_url(url))
     return parts._replace(path=f"/{database}").geturl()
 
 
@@ -63,7 +64,7 @@ def without_password(url: str) -> str:
 
 
 def database_name(url: str) -> str:
-    return urlsplit(_plain(url)).path.lstrip("/") or "postgres"
+    return urlsplit(plain_url(url)).path.lstrip("/") or "postgres"
 
 
 def ensure_database(url: str) -> bool:

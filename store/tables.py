@@ -18,8 +18,9 @@ from store.intake import tables as intake
 from store.metadata import metadata
 from store.order_checks import tables as order_checks
 from store.recs import tables as recs
+from store.security import tables as security
 
-CAPABILITIES = (intake, recs, order_checks, dead_letters)
+CAPABILITIES = (intake, recs, order_checks, dead_letters, security)
 
 __all__ = ["CAPABILITIES", "metadata"]
 

@@ -7,21 +7,31 @@ Nothing connects here: RabbitMQ connections and the Postgres pool open on first 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
+import pika
 import pika.exceptions
-from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
+from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer, _RabbitmqMessage
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.errors import DecodeError
+from dramatiq.common import q_name
+from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
 from dramatiq.middleware import Middleware, Retries, TimeLimit
 
+from domain.security.limits import PayloadLimits
+from domain.security.signing import Keyring, Verification, sign
 from store.db import Database
-from workers import logs, tracing
+from workers import amqp, logs, queues, tracing
 from workers.middleware import DatabaseLifecycle, DeadLetters, LogContext, retry_policy
+from workers.sentry import init_sentry
 from workers.settings import Settings, get_settings
+
+Problem = tuple[str, str]  # (kind, reason) of a rejected delivery
 
 # Every worker process imports this module. Jobs allocate many short-lived objects (an order
 # batch ~100k states and samples, a list refresh ~26k rows and lists) while the process holds
@@ -32,53 +42,213 @@ from workers.settings import Settings, get_settings
 gc.set_threshold(50_000, 20, 100)
 
 
-def screen(body: bytes, limit: int) -> tuple[str, str] | None:
-    """Why a raw delivery can never become a message, or None when it can."""
-    if len(body) > limit:
-        return "oversized", f"oversized payload: {len(body)} bytes, limit {limit}"
+@dataclass(frozen=True)
+class Screen:
+    """What a raw delivery must pass before Dramatiq sees it, cheapest first: its size, its
+    signature (over the bytes as delivered), then, decoded once, the payload limits, the
+    envelope's shape, and that the message belongs on the queue it came from (a key allowed
+    on `events` must not run a `recs` job by naming its actor)."""
+
+    max_bytes: int
+    verification: Verification
+    limits: PayloadLimits
+    actor_queue: Callable[[str], str | None]  # actor name -> its queue (None: unknown actor)
+
+    def __call__(
+        self, queue_name: str, body: bytes, headers: Mapping[str, object] | None, now_ms: int
+    ) -> Message[Any] | Problem:
+        """The message, or (kind, reason) when it must be dead-lettered unparsed."""
+        if len(body) > self.max_bytes:
+            return "oversized", f"oversized payload: {len(body)} bytes, limit {self.max_bytes}"
+        canonical = q_name(queue_name)
+        problem = self.verification.check(body, headers, queues.workload_of(canonical), now_ms)
+        if problem is not None:
+            return problem
+        fields = decode(body)
+        if isinstance(fields, tuple):
+            return fields
+        problem = self.limits.check(fields)
+        if problem is not None:
+            return problem
+        if not isinstance(fields.get("args", []), list):
+            return "undecodable", "not a Dramatiq message: args is not a list"
+        try:
+            fields["args"] = tuple(fields["args"])
+            message: Message[Any] = Message(**fields)
+        except (KeyError, TypeError) as error:
+            return "undecodable", f"not a Dramatiq message: {envelope_problem(fields, error)}"
+        return self._placed(message, queue_name, canonical)
+
+    def _placed(
+        self, message: Message[Any], queue_name: str, canonical: str
+    ) -> Message[Any] | Problem:
+        if message.queue_name != queue_name:
+            return "wrong_queue", (
+                f"queue_name {str(message.queue_name)[:100]!r} in a message delivered on"
+                f" {queue_name!r}"
+            )
+        actor_queue = self.actor_queue(str(message.actor_name))
+        if actor_queue is not None and actor_queue != canonical:
+            return "wrong_queue", (
+                f"actor {str(message.actor_name)[:100]!r} consumes {actor_queue!r}, not"
+                f" {canonical!r}"
+            )
+        return message
+
+
+def decode(body: bytes) -> dict[str, Any] | Problem:
+    """The body as a JSON object, or why it is not one (never quoting the body itself)."""
     try:
-        Message.decode(body)
-    except DecodeError as error:
-        return "undecodable", f"not a Dramatiq message: {error.__cause__ or error}"
-    return None
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return "undecodable", f"not a Dramatiq message: not UTF-8 (byte {error.start})"
+    try:
+        fields = json.loads(text)
+    except json.JSONDecodeError as error:
+        return "undecodable", (
+            f"not a Dramatiq message: not JSON ({error.msg} at line {error.lineno} column"
+            f" {error.colno})"
+        )
+    except RecursionError:
+        return "too_deep", "nested too deep to decode"
+    if not isinstance(fields, dict):
+        return (
+            "undecodable",
+            f"not a Dramatiq message: a JSON {type(fields).__name__}, not an object",
+        )
+    return fields
+
+
+ENVELOPE = (
+    "queue_name",
+    "actor_name",
+    "args",
+    "kwargs",
+    "options",
+    "message_id",
+    "message_timestamp",
+)
+
+
+def envelope_problem(fields: dict[str, Any], error: Exception) -> str:
+    missing = [k for k in ENVELOPE if k not in fields]
+    unknown = [str(k)[:40] for k in fields if k not in ENVELOPE][:5]
+    if missing or unknown:
+        parts = [f"missing {', '.join(missing)}"] if missing else []
+        parts += [f"unknown keys {', '.join(unknown)}"] if unknown else []
+        return "; ".join(parts)
+    return f"{type(error).__name__} in the envelope's fields"
 
 
 class _ScreeningConsumer(_RabbitmqConsumer):
-    """Dead-letters oversized or undecodable deliveries with their reason recorded."""
+    """Screens every delivery (`Screen`) before Dramatiq sees it, and dead-letters what fails
+    with its reason recorded and counted: never retried, never parsed further."""
 
     broker: LarderRabbitmqBroker
 
-    def __init__(
-        self, broker: LarderRabbitmqBroker, queue_name: str, prefetch: int, timeout: int
-    ) -> None:
-        super().__init__(broker, queue_name, prefetch, timeout)
-        self.iterator = self._screened(self.iterator)
+    def __next__(self) -> Any:
+        try:
+            method, properties, body = next(self.iterator)
+        except (AssertionError, pika.exceptions.AMQPError) as error:  # as Dramatiq's consumer
+            if getattr(error, "reply_code", None) == 404:
+                self.broker.queues_pending.add(q_name(self.queue_name))
+            raise ConnectionClosed(error) from None
+        if method is None:
+            return None
+        headers = properties.headers if properties is not None else None
+        found = self.broker.screen(self.queue_name, body, headers, _now_ms())
+        if isinstance(found, tuple):
+            self._reject(method.delivery_tag, body, found)
+            return None
+        self.known_tags.add(method.delivery_tag)
+        return _RabbitmqMessage(method.redelivered, method.delivery_tag, found)
 
-    def _screened(self, deliveries: Iterator[Any]) -> Iterator[Any]:
-        for method, properties, body in deliveries:
-            problem = None if method is None else screen(body, self.broker.max_message_bytes)
-            if problem is None:
-                yield method, properties, body
-                continue
-            try:
-                self.broker.dead_letters.reject_raw(self.queue_name, body, *problem)
-            except Exception as error:  # Postgres down: leave it unacked, reconnect, redeliver
-                raise pika.exceptions.AMQPConnectionError(
-                    f"cannot record rejection: {error}"
-                ) from error
-            self._nack(method.delivery_tag)
-            yield None, None, None
+    def _reject(self, tag: int, body: bytes, problem: Problem) -> None:
+        try:
+            self.broker.dead_letters.reject_raw(self.queue_name, body, *problem)
+        except Exception as error:  # Postgres down: leave it unacked, reconnect, redeliver
+            raise ConnectionClosed(
+                pika.exceptions.AMQPConnectionError(f"cannot record rejection: {error}")
+            ) from error
+        self._nack(tag)
+
+
+class _SigningChannel:
+    """The publishing channel of a process that signs: every publish carries the signature
+    headers of its body, made with the process's key at the time of sending. Dramatiq's
+    retries and delays re-publish through here too, so what a worker re-enqueues is signed
+    again by the worker, whatever the original's age."""
+
+    def __init__(self, channel: Any, keyring: Keyring) -> None:
+        self._channel = channel
+        self._keyring = keyring
+
+    def basic_publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: pika.BasicProperties | None = None,
+        mandatory: bool = False,
+    ) -> None:
+        properties = properties or pika.BasicProperties()
+        properties.headers = {**(properties.headers or {}), **sign(self._keyring, body, _now_ms())}
+        self._channel.basic_publish(exchange, routing_key, body, properties, mandatory)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._channel, name)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class LarderRabbitmqBroker(RabbitmqBroker):
-    def __init__(self, *, dead_letters: DeadLetters, max_message_bytes: int, **kw: Any) -> None:
+    """Dramatiq's RabbitMQ broker, screening what it consumes and signing what it publishes.
+    Tests swap `screen` and `keyring` (frozen values) to change the policy."""
+
+    def __init__(
+        self,
+        *,
+        dead_letters: DeadLetters,
+        parameters: pika.URLParameters,
+        max_message_bytes: int,
+        verification: Verification,
+        limits: PayloadLimits,
+        declares: bool = True,
+        **kw: Any,
+    ) -> None:
+        super().__init__(url="amqp://", **kw)
+        self.parameters = parameters
+        self.declares = declares
         self.dead_letters = dead_letters
-        self.max_message_bytes = max_message_bytes
-        super().__init__(**kw)
+        self.keyring = verification.keyring
+        self.screen = Screen(max_message_bytes, verification, limits, self._actor_queue)
+
+    def _ensure_queue(self, queue_name: str) -> None:
+        """A producer (LARDER_DECLARE_QUEUES=false) publishes to queues the workers declared:
+        its user may not declare (a queue missing is an unroutable publish, an error)."""
+        if self.declares:
+            super()._ensure_queue(queue_name)
+        else:
+            self.queues_pending.discard(queue_name)
+
+    def _actor_queue(self, actor_name: str) -> str | None:
+        actor = self.actors.get(actor_name)
+        return None if actor is None else str(actor.queue_name)
 
     @property
     def consumer_class(self) -> type[_RabbitmqConsumer]:
         return _ScreeningConsumer
+
+    @property
+    def channel(self) -> Any:
+        channel = RabbitmqBroker.channel.fget(self)  # type: ignore[attr-defined]
+        return _SigningChannel(channel, self.keyring) if self.keyring.signs else channel
+
+    @channel.deleter
+    def channel(self) -> None:
+        RabbitmqBroker.channel.fdel(self)  # type: ignore[attr-defined]
 
 
 def middleware(
@@ -108,31 +278,34 @@ def middleware(
     return stack
 
 
-def init_sentry(settings: Settings) -> None:
-    if settings.sentry_dsn is None:
-        return
-    import sentry_sdk
-    from sentry_sdk.integrations.dramatiq import DramatiqIntegration
-
-    sentry_sdk.init(
-        dsn=settings.sentry_dsn.get_secret_value(),
-        environment=settings.env,
-        integrations=[DramatiqIntegration()],
-    )
-
-
 def build(settings: Settings) -> tuple[dramatiq.Broker, Database]:
     database = Database(settings.database_url.get_secret_value(), settings.db_pool_size)
-    dead_letters = DeadLetters(database)
+    dead_letters = DeadLetters(database, redact=settings.dead_letter_bodies == "redact")
     stack = middleware(settings, database, dead_letters)
+    verification = settings.verification()
+    if verification.required and not verification.keyring.keys:
+        raise RuntimeError(
+            "signatures are required (LARDER_ENV=production or LARDER_SIGNATURES=required) but"
+            " no signing key is set: LARDER_SIGNING_KEYS or LARDER_SIGNING_KEYS_FILE"
+        )
     if settings.broker == "stub":
+        if verification.required:
+            raise RuntimeError("the in-memory broker carries no signatures: LARDER_SIGNATURES")
         return StubBroker(middleware=stack), database
     rabbit = LarderRabbitmqBroker(
-        url=settings.rabbitmq_url.get_secret_value(),
+        parameters=amqp.parameters(
+            settings.rabbitmq_url.get_secret_value(),
+            settings.amqp_ca_file,
+            settings.amqp_cert_file,
+            settings.amqp_key_file,
+        ),
         confirm_delivery=True,
         middleware=stack,
         dead_letters=dead_letters,
         max_message_bytes=settings.max_message_bytes,
+        verification=verification,
+        limits=settings.payload_limits(),
+        declares=settings.declare_queues,
     )
     return rabbit, database
 

@@ -1,16 +1,13 @@
 """The dead-letter queues (`<queue>.XQ`) as `larder dlq` reads and empties them.
 
 Browsing takes messages without acknowledging them and closes the channel: RabbitMQ puts them
-back where they were. Replaying publishes a message to its work queue on a channel with
-publisher confirms and acknowledges (removes) it from the dead-letter queue only once RabbitMQ
-confirmed the publish: a failed replay leaves it where it was. Purging acknowledges without
-publishing.
+back where they were. Purging acknowledges the chosen ones. Replaying: workers/replay.py
+(it signs again what it publishes).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -40,18 +37,6 @@ class Letter:
             return raw_fingerprint(self.queue, self.body)
         return message_fingerprint(self.queue, self.message_id)
 
-    def replay_body(self) -> bytes:
-        """The body to publish again: a Dramatiq message starts its retries afresh."""
-        if self.message_id is None:
-            return self.body
-        envelope = json.loads(self.body)
-        envelope["options"] = {
-            k: v
-            for k, v in envelope.get("options", {}).items()
-            if k not in ("retries", "traceback")
-        }
-        return json.dumps(envelope, separators=(",", ":")).encode()
-
 
 def letter(queue: str, body: bytes) -> Letter:
     try:
@@ -62,14 +47,12 @@ def letter(queue: str, body: bytes) -> Letter:
 
 
 class DeadLetterQueues:
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, parameters: pika.connection.Parameters) -> None:
+        self.parameters = parameters  # the broker's: credentials, TLS
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Any]:
-        params = pika.URLParameters(self.url)
-        params.socket_timeout = params.blocked_connection_timeout = 10
-        connection = pika.BlockingConnection(params)
+        connection = pika.BlockingConnection(self.parameters)
         try:
             yield connection
         finally:
@@ -88,48 +71,23 @@ class DeadLetterQueues:
                     channel.close()  # unacknowledged: back in the queue, in order
         return found
 
-    def take(
-        self,
-        queue: str,
-        wanted: Callable[[Letter], bool],
-        act: Callable[[Letter], None],
+    def purge(
+        self, queue: str, wanted: Callable[[Letter], bool], after: Callable[[Letter], None]
     ) -> int:
-        """For each dead letter of `queue` that `wanted` picks: `act` on it, then remove it.
-        When `act` raises, that letter and every one after it stay."""
+        """Remove each dead letter of `queue` that `wanted` picks; `after` runs for each (it
+        records the purge)."""
         done = 0
         with self._connection() as connection:
             channel = connection.channel()
             for method, body in _take(channel, queue + ".XQ", BROWSE_MAX):
                 found = letter(queue, body)
-                if not wanted(found):
-                    continue
-                act(found)
-                channel.basic_ack(method.delivery_tag)
-                done += 1
+                if wanted(found):
+                    channel.basic_ack(method.delivery_tag)
+                    after(found)
+                    done += 1
             with contextlib.suppress(pika.exceptions.AMQPError):
                 channel.close()
         return done
-
-    def replay(
-        self, queue: str, wanted: Callable[[Letter], bool], after: Callable[[Letter], None]
-    ) -> int:
-        """Publish each wanted letter back to `queue`, confirmed by the broker before it leaves
-        the dead-letter queue; `after` runs once it has (records the replay)."""
-        with self._connection() as connection:
-            publisher = connection.channel()
-            publisher.confirm_delivery()
-
-            def publish(found: Letter) -> None:
-                publisher.basic_publish(  # raises unless RabbitMQ confirms it
-                    "",
-                    queue,
-                    found.replay_body(),
-                    pika.BasicProperties(delivery_mode=2),
-                    mandatory=True,
-                )
-                after(found)
-
-            return self.take(queue, wanted, publish)
 
 
 def _take(channel: Any, queue: str, limit: int) -> Iterator[tuple[Any, bytes]]:

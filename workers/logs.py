@@ -10,7 +10,9 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from dramatiq.broker import MessageProxy
 from dramatiq.errors import ActorNotFound
+from dramatiq.message import Message
 
 from workers.tracing import current_ids
 
@@ -51,7 +53,42 @@ class ExpectedRejections(logging.Filter):
         return True
 
 
+def shown(value: Any) -> Any:
+    """A log argument as it may be written: a Dramatiq message becomes its actor and id."""
+    if isinstance(value, Message | MessageProxy):
+        return f"{value.actor_name} message {value.message_id}"
+    return value
+
+
+class _NoMessageBodies:
+    """A log record factory. Dramatiq logs the messages it handles with their arguments
+    ("Failed to process message ingest({... 'home_lat': 60.17 ...})", at INFO for an invalid
+    one, at ERROR for a failure): message bodies hold personal data (homes, orders, notes)
+    and must not reach logs or Sentry. At creation, so every handler sees the record without
+    them (Sentry's logging integration included), a message argument becomes its actor and
+    id."""
+
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record: logging.LogRecord = self.factory(*args, **kwargs)
+        if isinstance(record.args, tuple) and any(
+            isinstance(a, Message | MessageProxy) for a in record.args
+        ):
+            record.args = tuple(shown(a) for a in record.args)
+        return record
+
+
+def without_message_bodies() -> None:
+    """Install the record factory (once per process)."""
+    factory = logging.getLogRecordFactory()
+    if not isinstance(factory, _NoMessageBodies):
+        logging.setLogRecordFactory(_NoMessageBodies(factory))
+
+
 def configure(level: str = "INFO", fmt: str = "json") -> None:
+    without_message_bodies()
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(ExpectedRejections())
     if fmt == "json":

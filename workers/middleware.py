@@ -3,6 +3,7 @@ and the retry policy (only transient failures are retried)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -88,11 +89,16 @@ class DatabaseLifecycle(dramatiq.Middleware):
 
 class DeadLetters(dramatiq.Middleware):
     """Records every dead-lettered message (reason, actor, queue, body, time) in Postgres and
-    counts it. Messages that fail before reaching an actor come in through `reject_raw`."""
+    counts it. Messages that fail before reaching an actor come in through `reject_raw`.
+    With `redact`, a body is stored as its length and digest only (bodies hold personal data:
+    homes, orders); the scheduler prunes records past their retention either way."""
 
-    def __init__(self, database: Database, record_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, database: Database, record_timeout_s: float = 30.0, redact: bool = False
+    ) -> None:
         self.database = database
         self.record_timeout_s = record_timeout_s
+        self.redact = redact
 
     def before_nack(self, broker: dramatiq.Broker, message: Any) -> None:
         error = getattr(message, "_exception", None)
@@ -105,7 +111,7 @@ class DeadLetters(dramatiq.Middleware):
             "queue_name": message.queue_name,
             "actor_name": message.actor_name,
             "reason": reason,
-            "raw_body": json.dumps(body, default=str)[:STORED_BODY_LIMIT],
+            "raw_body": self._stored(json.dumps(body, default=str).encode()),
         }
         self._record_with_retry(rejection, kind)
 
@@ -118,9 +124,14 @@ class DeadLetters(dramatiq.Middleware):
             "queue_name": queue_name,
             "actor_name": None,
             "reason": reason,
-            "raw_body": body[:STORED_BODY_LIMIT].decode("utf-8", errors="replace"),
+            "raw_body": self._stored(body),
         }
         self._record(rejection, kind)
+
+    def _stored(self, body: bytes) -> str:
+        if self.redact:
+            return f"[redacted: {len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()}]"
+        return body[:STORED_BODY_LIMIT].decode("utf-8", errors="replace")
 
     def _record_with_retry(self, rejection: dict[str, Any], kind: str) -> None:
         deadline = time.monotonic() + self.record_timeout_s

@@ -22,6 +22,12 @@ def name(workload: str) -> str:
     return get_settings().queue_prefix + workload
 
 
+def workload_of(queue: str) -> str:
+    """The workload of one of this deployment's queues (`<prefix>events` -> `events`)."""
+    prefix = get_settings().queue_prefix
+    return queue[len(prefix) :] if prefix and queue.startswith(prefix) else queue
+
+
 def names_under(prefix: str, workloads: Iterable[str] = WORKLOADS) -> list[str]:
     """Every queue a worker declares under `prefix`: `<prefix><workload>{,.DQ,.XQ}`."""
     return [prefix + workload + suffix for workload in workloads for suffix in SUFFIXES]

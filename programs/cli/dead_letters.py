@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from programs.cli.text import clip, plural, wrapped
+from workers.queues import WORKLOADS
 
 WIDTH = 100  # of a line, indent included
 BODY_SHOWN = 200  # characters of a message body (--json shows it all)
@@ -56,16 +57,19 @@ def filters(command: Callable[..., Any]) -> Callable[..., Any]:
         "--queue",
         "queue_names",
         multiple=True,
-        help="A queue (workload name, e.g. events; repeatable). Default: every queue.",
+        type=click.Choice(sorted(WORKLOADS)),
+        help="A queue (repeatable). Default: every queue.",
     )(command)
+
+
+def _workloads(names: tuple[str, ...]) -> list[str]:
+    return list(names) or list(WORKLOADS)
 
 
 def _queues(names: tuple[str, ...]) -> list[str]:
     from workers import queues
 
-    return [queues.name(n) if n in queues.WORKLOADS else n for n in names] or [
-        queues.name(w) for w in queues.WORKLOADS
-    ]
+    return [queues.name(w) for w in _workloads(names)]
 
 
 def _joined(
@@ -74,12 +78,12 @@ def _joined(
     """Recorded rejections matching the filters, each with whether it waits in its dead-letter
     queue; and letters waiting without a record (shown when no reason or time is asked)."""
     from store import dead_letters as records
-    from workers.broker import database, settings
+    from workers.broker import broker, database
     from workers.dead_letter_queue import DeadLetterQueues
 
     queues = _queues(names)
     try:
-        letters = DeadLetterQueues(settings.rabbitmq_url.get_secret_value()).browse(queues)
+        letters = DeadLetterQueues(broker.parameters).browse(queues)  # type: ignore[attr-defined]
     except Exception as error:
         click.echo(f"(RabbitMQ does not answer, queue contents unknown: {error})", err=True)
         letters = None
@@ -130,13 +134,15 @@ def list_(
 def show(key: str) -> None:
     """One dead-lettered message in full: ID is its record number (#12) or its message id."""
     from store import dead_letters as records
+    from workers import queues
     from workers.broker import database
 
     with database.unit_of_work(single_statement=True) as uow:
         row = records.one(uow.connection, key)
     if row is None:
         raise click.ClickException(f"no dead-lettered message {key}")
-    matches = [r for r in _joined((row["queue_name"],), "", None, MANY) if r["id"] == row["id"]]
+    workload = queues.workload_of(row["queue_name"])
+    matches = [r for r in _joined((workload,), "", None, MANY) if r["id"] == row["id"]]
     row["in_queue"] = matches[0]["in_queue"] if matches else False
     click.echo(_row_text(row, body=None))
     try:
@@ -174,14 +180,15 @@ def replay(
     ids: tuple[str, ...],
     yes: bool,
 ) -> None:
-    """Publish the selected dead letters to their queue again, through the same validation: a
-    message that failed because of a since-fixed bug now succeeds; one still invalid comes back
-    with its reason. Each leaves the dead-letter queue only once RabbitMQ confirmed it."""
+    """Publish the selected dead letters to their queue again, signed by this process, through
+    the same validation: a message that failed because of a since-fixed bug now succeeds; one
+    still invalid comes back with its reason; one whose original signature does not verify
+    stays. Each leaves the dead-letter queue only once RabbitMQ confirmed it."""
     from store import dead_letters as records
-    from workers.broker import database, settings
-    from workers.dead_letter_queue import DeadLetterQueues
+    from workers.broker import broker, database
+    from workers.replay import replay as replay_queue
 
-    queues, wanted, count = _selection(queue_names, reason, since, ids)
+    _, wanted, count = _selection(queue_names, reason, since, ids)
     if count == 0:
         click.echo("nothing to replay")
         return
@@ -192,11 +199,12 @@ def replay(
         with database.unit_of_work(single_statement=True) as uow:
             records.mark_replayed(uow.connection, letter.fingerprint)
 
-    dlq = DeadLetterQueues(settings.rabbitmq_url.get_secret_value())
-    done = 0
+    done, refused = 0, []
     try:
-        for queue in queues:
-            done += dlq.replay(queue, wanted, recorded)
+        for workload in _workloads(queue_names):
+            report = replay_queue(broker, workload, MANY, wanted, recorded)
+            done += report.replayed
+            refused += report.refused
     except Exception as error:
         raise click.ClickException(
             f"replayed {done} of {count}, then: {error}; the rest is still in its dead-letter"
@@ -206,6 +214,8 @@ def replay(
         f"replayed {plural(done, 'message')}, each confirmed by RabbitMQ before it left its"
         " dead-letter queue (one still invalid comes back: larder dlq list)"
     )
+    for why in refused:
+        click.echo(f"  left in the dead-letter queue: {why}")
 
 
 @dead_letters.command("purge")
@@ -220,7 +230,7 @@ def purge(
     """Remove the selected dead letters for good (asks first; the recorded rejections stay, marked
     purged)."""
     from store import dead_letters as records
-    from workers.broker import database, settings
+    from workers.broker import broker, database
     from workers.dead_letter_queue import DeadLetterQueues
 
     queues, wanted, count = _selection(queue_names, reason, since, ids)
@@ -234,8 +244,8 @@ def purge(
         with database.unit_of_work(single_statement=True) as uow:
             records.mark_purged(uow.connection, letter.fingerprint)
 
-    dlq = DeadLetterQueues(settings.rabbitmq_url.get_secret_value())
-    done = sum(dlq.take(queue, wanted, recorded) for queue in queues)
+    dlq = DeadLetterQueues(broker.parameters)  # type: ignore[attr-defined]
+    done = sum(dlq.purge(queue, wanted, recorded) for queue in queues)
     click.echo(f"purged {plural(done, 'message')}")
 
 

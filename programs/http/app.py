@@ -7,6 +7,11 @@ at read time against a per-process snapshot of the catalog (store/availability.p
     GET /readyz, /metrics                                               readiness, Prometheus
     GET /docs, /openapi.json                                            interactive docs, spec
 
+Every endpoint but /healthz needs an API key with its scope (programs/http/security.py,
+docs/security.md): lists:read for lists, inbox:read and inbox:act for the inbox; each key has
+its rate limit. Reads of lists go through `database` (the reader role); API keys and the
+inbox's agent actions through `api_database` (the API's own role).
+
 Filters: `discovery` and `category` lists (venue ids) drop venues that are inactive or closed
 now in their city's local time; `items` and cart lists (item ids) drop unavailable items. Then
 `limit` applies, so a list can be shorter than `limit`, or empty (200) when everything in it
@@ -43,8 +48,16 @@ from pydantic import Field
 
 from domain.recs.surfaces import STORED
 from domain.recs.surfaces.base import Surface
+from domain.security.rates import RateLimits
 from programs.http.inbox import inbox_router
 from programs.http.observability import add_observability
+from programs.http.security import (
+    Access,
+    BodyLimit,
+    KeySnapshot,
+    ReadsLists,
+    errors,
+)
 from schemas.recs import RecommendationList
 from store import recs
 from store.db import SESSION_OPTIONS, Database
@@ -90,9 +103,8 @@ class RecommendationsOut(RecommendationList):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "Unknown surface, or no list and no fallback to serve."},
+    **errors(401, 403, 429, 503, e404="Unknown surface, or no list and no fallback to serve."),
     422: {"description": "Bad parameters (the `detail` list says which and why)."},
-    503: {"description": "The database is unavailable; retry."},
 }
 
 
@@ -103,21 +115,29 @@ def utc_now() -> datetime:
 def create_app(
     database: Database,
     *,
+    api_database: Database | None = None,
+    access: Access | None = None,
+    docs: bool = True,
+    max_body_bytes: int = 16 * 1024,
     clock: Callable[[], datetime] = utc_now,
     availability: AvailabilityCache | None = None,
     max_age: timedelta = recs.DEFAULT_MAX_AGE,
     readiness: Callable[[], dict[str, Any]] | None = None,
 ) -> FastAPI:
-    """The API on `database`. `clock` (aware datetimes) decides what is open now;
+    """The API on `database` (lists) and `api_database` (keys, inbox; default: `database`).
+    `access` defaults to the keys in `api_database` with the settings' rate limits; `docs`
+    serves /docs and /openapi.json. `clock` (aware datetimes) decides what is open now;
     `availability` defaults to a cache on `database` refreshed every 10 s; user lists older
     than `max_age` are served as the fallback; `readiness` answers /readyz (workers.health)."""
     catalog = availability or cache_for(database)
+    api_database = api_database or database
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _warm(catalog)
         yield
         database.dispose()
+        api_database.dispose()
 
     app = FastAPI(
         title="larder read API",
@@ -127,9 +147,13 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # FastAPI's own pages load Swagger UI from a CDN: add_docs serves it
         redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
     )
-    add_docs(app)
-    add_observability(app, readiness)
+    if docs:
+        add_docs(app)
+    app.state.access = access or access_from_settings(api_database)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    add_observability(app, readiness)  # /readyz and /metrics: probes and scrapes carry no key
 
     @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(sqlalchemy.exc.OperationalError)
@@ -138,7 +162,7 @@ def create_app(
         logger.warning("database unavailable: %s", error)
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
-    app.include_router(inbox_router(database))  # the support inbox (docs/order-checks.md)
+    app.include_router(inbox_router(api_database))  # the support inbox (docs/order-checks.md)
 
     @app.get("/healthz", summary="Liveness", description="The process answers (no database).")
     async def healthz() -> dict[str, str]:
@@ -155,6 +179,7 @@ def create_app(
         "drop unavailable items. `limit` applies after the filters.",
     )
     async def recommendations(
+        reader: ReadsLists,
         user_id: UserId,
         surface: Annotated[
             str,
@@ -196,6 +221,7 @@ def create_app(
         "unavailable items are left out. `context` is the venue id.",
     )
     async def cart(
+        reader: ReadsLists,
         user_id: UserId,
         items: Annotated[
             list[ItemId],
@@ -311,23 +337,49 @@ GIL_SWITCH_S = 0.0005
 SERVE_STATEMENT_TIMEOUT_MS = 250
 
 
+def access_from_settings(api_database: Database) -> Access:
+    """Keys from `api_database`; rate limits and open reads from the settings."""
+    from workers.settings import get_settings
+
+    settings = get_settings()
+    return Access(
+        KeySnapshot(api_database, settings.api_key_refresh_s),
+        RateLimits(settings.api_rate_per_s, settings.api_rate_burst),
+        open_reads=settings.api_open_reads,
+    )
+
+
 def app_from_settings() -> FastAPI:
     """The app as `larder serve` runs it (a uvicorn factory: each worker process builds its own
-    pool and cache after it starts)."""
+    pools and caches after it starts)."""
     from workers import logs
+    from workers.sentry import init_sentry
     from workers.settings import get_settings
 
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_format)
+    init_sentry(settings)
     sys.setswitchinterval(GIL_SWITCH_S)
     options = f"{SESSION_OPTIONS} -c statement_timeout={SERVE_STATEMENT_TIMEOUT_MS}"
-    url = settings.database_url.get_secret_value()
-    database = Database(url, settings.db_pool_size, options)
+    reader = Database(settings.database_url.get_secret_value(), settings.db_pool_size, options)
+    api = (
+        Database(settings.api_database_url.get_secret_value(), 4)
+        if settings.api_database_url
+        else reader
+    )
+    if settings.api_open_reads:
+        logger.warning("the read API is open: lists are served without credentials")
     rabbitmq_url = settings.rabbitmq_url.get_secret_value()
 
     def readiness() -> dict[str, Any]:
         from workers import health
 
-        return health.as_json(health.check(database, rabbitmq_url))
+        return health.as_json(health.check(reader, rabbitmq_url))
 
-    return create_app(database, readiness=readiness)
+    return create_app(
+        reader,
+        api_database=api,
+        docs=settings.docs_served,
+        max_body_bytes=settings.api_max_body_bytes,
+        readiness=readiness,
+    )

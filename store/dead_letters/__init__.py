@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from store.db import Database
 from store.dead_letters import queries
 
 
@@ -75,3 +76,8 @@ def _rows(
 ) -> list[dict[str, Any]]:
     with connection.cursor(row_factory=dict_row) as cursor:
         return list(cursor.execute(sql, params))
+
+
+def prune(database: Database, older_than_days: int, chunk: int = 10_000) -> int:
+    """Delete rejections older than the retention, in chunks; returns how many went."""
+    return database.delete_in_chunks(queries.PRUNE_REJECTIONS, {"days": older_than_days}, chunk)

@@ -51,3 +51,12 @@ MARK_REPLAYED = """
 MARK_PURGED = """
     UPDATE rejected_messages SET purged_at = now() WHERE fingerprint = %(fingerprint)s
 """
+
+# Retention: rejected bodies hold personal data; they go once RabbitMQ's dead-letter copy has.
+PRUNE_REJECTIONS = """
+    DELETE FROM rejected_messages WHERE id IN (
+        SELECT id FROM rejected_messages
+        WHERE rejected_at < now() - make_interval(days => %(days)s)
+        LIMIT %(chunk)s
+    )
+"""

@@ -1,7 +1,7 @@
 """dead letters remember their replays and purges (`larder dlq replay|purge`)
 
 Revision ID: 0040
-Revises: 0009
+Revises: 0020
 Create Date: 2026-12-06 21:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0040"
-down_revision = "0009"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

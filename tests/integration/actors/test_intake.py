@@ -10,7 +10,9 @@ import pika
 from dramatiq.message import Message
 
 from tests.conftest import scalar, wait_for
+from tests.support import signing
 from tests.support.factories import activity, batch, order, venue
+from tests.support.paths import ROOT
 from workers import queues
 
 EVENTS = queues.name(queues.EVENTS)
@@ -172,35 +174,29 @@ def test_non_json_and_oversized_bodies_are_dead_lettered(
     wait_for(lambda: broker.get_queue_message_counts(EVENTS)[2] == 3)
 
 
-def test_hand_written_json_from_a_non_python_producer(
+def test_the_readme_amqp_example_publishes_a_signed_event(
     broker: Any, worker: Any, db: Any, rabbitmq: str
 ) -> None:
-    # Given the README's example, written by hand as a non-Python producer would
-    body = {
-        "queue_name": EVENTS,
-        "actor_name": "ingest",
-        "args": [
-            {
-                "type": "user.upserted",
-                "schema_version": 1,
-                "event_id": "u-1-v1",
-                "version": 1,
-                "user_id": 1,
-                "city_id": 1,
-                "home_lat": 60.17,
-                "home_lon": 24.94,
-                "segment": "regular",
-            }
-        ],
-        "kwargs": {},
-        "options": {},
-        "message_id": "5f1d7a3e-0b7c-4b8e-9a55-6a2d2c1f9e01",
-        "message_timestamp": 1767614400000,
-    }
-    # When it is published with raw pika
-    _publish_raw(rabbitmq, [json.dumps(body).encode()])
-    # Then the user lands
-    wait_for(lambda: scalar(db, "SELECT segment FROM users WHERE user_id = 1") == "regular")
+    # Given workers that require signatures and know the key upstream-1
+    with signing.policy(broker, required=True):
+        # When the README's example runs as written, with this session's broker and queue
+        code = readme_amqp_example()
+        code = code.replace('"amqp://guest:guest@127.0.0.1:5672/%2F"', repr(rabbitmq))
+        code = code.replace('QUEUE = "events"', f"QUEUE = {EVENTS!r}")
+        exec(compile(code, "README.md", "exec"), {})
+        # Then the user lands, and nothing was dead-lettered
+        wait_for(lambda: scalar(db, "SELECT segment FROM users WHERE user_id = 1") == "regular")
+    assert scalar(db, "SELECT count(*) FROM rejected_messages") == 0
+
+
+def readme_amqp_example() -> str:
+    """The python block of the README's AMQP contract section."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## AMQP contract for non-Python producers") :]
+    block = section[section.index("```python\n") + len("```python\n") :]
+    code = block[: block.index("```")]
+    assert 'KEY_ID, KEY = "upstream-1", ' in code and "larder-signature" in code
+    return code
 
 
 def _publish_raw(url: str, bodies: list[bytes]) -> None:

@@ -66,6 +66,10 @@ def test_demo_falls_back_to_embedded_postgres_and_in_memory_broker(tmp_path: Pat
     # And it trained the items model and precomputed personal lists through the queue
     assert "trained model recs-" in out
     assert "chunks done, 0 failed" in out
-    lists = {line.split()[0]: line for line in out.split("precomputed lists")[1].splitlines()[1:]}
+    shown = out.split("precomputed lists")[1].split("\n\n")[0]
+    lists = {line.split()[0]: line for line in shown.splitlines()[1:]}
     assert "personal" in lists["discovery"] and "personal" in lists["items"]
     assert (tmp_path / ".larder" / "pgdata").is_dir()
+    # And it ends with an API key for the HTTP API and how to use it (keys are required)
+    key_part = out.split("\nAPI key ")[1]
+    assert "larder keys revoke" in key_part and 'curl -H "Authorization: Bearer lk_' in key_part

@@ -15,10 +15,9 @@ from click.testing import CliRunner
 from dramatiq.message import Message
 
 from programs.cli import main
-from tests.conftest import RABBITMQ_URL, SESSION, scalar, wait_for
+from tests.conftest import RABBITMQ_URL, scalar, wait_for
 from tests.support.factories import venue
 from workers import queues
-from workers.dead_letter_queue import DeadLetterQueues
 
 EVENTS = queues.name(queues.EVENTS)
 
@@ -116,24 +115,23 @@ def test_purge_asks_first_and_keeps_the_record(two_dead_letters: Any, db: Any) -
     assert scalar(db, "SELECT count(*) FROM rejected_messages WHERE purged_at IS NOT NULL") == 1
 
 
-def test_a_replay_the_broker_does_not_confirm_leaves_the_letter(rabbitmq: str) -> None:
-    # Given a dead letter whose work queue does not exist (an unroutable publish is not confirmed)
-    queue = f"t{SESSION}.gone"
-    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq))
-    channel = connection.channel()
-    channel.queue_declare(queue + ".XQ", durable=True)
-    channel.basic_publish(
-        "", queue + ".XQ", b"not a message", pika.BasicProperties(delivery_mode=2)
-    )
+def test_a_replay_rabbitmq_does_not_confirm_leaves_the_letters(
+    two_dead_letters: Any, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker, _ = two_dead_letters
+    # Given publishing fails (RabbitMQ does not confirm)
+    from dramatiq.errors import ConnectionClosed
+
+    from workers.replay import replay
+
+    def refused(message: Any, **_: Any) -> Any:
+        raise ConnectionClosed(OSError("no confirm"))
+
+    monkeypatch.setattr(broker, "enqueue", refused)
     recorded: list[str] = []
-    try:
-        # When it is replayed
-        with pytest.raises(pika.exceptions.UnroutableError):
-            DeadLetterQueues(rabbitmq).replay(
-                queue, lambda _: True, lambda x: recorded.append(x.fingerprint)
-            )
-        # Then it is still in its dead-letter queue, and no replay was recorded
-        assert waiting(queue) == 1 and recorded == []
-    finally:
-        channel.queue_delete(queue + ".XQ")
-        connection.close()
+    # When the dead letters are replayed, Then the replay fails
+    with pytest.raises(ConnectionClosed):
+        replay(broker, queues.EVENTS, 100, after=lambda x: recorded.append(x.fingerprint))
+    # And both are still in the dead-letter queue, no replay recorded
+    assert waiting() == 2 and recorded == []
+    assert scalar(db, "SELECT sum(replays) FROM rejected_messages") == 0

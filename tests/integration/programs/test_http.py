@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from store.recs import availability
 from store.recs.availability import AvailabilityCache
 from tests.conftest import wait_for
 from tests.integration.programs.test_procfile_worker import free_port, procfile
+from tests.support.api import keyed
 
 # Monday 2026-01-05, 20:30 UTC = 22:30 in Helsinki (UTC+2)
 EVENING = datetime(2026, 1, 5, 20, 30, tzinfo=UTC)
@@ -146,7 +148,8 @@ def api(db: Any) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
     def start(clock: datetime = NOON, cache: AvailabilityCache | None = None) -> TestClient:
-        client = TestClient(create_app(db, clock=lambda: clock, availability=cache))
+        app = create_app(db, clock=lambda: clock, availability=cache)
+        client = TestClient(app, headers=keyed(db, "product-web", "lists:read"))
         clients.append(client.__enter__())
         return client
 
@@ -467,26 +470,32 @@ def test_the_procfile_web_line_serves_the_api(db: Any) -> None:
     try:
         # When it answers
         wait_for(lambda: _status(port, "/healthz") == 200)
-        # Then lists are served on $PORT
-        assert _status(port, "/v1/users/1/recommendations/items?context=5") == 200
+        # Then lists are served on $PORT, to callers with a key only
+        url = "/v1/users/1/recommendations/items?context=5"
+        assert _status(port, url, keyed(db, "product-web", "lists:read")) == 200
+        assert _status(port, url) == 401
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
 
 
-def _status(port: int, path: str) -> int | None:
+def _status(port: int, path: str, headers: dict[str, str] | None = None) -> int | None:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+        with urllib.request.urlopen(request, timeout=2) as response:
             return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
     except OSError:
         return None
 
 
-def test_a_database_that_does_not_answer_is_503() -> None:
+def test_a_database_that_does_not_answer_is_503(db: Any) -> None:
     # Given an app whose database is unreachable (its catalog snapshot is empty)
     unreachable = Database("postgresql://postgres@127.0.0.1:1/nowhere", 1)
     cache = AvailabilityCache(lambda: availability.Snapshot({}, (), frozenset()))
-    with TestClient(create_app(unreachable, availability=cache)) as client:
+    app = create_app(unreachable, api_database=db, availability=cache)  # keys: still readable
+    with TestClient(app, headers=keyed(db, "product-web", "lists:read")) as client:
         # When a list is read / Then 503 says so, and liveness still answers
         response = client.get("/v1/users/1/recommendations/discovery")
         assert response.status_code == 503
@@ -500,7 +509,7 @@ def test_the_read_api_also_serves_the_support_inbox(db: Any) -> None:
 
     from programs.http.app import create_app
 
-    with TestClient(create_app(db)) as client:
+    with TestClient(create_app(db), headers=keyed(db, "alice", "inbox:read")) as client:
         response = client.get("/v1/inbox")
     assert response.status_code == 200 and response.json() == []
     assert "/v1/inbox" in client.app.openapi()["paths"]  # type: ignore[attr-defined]
@@ -514,7 +523,9 @@ def test_a_read_that_waits_too_long_is_cancelled_and_503(db: Any) -> None:
     options = f"{SESSION_OPTIONS} -c statement_timeout=100"
     serving = Database(TEST_DB_URL, 1, options)
     cache = AvailabilityCache(lambda: availability.Snapshot({}, (), frozenset()))
-    with db.engine.connect() as blocker, TestClient(create_app(serving, availability=cache)) as c:
+    app = create_app(serving, availability=cache)
+    headers = keyed(db, "product-web", "lists:read")
+    with db.engine.connect() as blocker, TestClient(app, headers=headers) as c:
         # And a migration-like lock that blocks every read of the lists
         blocker.exec_driver_sql("LOCK TABLE recommendations IN ACCESS EXCLUSIVE MODE")
         # When a list is read

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from actors.order_checks import apply, sweep_order_checks
 from programs.cli import main
+from programs.http.app import access_from_settings
 from programs.http.inbox import inbox_router
 from tests.integration.actors.test_order_checks import (
     accepted,
@@ -21,6 +22,7 @@ from tests.integration.actors.test_order_checks import (
     paid_order,
     problems,
 )
+from tests.support.api import keyed
 from tests.support.order_events import T0, at, raw
 from workers import clock
 
@@ -44,9 +46,11 @@ def two_problems(db: Any, now: clock.FixedClock) -> list[int]:
 
 @pytest.fixture
 def client(db: Any) -> TestClient:
+    """The inbox router, called with agent bob's API key (inbox:read, inbox:act)."""
     app = FastAPI()
     app.include_router(inbox_router(db))
-    return TestClient(app)
+    app.state.access = access_from_settings(db)
+    return TestClient(app, headers=keyed(db, "bob", "inbox:read", "inbox:act"))
 
 
 def invoke(*args: str) -> Any:
@@ -116,10 +120,10 @@ def test_http_lists_acknowledges_and_resolves(two_problems: list[int], client: T
     assert listed.status_code == 200
     assert {p["problem_id"] for p in listed.json()} == {first, second}
     assert client.get("/v1/inbox", params={"city": 1}).json()[0]["order_id"] == "ORD-1"
-    # And acknowledges then resolves one
-    ack = client.post(f"/v1/inbox/{first}/ack", json={"agent": "bob", "note": "on it"})
+    # And acknowledges then resolves one (as the key's principal, bob)
+    ack = client.post(f"/v1/inbox/{first}/ack", json={"note": "on it"})
     assert ack.status_code == 200 and ack.json()["acknowledged_by"] == "bob"
-    done = client.post(f"/v1/inbox/{first}/resolve", json={"agent": "bob"})
+    done = client.post(f"/v1/inbox/{first}/resolve", json={})
     assert done.status_code == 200
     assert done.json()["status"] == "resolved" and done.json()["resolution"] == "agent"
     # Then the record shows its history
@@ -127,13 +131,13 @@ def test_http_lists_acknowledges_and_resolves(two_problems: list[int], client: T
     assert [c["change"] for c in record["history"]] == ["opened", "acknowledged", "resolved"]
     assert record["history"][1]["note"] == "on it"
     # And conflicts, unknown ids and bad bodies are refused
-    assert client.post(f"/v1/inbox/{first}/resolve", json={"agent": "bob"}).status_code == 409
-    assert client.post(f"/v1/inbox/{second}/ack", json={"agent": "x"}).status_code == 200
-    assert client.post(f"/v1/inbox/{second}/ack", json={"agent": "y"}).status_code == 409
-    assert client.post("/v1/inbox/999/ack", json={"agent": "bob"}).status_code == 404
+    assert client.post(f"/v1/inbox/{first}/resolve", json={}).status_code == 409
+    assert client.post(f"/v1/inbox/{second}/ack", json={}).status_code == 200
+    assert client.post(f"/v1/inbox/{second}/ack", json={}).status_code == 409
+    assert client.post("/v1/inbox/999/ack", json={}).status_code == 404
     assert client.get("/v1/inbox/999").status_code == 404
-    assert client.post(f"/v1/inbox/{second}/ack", json={"agent": ""}).status_code == 422
-    assert client.post(f"/v1/inbox/{second}/ack", json={"who": "bob"}).status_code == 422
+    assert client.post(f"/v1/inbox/{second}/ack", json={"agent": "alice"}).status_code == 422
+    assert client.post(f"/v1/inbox/{second}/ack", json={"note": 7}).status_code == 422
     assert client.get("/v1/inbox", params={"status": "closed"}).status_code == 422
     assert [p["problem_id"] for p in client.get("/v1/inbox").json()] == [second]
     assert len(client.get("/v1/inbox", params={"status": "all"}).json()) == 2

@@ -102,6 +102,37 @@ def test_a_real_failure_still_logs_an_error_with_its_traceback(
     assert " ERROR " in err and "Traceback" in err and "RuntimeError: a bug" in err
 
 
+def _run_with(broker: StubBroker, actor_name: str, *args: object) -> None:
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=50)
+    worker.start()
+    try:
+        broker.enqueue(Message("q", actor_name, args, {}, {}, message_id="m-personal"))
+        broker.join("q", fail_fast=False, timeout=10_000)
+        worker.join()
+    finally:
+        worker.stop()
+
+
+@pytest.mark.parametrize("failure", ["invalid", "bug"])
+def test_message_bodies_never_reach_the_logs(text_logs: Callable[[], str], failure: str) -> None:
+    from schemas import InvalidMessage
+
+    # Given an actor that refuses (an invalid message, logged by dramatiq at INFO) or fails (a
+    # bug, at ERROR), and a message with a home's coordinates and an address in it
+    broker = StubBroker()
+
+    def refuses(event: dict[str, object]) -> None:
+        raise InvalidMessage("home_lat: out of range") if failure == "invalid" else KeyError("x")
+
+    dramatiq.actor(broker=broker, queue_name="q", max_retries=0, throws=(InvalidMessage,))(refuses)
+    # When it runs
+    _run_with(broker, "refuses", {"home_lat": 60.123456, "street": "Mannerheimintie 12 B"})
+    # Then the logs name the message by its actor and id, and hold none of its body
+    err = text_logs()
+    assert "refuses message m-personal" in err
+    assert "60.123456" not in err and "Mannerheimintie" not in err
+
+
 def test_json_lines_carry_the_current_trace_and_span_ids() -> None:
     # Given a span from a propagated trace context (as an actor continues its publisher's)
     import json

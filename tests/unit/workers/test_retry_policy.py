@@ -1,15 +1,12 @@
-"""Retry policy and delivery screening (pure)."""
+"""Retry policy and the classification of rejections (pure)."""
 
 from __future__ import annotations
-
-import json
 
 import psycopg
 import sqlalchemy.exc
 from dramatiq.errors import ActorNotFound
 
 from schemas import InvalidMessage
-from workers.broker import screen
 from workers.middleware import classify, retry_policy
 
 
@@ -33,22 +30,3 @@ def test_rejections_are_classified_with_readable_reasons() -> None:
     assert classify(InvalidMessage("x: bad")) == ("invalid", "invalid message: x: bad")
     assert classify(ActorNotFound("nope"))[0] == "unknown_actor"
     assert classify(KeyError("k"))[1].startswith("gave up after retries: KeyError")
-
-
-def test_screen_accepts_a_dramatiq_envelope() -> None:
-    body = {
-        "queue_name": "events",
-        "actor_name": "ingest",
-        "args": [{}],
-        "kwargs": {},
-        "options": {},
-        "message_id": "m",
-        "message_timestamp": 0,
-    }
-    assert screen(json.dumps(body).encode(), 1024) is None
-
-
-def test_screen_rejects_garbage_bad_envelopes_and_oversized_bodies() -> None:
-    assert screen(b"\x00\xff", 1024)[0] == "undecodable"  # type: ignore[index]
-    assert screen(b'{"queue_name": "q", "surprise": 1}', 1024)[0] == "undecodable"  # type: ignore[index]
-    assert screen(b"x" * 2000, 1024) == ("oversized", "oversized payload: 2000 bytes, limit 1024")
