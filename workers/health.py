@@ -77,10 +77,17 @@ def check(database: Any, rabbitmq_url: str) -> list[Check]:
     return [rabbitmq(rabbitmq_url), *postgres_and_migrations(database)]
 
 
-def as_json(checks: list[Check]) -> dict[str, Any]:
+def as_json(checks: list[Check], detailed: bool = True) -> dict[str, Any]:
+    """The checks as JSON; without `detailed` (HTTP /readyz, which answers anyone: a probe
+    carries no key) only whether each passed, never hosts, versions or error texts."""
     return {
         "status": "ok" if all(c.ok for c in checks) else "unavailable",
         "checks": {
-            c.name: {"ok": c.ok, "detail": c.detail, "ms": round(c.elapsed_ms, 1)} for c in checks
+            c.name: (
+                {"ok": c.ok, "detail": c.detail, "ms": round(c.elapsed_ms, 1)}
+                if detailed
+                else {"ok": c.ok}
+            )
+            for c in checks
         },
     }

@@ -6,13 +6,13 @@ the dead-letter queues (RabbitMQ `<queue>.XQ`: what is still there), joined on t
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
+from programs.cli.params import Since
 from programs.cli.text import clip, plural, wrapped
 from workers.queues import WORKLOADS
 
@@ -25,27 +25,6 @@ MANY = 1_000_000
 @click.group("dlq")
 def dead_letters() -> None:
     """Dead-lettered messages: never retried, recorded with their reason."""
-
-
-class Since(click.ParamType):
-    """An ISO-8601 instant with its offset, or an age: 30m, 2h, 7d."""
-
-    name = "TIME"
-    UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, datetime):
-            return value
-        age = re.fullmatch(r"(\d+)([smhd])", value.strip())
-        if age:
-            return datetime.now(UTC) - timedelta(**{self.UNITS[age[2]]: int(age[1])})
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            self.fail(f"{value!r}: want an age (30m, 2h, 7d) or an ISO-8601 time", param, ctx)
-        if parsed.utcoffset() is None:
-            self.fail(f"{value!r} needs an offset or Z", param, ctx)
-        return parsed
 
 
 def filters(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -163,6 +142,37 @@ def _selection(
     return _queues(names), (lambda letter: letter.fingerprint in picked), len(rows)
 
 
+def _chosen(
+    names: tuple[str, ...],
+    reason: str,
+    since: datetime | None,
+    ids: tuple[str, ...],
+    yes: bool,
+    verb: str,
+    question: str,
+) -> tuple[list[str], Callable[[Any], bool], int] | None:
+    """The selection, once confirmed (None: nothing selected)."""
+    queues, wanted, count = _selection(names, reason, since, ids)
+    if count == 0:
+        click.echo(f"nothing to {verb}")
+        return None
+    if not yes:
+        click.confirm(question.format(plural(count, "dead-lettered message")), abort=True)
+    return queues, wanted, count
+
+
+def _recording(mark: Callable[[Any, str], None]) -> Callable[[Any], None]:
+    """Records what was done to a letter (`mark_replayed`, `mark_purged`), in its own
+    statement: done is done, whatever happens to the next one."""
+    from workers.broker import database
+
+    def recorded(letter: Any) -> None:
+        with database.unit_of_work(single_statement=True) as uow:
+            mark(uow.connection, letter.fingerprint)
+
+    return recorded
+
+
 def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")(command)
     command = click.option(
@@ -185,20 +195,14 @@ def replay(
     still invalid comes back with its reason; one whose original signature does not verify
     stays. Each leaves the dead-letter queue only once RabbitMQ confirmed it."""
     from store import dead_letters as records
-    from workers.broker import broker, database
+    from workers.broker import broker
     from workers.replay import replay as replay_queue
 
-    _, wanted, count = _selection(queue_names, reason, since, ids)
-    if count == 0:
-        click.echo("nothing to replay")
+    chosen = _chosen(queue_names, reason, since, ids, yes, "replay", "replay {}?")
+    if chosen is None:
         return
-    if not yes:
-        click.confirm(f"replay {plural(count, 'dead-lettered message')}?", abort=True)
-
-    def recorded(letter: Any) -> None:
-        with database.unit_of_work(single_statement=True) as uow:
-            records.mark_replayed(uow.connection, letter.fingerprint)
-
+    _, wanted, count = chosen
+    recorded = _recording(records.mark_replayed)
     done, refused = 0, []
     try:
         for workload in _workloads(queue_names):
@@ -230,20 +234,14 @@ def purge(
     """Remove the selected dead letters for good (asks first; the recorded rejections stay, marked
     purged)."""
     from store import dead_letters as records
-    from workers.broker import broker, database
+    from workers.broker import broker
     from workers.dead_letter_queue import DeadLetterQueues
 
-    queues, wanted, count = _selection(queue_names, reason, since, ids)
-    if count == 0:
-        click.echo("nothing to purge")
+    chosen = _chosen(queue_names, reason, since, ids, yes, "purge", "remove {} for good?")
+    if chosen is None:
         return
-    if not yes:
-        click.confirm(f"remove {plural(count, 'dead-lettered message')} for good?", abort=True)
-
-    def recorded(letter: Any) -> None:
-        with database.unit_of_work(single_statement=True) as uow:
-            records.mark_purged(uow.connection, letter.fingerprint)
-
+    queues, wanted, _ = chosen
+    recorded = _recording(records.mark_purged)
     dlq = DeadLetterQueues(broker.parameters)  # type: ignore[attr-defined]
     done = sum(dlq.purge(queue, wanted, recorded) for queue in queues)
     click.echo(f"purged {plural(done, 'message')}")

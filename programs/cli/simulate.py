@@ -10,28 +10,9 @@ from typing import Any
 
 import click
 
+from programs.cli.params import AWARE_DATETIME
 from programs.cli.text import plural, sent
 from workers.settings import get_settings
-
-
-class AwareDateTime(click.ParamType):
-    """An ISO-8601 instant that carries its offset (or Z): a naive one is ambiguous."""
-
-    name = "ISO-8601"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, datetime):
-            return value
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO-8601 date and time", param, ctx)
-        if parsed.utcoffset() is None:
-            self.fail(f"{value!r} needs an offset or Z (e.g. {value}Z)", param, ctx)
-        return parsed
-
-
-AWARE_DATETIME = AwareDateTime()
 
 
 @click.group()

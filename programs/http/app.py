@@ -374,7 +374,7 @@ def app_from_settings() -> FastAPI:
     def readiness() -> dict[str, Any]:
         from workers import health
 
-        return health.as_json(health.check(reader, rabbitmq_url))
+        return health.as_json(health.check(reader, rabbitmq_url), detailed=False)
 
     return create_app(
         reader,

@@ -76,7 +76,8 @@ def add_observability(app: FastAPI, readiness: Callable[[], dict[str, Any]] | No
         "/readyz",
         summary="Readiness",
         description="RabbitMQ and Postgres answer and the database is migrated to this code's "
-        "head: 200, else 503 with each check's detail (`larder health` runs the same checks).",
+        "head: 200, else 503, with which check failed (no credentials: a probe carries none; "
+        "`larder health` runs the same checks and says why).",
     )
     async def readyz() -> JSONResponse:
         if readiness is None:

@@ -60,16 +60,19 @@ def test_sigkill_mid_intake_burst(fleet: Fleet, scratch: Path, figures: Any) -> 
     worker.signal(signal.SIGKILL)
     worker.wait(30)
     at_kill = applied_intake(fleet.database_url)
+    # Then, once a worker is started again, every event is applied, exactly once
+    restart_and_finish(fleet, events, confirmed, figures, applied_when_killed=at_kill)
+
+
+def restart_and_finish(
+    fleet: Fleet, events: worlds.EventFile, confirmed: int, figures: Any, **extra: Any
+) -> None:
+    """Start the intake pool again; every event must end applied exactly once (reported)."""
     fleet.worker("intake")
-    # Then every event is applied, exactly once
     wait_for(lambda: applied_intake(fleet.database_url) == events.count, 180, "all applied")
     assert_intake_exactly_once(fleet.database_url, events)
-    figures(
-        published=events.count,
-        confirmed=confirmed,
-        applied=applied_intake(fleet.database_url),
-        applied_when_killed=at_kill,
-    )
+    applied = applied_intake(fleet.database_url)
+    figures(published=events.count, confirmed=confirmed, applied=applied, **extra)
 
 
 def lifecycle_events_applied(url: str) -> int:
@@ -197,13 +200,6 @@ def test_sigterm_finishes_in_flight_work_within_the_grace_period(
     assert "Killing worker process" not in worker.output()
     at_stop = applied_intake(fleet.database_url)
     # And a new worker applies the rest: nothing was lost, nothing applied twice
-    fleet.worker("intake")
-    wait_for(lambda: applied_intake(fleet.database_url) == events.count, 180, "all applied")
-    assert_intake_exactly_once(fleet.database_url, events)
-    figures(
-        published=events.count,
-        confirmed=confirmed,
-        applied=applied_intake(fleet.database_url),
-        exit_s=round(exited_s, 2),
-        applied_at_stop=at_stop,
+    restart_and_finish(
+        fleet, events, confirmed, figures, exit_s=round(exited_s, 2), applied_at_stop=at_stop
     )

@@ -7,6 +7,7 @@ in the final stage."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -48,14 +49,31 @@ def test_the_dockerfile_is_pinned_non_root_and_installs_with_the_script() -> Non
     assert not re.search(r"apt-get|gcc|build-essential|pip install", " ".join(final))
 
 
+def build_context(target: Path) -> None:
+    """What the Dockerfile's build stage COPYs, copied into `target` the same way."""
+    for line in stages()[-2]:
+        if not line.startswith("COPY ") or "--from" in line:
+            continue
+        *sources, dest = line.split()[1:]
+        for source in sources:
+            origin = ROOT / source
+            place = target / dest / origin.name if dest.endswith("/") else target / dest
+            place.parent.mkdir(parents=True, exist_ok=True)
+            if origin.is_dir():
+                shutil.copytree(origin, place, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(origin, place)
+
+
 def test_the_install_script_installs_a_working_larder_into_a_fresh_virtualenv(
     tmp_path: Path,
 ) -> None:
-    # Given a fresh virtualenv path and the repository as the source
-    venv = tmp_path / "venv"
-    # When the image's install script runs
+    # Given a fresh virtualenv path and, as the source, what the Dockerfile copies
+    venv, source = tmp_path / "venv", tmp_path / "src"
+    build_context(source)
+    # When the image's install script runs, as the Dockerfile runs it
     done = subprocess.run(
-        ["sh", str(ROOT / "infra" / "install.sh"), str(venv), str(ROOT)],
+        ["sh", str(source / "infra" / "install.sh"), str(venv), str(source)],
         capture_output=True,
         text=True,
         timeout=600,

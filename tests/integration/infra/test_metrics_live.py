@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -24,7 +23,7 @@ from fastapi.testclient import TestClient
 from programs.http.app import create_app
 from store.db import Database
 from tests.conftest import SESSION, TEST_DB_URL, scalar, wait_for
-from tests.integration.programs.test_procfile_worker import free_port, procfile
+from tests.integration.programs.test_procfile_worker import free_port, procfile, procfile_env
 from tests.integration.store.recs.test_registry import load_history
 from tests.support import promql
 from tests.support.factories import venue
@@ -84,17 +83,8 @@ def scrape(port: int, path: str = "/") -> str:
 def processes(db: Any, rabbitmq: str, tmp_path: Path) -> Iterator[tuple[int, int]]:
     """The Procfile's worker and scheduler on queues of their own; (worker port, scheduler port)."""
     worker_port, scheduler_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "LARDER_QUEUE_PREFIX": PREFIX,
-        "WORKER_PROCESSES": "1",
-        "WORKER_THREADS": "4",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
-        "dramatiq_prom_host": "127.0.0.1",
-        "dramatiq_prom_port": str(worker_port),
-        "SCHEDULER_METRICS_PORT": str(scheduler_port),
-    }
+    env = procfile_env(PREFIX, tmp_path, worker_port, threads=4)
+    env["SCHEDULER_METRICS_PORT"] = str(scheduler_port)
     started = [
         subprocess.Popen(["sh", "-c", procfile(name)], cwd=ROOT, env=env, start_new_session=True)
         for name in ("worker", "scheduler")

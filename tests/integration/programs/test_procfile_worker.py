@@ -40,19 +40,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def procfile_env(prefix: str, scratch: Path, worker_port: int, threads: int) -> dict[str, str]:
+    """The environment of the Procfile's processes on queues of their own (`prefix`), one
+    worker process with `threads` threads, its metrics on `worker_port`."""
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "LARDER_QUEUE_PREFIX": prefix,
+        "WORKER_PROCESSES": "1",
+        "WORKER_THREADS": str(threads),
+        "PROMETHEUS_MULTIPROC_DIR": str(scratch / "prom"),
+        "dramatiq_prom_host": "127.0.0.1",
+        "dramatiq_prom_port": str(worker_port),
+    }
+
+
 @pytest.fixture
 def procfile_worker(db: Any, rabbitmq: str, tmp_path: Path) -> Iterator[int]:
     port = free_port()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "LARDER_QUEUE_PREFIX": PREFIX,
-        "WORKER_PROCESSES": "1",
-        "WORKER_THREADS": "2",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
-        "dramatiq_prom_host": "127.0.0.1",
-        "dramatiq_prom_port": str(port),
-    }
+    env = procfile_env(PREFIX, tmp_path, port, threads=2)
     proc = subprocess.Popen(
         ["sh", "-c", procfile("worker")], cwd=ROOT, env=env, start_new_session=True
     )
