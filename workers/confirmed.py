@@ -19,6 +19,7 @@ from dramatiq.errors import BrokerConnectionError
 log = logging.getLogger("larder.publish")
 
 RETRYABLE = (BrokerConnectionError, pika.exceptions.AMQPError, ConnectionError, OSError)
+FIRST_CONTACT_S = 15.0  # before the first confirm: a broker restarting is back by then
 
 
 class PublishInterrupted(Exception):
@@ -36,13 +37,28 @@ class PublishInterrupted(Exception):
         )
 
 
+# Refusals, not outages: the credentials or permissions are wrong, and waiting will not help
+REFUSED = (
+    pika.exceptions.ProbableAuthenticationError,
+    pika.exceptions.ProbableAccessDeniedError,
+    pika.exceptions.AuthenticationError,
+)
+
+
+def refused(error: BaseException) -> bool:
+    """Whether RabbitMQ refused us (Dramatiq wraps pika's error as the first argument)."""
+    inner = error.args[0] if error.args and isinstance(error.args[0], BaseException) else None
+    return isinstance(error, REFUSED) or isinstance(inner, REFUSED)
+
+
 def enqueue_confirmed(
     broker: dramatiq.Broker,
     message: Any,
     give_up_s: float,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Enqueue until RabbitMQ confirms; raise the last error after `give_up_s` without one."""
+    """Enqueue until RabbitMQ confirms; raise the last error after `give_up_s` without one, and
+    at once when RabbitMQ refuses the credentials or permissions."""
     deadline = time.monotonic() + give_up_s
     delay = 0.2
     while True:
@@ -50,7 +66,7 @@ def enqueue_confirmed(
             broker.enqueue(message)
             return
         except RETRYABLE as error:
-            if time.monotonic() + delay > deadline:
+            if refused(error) or time.monotonic() + delay > deadline:
                 raise
             log.warning("RabbitMQ did not confirm a message (%s); sending it again", error)
             sleep(delay)

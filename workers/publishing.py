@@ -143,14 +143,16 @@ def publish(
     """Send every event, each message confirmed before the next; across a RabbitMQ restart it
     resumes from the first unconfirmed message, and after `give_up_s` without RabbitMQ it
     raises PublishInterrupted, saying what was confirmed (workers/confirmed.py)."""
-    from workers.confirmed import RETRYABLE, PublishInterrupted, enqueue_confirmed
+    from workers.confirmed import FIRST_CONTACT_S, RETRYABLE, PublishInterrupted, enqueue_confirmed
 
     report = PublishReport()
     for message in batches(events, size):
+        # until RabbitMQ has answered once, a wrong address should not keep anyone waiting
+        patience = give_up_s if report.messages else min(give_up_s, FIRST_CONTACT_S)
         try:
-            enqueue_confirmed(broker, message, give_up_s)
+            enqueue_confirmed(broker, message, patience)
         except RETRYABLE as error:
-            raise PublishInterrupted(report, error, give_up_s) from error
+            raise PublishInterrupted(report, error, patience) from error
         body = message.args[0]
         sent = body["events"] if body["type"] == "batch" else [body]
         report.messages += 1

@@ -69,3 +69,19 @@ def test_a_publisher_that_gives_up_says_what_was_confirmed() -> None:
     assert "\n" not in text
     assert text.startswith("RabbitMQ confirmed 2000 events (2 messages)")
     assert "running the same command again is safe" in text
+
+
+def test_refused_credentials_are_not_waited_for() -> None:
+    # Given a broker that refuses the credentials
+    import pika.exceptions
+
+    class Refusing(FlakyBroker):
+        def enqueue(self, message: Any) -> Any:
+            self.calls += 1
+            raise ConnectionClosed(pika.exceptions.ProbableAuthenticationError("refused"))
+
+    broker = Refusing()
+    # When a message is enqueued with a minute's patience, Then it fails at once
+    with pytest.raises(ConnectionClosed):
+        enqueue_confirmed(broker, "m", give_up_s=60, sleep=lambda _: None)  # type: ignore[arg-type]
+    assert broker.calls == 1
