@@ -49,7 +49,9 @@ class Sources(Collector):
 
 
 def rabbitmq_gauges(url: str, prefix: str) -> Callable[[], list[Metric]]:
-    """Ready messages and consumers of each workload's queue, and its dead letters (`.XQ`)."""
+    """Ready messages and consumers of each workload's queue, and its dead letters (`.XQ`).
+    A queue no pool declared yet is left out (pika would log its 404 at every scrape)."""
+    logging.getLogger("pika.channel").setLevel(logging.ERROR)
 
     def collect() -> list[Metric]:
         import pika
