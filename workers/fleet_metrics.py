@@ -68,7 +68,13 @@ def rabbitmq_gauges(url: str, prefix: str) -> Callable[[], list[Metric]]:
         dead = GaugeMetricFamily(
             "larder_dead_letters", "Messages in the queue's dead-letter queue.", labels=["queue"]
         )
-        params = pika.URLParameters(url)
+        from workers.amqp import parameters
+        from workers.settings import get_settings
+
+        settings = get_settings()
+        params = parameters(
+            url, settings.amqp_ca_file, settings.amqp_cert_file, settings.amqp_key_file
+        )
         params.socket_timeout = params.blocked_connection_timeout = 3
         params.connection_attempts = 1
         connection = pika.BlockingConnection(params)

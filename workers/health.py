@@ -34,10 +34,18 @@ def _first_line(error: Exception) -> str:
 
 
 def rabbitmq(url: str, timeout_s: float = 2.0) -> Check:
+    """RabbitMQ answers at `url`, with the settings' TLS files (workers/amqp.py)."""
+
     def probe() -> str:
         import pika
 
-        params = pika.URLParameters(url)
+        from workers.amqp import parameters
+        from workers.settings import get_settings
+
+        settings = get_settings()
+        params = parameters(
+            url, settings.amqp_ca_file, settings.amqp_cert_file, settings.amqp_key_file
+        )
         params.socket_timeout = params.blocked_connection_timeout = timeout_s
         params.connection_attempts = 1
         pika.BlockingConnection(params).close()
