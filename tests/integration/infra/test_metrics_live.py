@@ -23,7 +23,12 @@ from fastapi.testclient import TestClient
 from programs.http.app import create_app
 from store.db import Database
 from tests.conftest import SESSION, TEST_DB_URL, scalar, wait_for
-from tests.integration.programs.test_procfile_worker import free_port, procfile, procfile_env
+from tests.integration.programs.test_procfile_worker import (
+    free_port,
+    procfile,
+    procfile_env,
+    queue_declared,
+)
 from tests.integration.store.recs.test_registry import load_history
 from tests.support import promql
 from tests.support.factories import venue
@@ -57,18 +62,6 @@ def send(url: str, queue: str, bodies: list[bytes]) -> None:
 
 
 QUEUES = ("events", "recs", "order_checks", "maintenance")
-
-
-def declared(url: str, queue: str) -> bool:
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        connection.channel().queue_declare(PREFIX + queue, passive=True)
-        return True
-    except pika.exceptions.ChannelClosedByBroker:
-        return False
-    finally:
-        if connection.is_open:
-            connection.close()
 
 
 def scrape(port: int, path: str = "/") -> str:
@@ -110,7 +103,7 @@ def test_every_metric_the_dashboard_and_alerts_read_is_in_a_live_scrape(
 
     train_version()
     # (a message published before its queue exists is dropped: wait for the worker's queues)
-    wait_for(lambda: all(declared(rabbitmq, q) for q in QUEUES), timeout=90)
+    wait_for(lambda: all(queue_declared(rabbitmq, PREFIX + q) for q in QUEUES), timeout=90)
     start_run("metrics test", [1, 2, 3], 3)  # its job goes to the session's queue: it waits
     # When traffic passes through the worker: events, an invalid one, a refresh with its change
     # mark, a failing job that is retried then dead-lettered, an order that opens a problem

@@ -95,10 +95,10 @@ def metrics(port: int) -> str:
         return ""
 
 
-def queue_declared(url: str) -> bool:
+def queue_declared(url: str, queue: str = f"{PREFIX}events") -> bool:
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
-        connection.channel().queue_declare(f"{PREFIX}events", passive=True)
+        connection.channel().queue_declare(queue, passive=True)
         return True
     except pika.exceptions.ChannelClosedByBroker:
         return False
