@@ -211,7 +211,9 @@ def test_every_process_does_its_job_as_its_own_role(
     # The web process: lists through the reader, keys and the inbox through the API's role
     reader, api = Database(role_urls["reader"], 2), Database(role_urls["api"], 2)
     user = scalar(db, "SELECT min(user_id) FROM recommendations WHERE surface = 'discovery'")
-    with TestClient(create_app(reader, api_database=api)) as client:
+    # (read at the world's last lunchtime: what is open decides what a list shows)
+    lunch = datetime(2026, 1, 19, 11, tzinfo=UTC)
+    with TestClient(create_app(reader, api_database=api, clock=lambda: lunch)) as client:
         headers = {"Authorization": f"Bearer {token}"}
         listed = client.get(f"/v1/users/{user}/recommendations/discovery", headers=headers)
         assert listed.status_code == 200 and listed.json()["ids"]
