@@ -150,9 +150,9 @@ def recorded(readme: Path = ROOT / "README.md") -> dict[str, float]:
     text = readme.read_text()
     if HEADING not in text:
         return {}
-    table = text.split(HEADING, 1)[1].split("\n\n", 2)[1]
+    section = text.split(HEADING, 1)[1].split("\n## ", 1)[0]
     found = {}
-    for line in table.splitlines():
+    for line in section.splitlines():
         cells = [c.strip().strip("`") for c in line.strip("|").split("|")]
         if len(cells) >= 3 and cells[0] in WHAT:
             try:
