@@ -213,10 +213,15 @@ def test_every_process_does_its_job_as_its_own_role(
     user = scalar(db, "SELECT min(user_id) FROM recommendations WHERE surface = 'discovery'")
     with TestClient(create_app(reader, api_database=api)) as client:
         headers = {"Authorization": f"Bearer {token}"}
+        acked = client.post(
+            f"/v1/inbox/{problem}/ack", json={"version": 1, "note": "on it"}, headers=headers
+        )
+        assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "agent-roles"
+        # the console's detail reads the order's timeline through the API's role
+        detail = client.get(f"/v1/inbox/{problem}", headers=headers).json()
+        assert detail["timeline"]["happened"][0]["type"] == "order.created"
         listed = client.get(f"/v1/users/{user}/recommendations/discovery", headers=headers)
         assert listed.status_code == 200 and listed.json()["ids"]
-        acked = client.post(f"/v1/inbox/{problem}/ack", json={"note": "on it"}, headers=headers)
-        assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "agent-roles"
     reader.dispose()
     api.dispose()
 
@@ -241,7 +246,9 @@ def owner_creates_key(owner_url: str, main: Any) -> str:
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(
-            main, ["keys", "create", "agent-roles", "--scope", "lists:read", "--scope", "inbox:act"]
+            main,
+            ["keys", "create", "agent-roles"]
+            + ["--scope", "lists:read", "--scope", "inbox:read", "--scope", "inbox:act"],
         )
     finally:
         os.environ["DATABASE_URL"] = TEST_DB_URL
