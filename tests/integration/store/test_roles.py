@@ -239,6 +239,9 @@ def as_role(database: Any, url: str) -> Iterator[None]:
         database._url = original
 
 
+SCOPE_ARGS = ("--scope", "lists:read", "--scope", "inbox:read", "--scope", "inbox:act")
+
+
 def owner_creates_key(owner_url: str, main: Any) -> str:
     from workers.settings import get_settings
 
@@ -247,8 +250,7 @@ def owner_creates_key(owner_url: str, main: Any) -> str:
     try:
         result = CliRunner().invoke(
             main,
-            ["keys", "create", "agent-roles"]
-            + ["--scope", "lists:read", "--scope", "inbox:read", "--scope", "inbox:act"],
+            ["keys", "create", "agent-roles", *SCOPE_ARGS],
         )
     finally:
         os.environ["DATABASE_URL"] = TEST_DB_URL
