@@ -13,6 +13,7 @@
   let openId = null;      // the problem shown in the detail pane
   let openVersion = null; // its version as shown there: what an action says it saw
   let listed = [];
+  let noticed = null;     // the newer version of the open problem the agent was told about
 
   // ------------------------------------------------------------ helpers
 
@@ -115,7 +116,8 @@
       render(listed);
       $("live-status").textContent = `Updated ${clock(new Date().toISOString())}`;
       const shown = listed.find((p) => p.problem_id === openId);
-      if (shown && shown.version !== openVersion) {
+      if (shown && shown.version !== openVersion && shown.version !== noticed) {
+        noticed = shown.version; // said once per change, not at every poll
         $("detail-notice").textContent =
           `This problem changed since you opened it (now version ${shown.version}). `;
         $("detail-notice").append(h("button", { type: "button", onclick: () => openProblem(openId) },
@@ -324,10 +326,9 @@
       refresh();
     } catch (error) {
       if (error.status === 409 && error.body.current) {
-        showDetail({ ...error.body.current, timeline: null });
-        openProblem(problemId).then(() => {
-          $("detail-error").textContent = `Not done — ${error.body.detail}`;
-        });
+        // show the record as it is now (with its timeline), then say why nothing was done
+        await openProblem(problemId);
+        $("detail-error").textContent = `Not done — ${error.body.detail}`;
       } else {
         $("detail-error").textContent = `Not done — ${error.message}`;
       }
