@@ -163,6 +163,28 @@ def test_two_agents_at_once_the_second_gets_a_clear_conflict(
     page.locator("#history li", has_text="resolved by alice").wait_for()
 
 
+def test_a_venue_level_problem_holds_its_orders_muted_under_it(
+    page: Page, live_app: str, db: Any, scheduler: None
+) -> None:
+    # Given three orders of one venue that nobody accepts (venue_struggling: 3 waiting)
+    sign_in(page, key_for(db, "alice", "inbox:read", "inbox:act"))
+    for n in (1, 2, 3):
+        publish_unaccepted_order(f"ORD-V{n}", venue_id=51, city_id=5)
+    # Then the venue's card heads its group, its orders' records muted under it
+    venue_card = page.locator(CARD, has_text="venue_struggling")
+    venue_card.wait_for(timeout=30_000)
+    group = page.locator("section.group", has=page.locator("button.card", has_text="venue 51"))
+    page.locator(".symptoms button.card.muted").nth(2).wait_for(timeout=15_000)
+    muted = group.locator(".symptoms button.card.muted").all_inner_texts()
+    assert muted == ["venue_not_accepting because venue struggling"] * 3
+    first = group.locator("button.card").first.inner_text()
+    assert "venue_struggling" in first and "venue 51" in first
+    # And opening a muted one says what mutes it
+    group.locator(".symptoms button.card.muted").first.click()
+    page.locator("dl.facts", has_text="Muted by").wait_for()
+    assert "venue_struggling" in page.locator("dl.facts").inner_text()
+
+
 # ---------------------------------------------------------------- screenshots
 
 PIXELS_JS = """async (b64) => {

@@ -131,7 +131,7 @@
   // A muted record sits under its cause: a record of a rule named in its `muted_by` on the
   // same order, else the venue-level record of its venue.
   function causeOf(problem, all) {
-    const by = (problem.details && problem.details.muted_by) || [];
+    const by = [problem.muted_by || (problem.details && problem.details.muted_by) || []].flat();
     if (!problem.muted || !by.length) return null;
     return all.find((c) => c !== problem && by.includes(c.rule) && (
       (problem.order_id && c.order_id === problem.order_id) ||
@@ -257,7 +257,7 @@
       ["Version", p.version],
     ];
     if (p.silenced_until) rows.push(["Silenced until", `${clock(p.silenced_until)} by ${p.silenced_by}`]);
-    if (p.muted) rows.push(["Muted by", (p.details.muted_by || []).join(", ")]);
+    if (p.muted) rows.push(["Muted by", [p.muted_by || p.details.muted_by || []].flat().join(", ")]);
     for (const [name, value] of Object.entries(p.details || {})) {
       if (typeof value !== "object" || value === null) rows.push([name.replaceAll("_", " "), value]);
     }
