@@ -93,3 +93,12 @@ def test_the_install_script_installs_a_working_larder_into_a_fresh_virtualenv(
         check=True,
     ).stdout.strip()
     assert (Path(found) / "versions" / "0001_initial.py").exists()
+    # And so do the support console's page and assets (`larder serve` at /inbox)
+    console = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import programs.http.console as c; print(c.HERE)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    for asset in ("templates/inbox.html", "static/console.js", "static/console.css"):
+        assert (Path(console) / asset).exists(), asset

@@ -163,6 +163,36 @@ def test_two_agents_at_once_the_second_gets_a_clear_conflict(
     page.locator("#history li", has_text="resolved by alice").wait_for()
 
 
+def test_an_agent_notes_assigns_and_silences_a_problem(
+    page: Page, live_app: str, db: Any, scheduler: None
+) -> None:
+    sign_in(page, key_for(db, "alice", "inbox:read", "inbox:act"))
+    publish_unaccepted_order("ORD-N1", venue_id=61, city_id=6)
+    card(page, "ORD-N1").wait_for(timeout=30_000)
+    card(page, "ORD-N1").click()
+    # When alice adds a note, assigns the problem to carol, then silences it for 15 minutes
+    page.get_by_label("Note").fill("venue phone busy, retrying")
+    page.get_by_role("button", name="Add note", exact=True).click()
+    page.locator("#history li", has_text="noted by alice").wait_for()
+    page.get_by_label("Assign to").fill("carol")
+    page.get_by_role("button", name="Assign", exact=True).click()
+    page.locator("#history li", has_text="assigned by alice to carol").wait_for()
+    page.get_by_label("Silence for").select_option("15")
+    page.get_by_role("button", name="Silence", exact=True).click()
+    page.locator("#history li", has_text="silenced by alice until").wait_for()
+    # Then the note is kept, and the card leaves the open list for the silenced one
+    assert "venue phone busy, retrying" in page.locator("#history").inner_text()
+    card(page, "ORD-N1").wait_for(state="detached", timeout=15_000)
+    page.get_by_label("Status").select_option("silenced")
+    card(page, "ORD-N1").wait_for()
+    assert "silenced until" in card(page, "ORD-N1").inner_text()
+    assert "carol" in card(page, "ORD-N1").inner_text()
+    # And the assignee filter finds it under carol's name
+    page.get_by_label("Assignee").fill("carol")
+    page.get_by_label("Assignee").press("Enter")
+    card(page, "ORD-N1").wait_for()
+
+
 def test_a_venue_level_problem_holds_its_orders_muted_under_it(
     page: Page, live_app: str, db: Any, scheduler: None
 ) -> None:
@@ -179,10 +209,18 @@ def test_a_venue_level_problem_holds_its_orders_muted_under_it(
     assert muted == ["venue_not_accepting because venue struggling"] * 3
     first = group.locator("button.card").first.inner_text()
     assert "venue_struggling" in first and "venue 51" in first
-    # And opening a muted one says what mutes it
-    group.locator(".symptoms button.card.muted").first.click()
+    # And by keyboard: down from the venue's card to its first muted order, Enter opens it
+    group.locator("button.card").first.focus()
+    page.keyboard.press("ArrowDown")
+    assert "muted" in (page.evaluate("() => document.activeElement.className") or "")
+    page.keyboard.press("Enter")
+    # Then it says what mutes it
     page.locator("dl.facts", has_text="Muted by").wait_for()
     assert "venue_struggling" in page.locator("dl.facts").inner_text()
+    # And Escape closes it, back to its card
+    page.keyboard.press("Escape")
+    page.locator("#detail").wait_for(state="hidden")
+    assert "muted" in (page.evaluate("() => document.activeElement.className") or "")
 
 
 # ---------------------------------------------------------------- screenshots

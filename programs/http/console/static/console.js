@@ -344,6 +344,11 @@
   $("close-detail").addEventListener("click", closeDetail);
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && openId !== null) closeDetail();
+    const card = document.activeElement;
+    if (!["ArrowDown", "ArrowUp"].includes(event.key) || !card.matches("#problem-list .card")) return;
+    const cards = [...document.querySelectorAll("#problem-list button.card")];
+    const next = cards[cards.indexOf(card) + (event.key === "ArrowDown" ? 1 : -1)];
+    if (next) { next.focus(); event.preventDefault(); }
   });
   if (sessionStorage.getItem(KEY)) start(); else signOut("");
 })();
