@@ -1,6 +1,5 @@
 """The support console's silences: when one runs out with its trouble still there, the record
-ends and its order (venue) is judged again at once, so a new record opens if the trouble still
-holds (store.order_checks.inbox.expire_silences)."""
+ends and a new card of the same trouble opens (store.order_checks.inbox.expire_silences)."""
 
 from __future__ import annotations
 
@@ -12,6 +11,6 @@ from workers.scheduling import periodic
 
 @periodic("order_checks.silences", every_s=1.0, unit="silenced records ended")
 def expire_silences(limit: int = 1000) -> int:
-    """End records whose silence ran out while their trouble lasts; the sweep reopens them."""
+    """End records whose silence ran out while their trouble lasts, each with a new card."""
     with database.unit_of_work() as uow:
         return inbox.expire_silences(uow.connection, clock.now(), limit)

@@ -201,10 +201,11 @@ def _dumps(details: Mapping[str, Any] | None) -> str | None:
 
 
 def expire_silences(conn: psycopg.Connection[Any], now: datetime, limit: int = 1000) -> int:
-    """End the records whose silence ran out while their trouble lasts, and make their orders
-    (venues) due now, so the next sweep opens a new record if the trouble still holds; returns
-    how many ended. Run in a transaction; rows are locked in the checks' order (orders, venues,
-    records)."""
+    """End the records whose silence ran out while their trouble lasts (the checks still hold
+    it true: the record's episode has not ended), open a new record of the same trouble for
+    each (its `since` kept: not a new detection), and make their orders (venues) due now, so
+    the next sweep judges them afresh; returns how many. Run in a transaction; rows are locked
+    in the checks' order (orders, venues, records)."""
     expired = conn.execute(queries.EXPIRED_SILENCES, {"now": now, "limit": limit}).fetchall()
     if not expired:
         return 0
@@ -215,7 +216,8 @@ def expire_silences(conn: psycopg.Connection[Any], now: datetime, limit: int = 1
     conn.execute(queries.LOCK_VENUE_ROWS, {"venue_ids": venue_ids})
     conn.execute(queries.LOCK_PROBLEMS, {"problem_ids": problem_ids})
     ended = conn.execute(queries.END_SILENCES, {"problem_ids": problem_ids, "now": now})
-    count = len(ended.fetchall())
+    reopen = sorted(problem_id for (problem_id,) in ended)
+    conn.execute(queries.REOPEN_SILENCED, {"problem_ids": reopen, "now": now})
     conn.execute(queries.ORDERS_DUE_NOW, {"order_ids": order_ids, "now": now})
     conn.execute(queries.VENUES_DUE_NOW, {"venue_ids": venue_ids, "now": now})
-    return count
+    return len(reopen)

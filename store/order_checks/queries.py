@@ -329,10 +329,12 @@ LOG_AGENT_ACTION = """
     VALUES (%(problem_id)s, %(now)s, %(change)s, %(agent)s, %(note)s, %(details)s)
 """
 
-# Silences that have run out on records still live: the record ends (resolution `silenced`:
-# the trouble outlived the silence) and its order (or venue) is due at once, so the next sweep
-# opens a new record if the condition still holds. Rows are locked as the checks lock them:
-# orders, then venues, each in id order, then the records (no deadlock with the sweeps).
+# Silences that have run out on records still live (the checks still hold the trouble true):
+# the record ends (resolution `silenced`, history `unsilenced`) and a new record of the same
+# trouble opens (history `opened`, `after_silence_of`), keeping `since`; the sweep judges the
+# order (venue) again at once. Rows are locked as the checks lock them: orders, then venues,
+# each in id order, then the records (no deadlock with event batches or sweeps, and a batch
+# that waited for these orders reads the new record).
 EXPIRED_SILENCES = """
     SELECT problem_id, order_id, venue_id FROM order_problems
     WHERE silenced_until <= %(now)s AND ended_at IS NULL
@@ -366,6 +368,24 @@ END_SILENCES = """
            jsonb_build_object('silenced_until', silenced_until)
     FROM ended
     RETURNING problem_id
+"""
+
+REOPEN_SILENCED = """
+    WITH opened AS (
+        INSERT INTO order_problems (rule, order_id, venue_id, city_id, severity, status, muted,
+                                    since, opened_at, last_seen_at, details)
+        SELECT rule, order_id, venue_id, city_id, severity, 'open', muted, since, %(now)s,
+               %(now)s, details || jsonb_build_object('after_silence_of', problem_id)
+        FROM order_problems
+        WHERE problem_id = ANY(%(problem_ids)s::bigint[])
+        ORDER BY problem_id
+        RETURNING problem_id, severity, muted, details
+    )
+    INSERT INTO problem_history (problem_id, at, change, actor, details)
+    SELECT problem_id, %(now)s, 'opened', 'larder',
+           jsonb_build_object('severity', severity, 'muted', muted,
+                              'after_silence_of', details->'after_silence_of')
+    FROM opened
 """
 
 ORDERS_DUE_NOW = """

@@ -69,8 +69,8 @@ order_problems = Table(
     Column("details", JSONB, nullable=False),
     # The support console's actions (store/order_checks/inbox.py): every agent action bumps
     # `version` and names the version it saw (a stale one is refused: never a lost update);
-    # ending an episode bumps it too. A silence hides the record until `silenced_until`; the
-    # silence sweep then ends it, and the checks open a new record if it is still true.
+    # ending an episode bumps it too. A silence hides the record until `silenced_until`; if
+    # its episode lasts past it, the silence duty ends it and opens a new record of it.
     Column("version", BigInteger, nullable=False, server_default="1"),
     Column("assigned_to", Text),
     Column("silenced_until", DateTime(timezone=True)),

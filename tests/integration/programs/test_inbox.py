@@ -214,18 +214,32 @@ def test_a_silence_hides_the_record_then_a_new_card_opens_if_still_true(
     assert [p["problem_id"] for p in client.get("/v1/inbox?status=silenced").json()] == [first]
     # When the silence runs out with the venue still not accepting, and the checks run
     now.set(at(16))
+    opened_before = counted("larder_problems_opened_total")
     assert expire_silences() == 1
     sweep_order_checks()
-    # Then the old record ended (silenced) and a new card opened for the same trouble
+    # Then the old record ended (silenced) and a new card opened for the same trouble, with
+    # its `since` (the trouble is as old as it was) and the checks' view of it now
     records = [p for p in problems(db, "venue_not_accepting") if p["order_id"] == "ORD-1"]
     assert [(p["status"], p["resolution"]) for p in records] == [
         ("resolved", "silenced"),
         ("open", None),
     ]
+    assert records[1]["since"] == records[0]["since"] and records[1]["opened_at"] == at(16)
+    assert records[1]["details"]["overdue_minutes"] == 10.5
     assert history(db, first) == ["opened", "silenced", "unsilenced"]
     assert history(db, records[1]["problem_id"]) == ["opened"]
+    reopened = client.get(f"/v1/inbox/{records[1]['problem_id']}").json()["history"][0]
+    assert reopened["details"]["after_silence_of"] == first
+    # And it is no new detection: nothing counted as opened (no 10-minute "detection lag")
+    assert counted("larder_problems_opened_total") == opened_before
     open_ids = {p["problem_id"] for p in client.get("/v1/inbox").json()}
     assert open_ids == {second, records[1]["problem_id"]}
+
+
+def counted(name: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, {"rule": "venue_not_accepting"}) or 0.0
 
 
 def test_a_silence_over_a_trouble_that_cleared_leaves_no_new_card(

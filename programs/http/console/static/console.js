@@ -287,6 +287,7 @@
         h("strong", { className: "change" }, c.change), ` by ${c.actor}`,
         c.details && c.details.assignee ? ` to ${c.details.assignee}` : null,
         c.details && c.details.until ? ` until ${clock(c.details.until)}` : null,
+        c.details && c.details.after_silence_of ? ` (still true after the silence of #${c.details.after_silence_of})` : null,
         c.note ? h("q", {}, c.note) : null))));
   }
 
