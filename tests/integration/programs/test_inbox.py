@@ -4,6 +4,7 @@ note, silence, resolve), each action on the version the agent saw."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -293,3 +294,38 @@ def test_time_to_acknowledge_and_resolve_are_observed_per_rule(
     client.post(f"/v1/inbox/{two_problems[0]}/resolve", json={"version": 2})
     assert count("larder_inbox_time_to_acknowledge_seconds") == before[0] + 1
     assert count("larder_inbox_time_to_resolve_seconds") == before[1] + 1
+
+
+def test_agents_racing_on_one_version_one_wins_the_rest_are_refused(
+    two_problems: list[int], db: Any
+) -> None:
+    from store.order_checks import inbox as records
+
+    first = two_problems[0]
+    agents = [f"agent-{n}" for n in range(8)]
+    outcomes: dict[str, str] = {}
+    start = threading.Barrier(len(agents))
+
+    def act(agent: str) -> None:
+        # each agent saw version 1, and acts on it at the same moment in its own transaction
+        done = records.Act(first, 1, agent, at(7))
+        start.wait()
+        try:
+            with db.unit_of_work() as uow:
+                records.assign(uow.connection, done, agent)
+            outcomes[agent] = "done"
+        except records.StaleVersion as error:
+            assert error.current.version == 2
+            outcomes[agent] = "stale"
+
+    threads = [threading.Thread(target=act, args=(agent,)) for agent in agents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    # Then exactly one assignment applied; the record and its history say whose
+    winners = [agent for agent, outcome in outcomes.items() if outcome == "done"]
+    assert len(outcomes) == len(agents) and len(winners) == 1
+    [record] = [p for p in problems(db) if p["problem_id"] == first]
+    assert record["version"] == 2 and record["assigned_to"] == winners[0]
+    assert history(db, first) == ["opened", "assigned"]
