@@ -72,15 +72,18 @@ class ConflictOut(BaseModel):
     current: Problem
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
     **errors(401, 403, 429, e404="No such problem record."),
+    422: {"description": "Bad parameters (the `detail` list says which and why)."},
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    **READ_ERRORS,
     409: {
         "model": ConflictOut,
         "description": "The record changed since the agent saw `version`, or the action does "
         "not apply to it (already resolved; for ack, already acknowledged). `current` is the "
         "record now.",
     },
-    422: {"description": "Bad parameters (the `detail` list says which and why)."},
 }
 
 
@@ -116,7 +119,7 @@ def inbox_router(database: Database, rules: Callable[[], RulesConfig] = RulesCon
     """The inbox endpoints on `database`; `rules()` the thresholds the timelines show."""
     router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
 
-    @router.get("", response_model=list[Problem], responses=ERRORS)
+    @router.get("", response_model=list[Problem], responses=READ_ERRORS)
     def list_problems(
         agent: ReadsInbox,
         status: Annotated[
@@ -144,13 +147,15 @@ def inbox_router(database: Database, rules: Callable[[], RulesConfig] = RulesCon
         with database.unit_of_work(single_statement=True) as uow:
             return inbox.list_problems(uow.connection, filters, clock.now())
 
-    @router.get("/rules", response_model=list[RuleOut], responses=ERRORS)
+    @router.get("/rules", response_model=list[RuleOut], responses=READ_ERRORS)
     def list_rules(agent: ReadsInbox) -> list[RuleOut]:
         """The rules, in words (the rules table: docs/order-checks.md)."""
-        return [RuleOut(name=r.name, level=r.level, explanation=r.explanation,
-                        mutes=sorted(r.mutes)) for r in RULES]  # fmt: skip
+        return [
+            RuleOut(name=r.name, level=r.level, explanation=r.explanation, mutes=sorted(r.mutes))
+            for r in RULES
+        ]
 
-    @router.get("/{problem_id}", response_model=Problem, responses=ERRORS)
+    @router.get("/{problem_id}", response_model=Problem, responses=READ_ERRORS)
     def get_problem(problem_id: ProblemId, agent: ReadsInbox) -> Problem:
         """One record with its history, its rule's explanation and its order's timeline."""
         with database.unit_of_work() as uow:
