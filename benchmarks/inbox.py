@@ -15,6 +15,7 @@ A throwaway database (created, migrated, dropped at the end) holds `--open` open
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import time
@@ -90,18 +91,19 @@ def actions(conn: psycopg.Connection[Any], times: int) -> tuple[list[float], lis
     for n in range(1, times + 1):
         version = inbox.get_problem(conn, n).version
         act = inbox.Act(n, version, "bench", datetime.now(UTC))
-
-        def agent() -> None:
-            with conn.transaction():
-                inbox.assign(conn, act, "agent-b")
-
-        def bare() -> None:
-            with conn.transaction():
-                conn.execute(BARE_UPDATE, (n,))
-
-        assign += timed(agent, 1)
-        ceiling += timed(bare, 1)
+        assign += timed(functools.partial(_assign, conn, act), 1)
+        ceiling += timed(functools.partial(_bare_update, conn, n), 1)
     return assign, ceiling
+
+
+def _assign(conn: psycopg.Connection[Any], act: inbox.Act) -> None:
+    with conn.transaction():
+        inbox.assign(conn, act, "agent-b")
+
+
+def _bare_update(conn: psycopg.Connection[Any], problem_id: int) -> None:
+    with conn.transaction():
+        conn.execute(BARE_UPDATE, (problem_id,))
 
 
 def ms(seconds: list[float], q: float) -> float:
