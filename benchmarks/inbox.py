@@ -19,7 +19,6 @@ import functools
 import os
 import platform
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,9 +26,8 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from benchmarks.reads import fresh_database
 from store.order_checks import inbox, queries
-
-SERVER = os.environ.get("LARDER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 SEED = """
     INSERT INTO order_problems (rule, order_id, venue_id, city_id, severity, status, since,
@@ -47,19 +45,6 @@ SEED_HISTORY = """
     SELECT problem_id, opened_at, 'opened', 'larder' FROM order_problems
 """
 BARE_UPDATE = "UPDATE order_problems SET version = version + 1 WHERE problem_id = %s"
-
-
-def fresh_database() -> str:
-    from store import migrate
-    from store.db import make_engine
-    from store.server import ensure_database
-
-    url = SERVER.rsplit("/", 1)[0] + f"/larder_bench_inbox_{uuid.uuid4().hex[:6]}"
-    ensure_database(url)
-    engine = make_engine(url, 1)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
 
 
 def timed(run: Callable[[], Any], times: int) -> list[float]:
@@ -119,7 +104,7 @@ def main() -> None:
     args = parser.parse_args()
     from store.server import drop_database
 
-    url = fresh_database()
+    url = fresh_database("inbox")
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(SEED, {"open": args.open, "resolved": args.resolved})
