@@ -422,12 +422,13 @@ def _path(key: tuple[int, str, int]) -> str:
 # --- the run -------------------------------------------------------------------------------
 
 
-def fresh_database() -> str:
+def fresh_database(name: str = "reads") -> str:
+    """A new database `larder_bench_<name>_<hex>` on SERVER, migrated; its URL."""
     from store import migrate
     from store.db import make_engine
     from store.server import ensure_database
 
-    url = SERVER.rsplit("/", 1)[0] + f"/larder_bench_reads_{uuid.uuid4().hex[:6]}"
+    url = SERVER.rsplit("/", 1)[0] + f"/larder_bench_{name}_{uuid.uuid4().hex[:6]}"
     ensure_database(url)
     engine = make_engine(url, 1)
     migrate.upgrade(engine)

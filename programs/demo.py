@@ -226,7 +226,8 @@ def show_api_key(database: Any, user: int | None) -> None:
         f"\nAPI key {token.key_id} (principal 'demo', scopes {', '.join(SCOPES)}; revoke it with"
         f" `larder keys revoke {token.key_id}`):\n  {token}\n"
         "`larder serve` on this database (DATABASE_URL), then:\n"
-        f'  curl -H "Authorization: Bearer {token}" http://127.0.0.1:8000{path}'
+        f'  curl -H "Authorization: Bearer {token}" http://127.0.0.1:8000{path}\n'
+        "  the support console: http://127.0.0.1:8000/inbox (sign in with the key)"
     )
 
 

@@ -230,7 +230,7 @@ def parse_order_checks(data: Any) -> list[LifecycleEvent]:
 # ---------------------------------------------------------------- problem records
 
 Status = Literal["open", "resolved"]
-Resolution = Literal["condition_cleared", "order_finished", "agent"]
+Resolution = Literal["condition_cleared", "order_finished", "agent", "silenced"]
 
 
 class ProblemChange(BaseModel):
@@ -240,8 +240,10 @@ class ProblemChange(BaseModel):
 
     at: datetime
     change: str = Field(
-        description="opened, severity, muted, unmuted, acknowledged, resolved, or ended (the "
-        "condition cleared after an agent had resolved the record)."
+        description="opened, severity, muted, unmuted, acknowledged, assigned, noted, silenced, "
+        "unsilenced (the silence ran out with the trouble still there: a new record opens if it "
+        "still holds), resolved, or ended (the condition cleared after an agent had resolved "
+        "the record)."
     )
     actor: str = Field(description="The agent's name, or `larder` for the checks.")
     note: str | None = None
@@ -275,7 +277,26 @@ class Problem(BaseModel):
     details: dict[str, Any] = Field(
         description="What is wrong and by how much, and the order's last events."
     )
+    version: int = Field(
+        description="Bumped by every agent action and when the episode ends: an action names the "
+        "version it saw, and is refused (409) if the record changed since."
+    )
+    assigned_to: str | None = Field(description="The agent the record is assigned to.")
+    silenced_until: datetime | None = Field(
+        description="Hidden from the open inbox until then; if the trouble lasts past it, this "
+        "record ends (resolution `silenced`) and a new one opens."
+    )
+    silenced_by: str | None
     history: list[ProblemChange] | None = None
+    explanation: str | None = Field(
+        default=None, description="The rule in words (the rules table); in a single record."
+    )
+    timeline: dict[str, Any] | None = Field(
+        default=None,
+        description="In a single order record: `happened` (the order's events, oldest first) "
+        "and `expected` (what should have happened by when, by the rules' thresholds; "
+        "`overdue` at the time of the request).",
+    )
 
     @computed_field(  # type: ignore[prop-decorator]
         description="Seconds from `since` to `opened_at`, never below 0."
@@ -297,7 +318,12 @@ Note = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")]
 
 
 class AgentAction(StrictModel):
-    """An agent acknowledging or resolving a record."""
+    """An agent acting on a record (the CLI: the agent is named; over HTTP it is the key's
+    principal)."""
 
     agent: AgentName
     note: Note | None = None
+
+
+SILENCE_MAX_MINUTES = 7 * 24 * 60
+SilenceMinutes = Annotated[int, Field(ge=1, le=SILENCE_MAX_MINUTES)]

@@ -168,3 +168,8 @@ def prune_finished_orders(older_than_days: int = 7, chunk: int = 10_000) -> int:
     retention, and the watermarks of worker processes gone for a day (the scheduler runs this
     hourly); returns how many rows went."""
     return order_checks.prune(database, older_than_days, clock.now(), chunk)
+
+
+# The support console's silences register their periodic duty (imported last: it needs nothing
+# from here, and importing `actors` must register it).
+from actors.order_checks import silences as silences  # noqa: E402

@@ -1,5 +1,5 @@
 """The `larder` command line: one click group per capability (`larder intake`, `larder recs`,
-`larder order-checks`, ...), plus the processes the Procfile runs. Commands import the broker
+`larder order-checks`, `larder inbox`, ...), plus the processes the Procfile runs. Commands import the broker
 lazily: settings are read once, when a command starts, and nothing connects before a command
 needs it."""
 
@@ -12,6 +12,7 @@ from programs.cli import (
     dead_letters,
     evaluate,
     health,
+    inbox,
     intake,
     keys,
     maintenance,
@@ -35,6 +36,7 @@ for command in (
     intake.intake,
     recs.recs,
     order_checks.order_checks,
+    inbox.inbox,
     simulate.simulate,
     evaluate.evaluate,
     dead_letters.dead_letters,

@@ -9,7 +9,8 @@ at read time against a per-process snapshot of the catalog (store/availability.p
 
 Every endpoint but /healthz needs an API key with its scope (programs/http/security.py,
 docs/security.md): lists:read for lists, inbox:read and inbox:act for the inbox; each key has
-its rate limit. Reads of lists go through `database` (the reader role); API keys and the
+its rate limit. `/inbox` is the support agents' console (programs/http/console: a page that
+works through the inbox endpoints). Reads of lists go through `database` (the reader role); API keys and the
 inbox's agent actions through `api_database` (the API's own role).
 
 Filters: `discovery` and `category` lists (venue ids) drop venues that are inactive or closed
@@ -27,6 +28,7 @@ endpoints, not on a hot path, stay plain `def` on the thread pool.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -46,9 +48,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
+from domain.order_checks.thresholds import RulesConfig
 from domain.recs.surfaces import STORED
 from domain.recs.surfaces.base import Surface
 from domain.security.rates import RateLimits
+from programs.http.console import add_console
 from programs.http.inbox import inbox_router
 from programs.http.observability import add_observability
 from programs.http.security import (
@@ -123,12 +127,15 @@ def create_app(
     availability: AvailabilityCache | None = None,
     max_age: timedelta = recs.DEFAULT_MAX_AGE,
     readiness: Callable[[], dict[str, Any]] | None = None,
+    rules: Callable[[], RulesConfig] | None = None,
 ) -> FastAPI:
     """The API on `database` (lists) and `api_database` (keys, inbox; default: `database`).
     `access` defaults to the keys in `api_database` with the settings' rate limits; `docs`
     serves /docs and /openapi.json. `clock` (aware datetimes) decides what is open now;
     `availability` defaults to a cache on `database` refreshed every 10 s; user lists older
-    than `max_age` are served as the fallback; `readiness` answers /readyz (workers.health)."""
+    than `max_age` are served as the fallback; `readiness` answers /readyz (workers.health);
+    `rules()` the order-check thresholds the console's timelines show (default: the settings'
+    rules file)."""
     catalog = availability or cache_for(database)
     api_database = api_database or database
 
@@ -162,7 +169,9 @@ def create_app(
         logger.warning("database unavailable: %s", error)
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
-    app.include_router(inbox_router(api_database))  # the support inbox (docs/order-checks.md)
+    # the support inbox and its console at /inbox (docs/order-checks.md)
+    app.include_router(inbox_router(api_database, rules or rules_from_settings))
+    add_console(app)
 
     @app.get("/healthz", summary="Liveness", description="The process answers (no database).")
     async def healthz() -> dict[str, str]:
@@ -335,6 +344,16 @@ GIL_SWITCH_S = 0.0005
 # A read is one primary-key lookup (~0.3 ms); one that waits longer (a lock, an overloaded
 # server) is cancelled and answered 503 rather than hold the event loop.
 SERVE_STATEMENT_TIMEOUT_MS = 250
+
+
+@functools.cache
+def rules_from_settings() -> RulesConfig:
+    """The settings' rules file (LARDER_RULES_FILE), read once; built-in defaults without one."""
+    from domain.order_checks.rules import load_rules
+    from workers.settings import get_settings
+
+    path = get_settings().rules_file
+    return load_rules(path) if path is not None else RulesConfig()
 
 
 def access_from_settings(api_database: Database) -> Access:

@@ -137,6 +137,7 @@ END_PROBLEMS = """
     WITH ended AS (
         UPDATE order_problems p SET
             ended_at = %(now)s, last_seen_at = %(now)s, status = 'resolved',
+            version = p.version + 1,
             resolved_at = coalesce(p.resolved_at, %(now)s),
             resolution = coalesce(p.resolution, x.how)
         FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(problem_id bigint, how text)
@@ -242,15 +243,36 @@ SET_MUTED = """
 PROBLEM_COLUMNS = """
     problem_id, rule, status, severity, muted, order_id, venue_id, city_id, since, opened_at,
     last_seen_at, ended_at, acknowledged_at, acknowledged_by, resolved_at, resolution,
-    resolved_by, details
+    resolved_by, details, version, assigned_to, silenced_until, silenced_by
+"""
+
+# ---------------------------------------------------------------- the support inbox (inbox.py)
+
+# `state`: open (not resolved, not silenced at `now`; acknowledged or not), acknowledged (open
+# and acknowledged), silenced (silenced past `now`), resolved; NULL for every record.
+# `assignee` '' means records nobody is assigned to.
+_INBOX_WHERE = """
+    WHERE (%(state)s::text IS NULL
+           OR (%(state)s IN ('open', 'acknowledged') AND status = 'open'
+               AND (silenced_until IS NULL OR silenced_until <= %(now)s)
+               AND (%(state)s = 'open' OR acknowledged_at IS NOT NULL))
+           OR (%(state)s = 'silenced' AND status = 'open' AND silenced_until > %(now)s)
+           OR (%(state)s = 'resolved' AND status = 'resolved'))
+      AND (%(city_id)s::bigint IS NULL OR city_id = %(city_id)s)
+      AND (%(rule)s::text IS NULL OR rule = %(rule)s)
+      AND (%(assignee)s::text IS NULL OR coalesce(assigned_to, '') = %(assignee)s)
 """
 
 INBOX = f"""
-    SELECT {PROBLEM_COLUMNS} FROM order_problems
-    WHERE (%(status)s::text IS NULL OR status = %(status)s)
-      AND (%(city_id)s::bigint IS NULL OR city_id = %(city_id)s)
-      AND (%(rule)s::text IS NULL OR rule = %(rule)s)
+    SELECT {PROBLEM_COLUMNS} FROM order_problems {_INBOX_WHERE}
     ORDER BY opened_at DESC, problem_id DESC
+    LIMIT %(limit)s
+"""
+
+# The console's order: critical first, then the oldest trouble first.
+INBOX_BY_SEVERITY = f"""
+    SELECT {PROBLEM_COLUMNS} FROM order_problems {_INBOX_WHERE}
+    ORDER BY severity = 'critical' DESC, since, problem_id
     LIMIT %(limit)s
 """
 
@@ -261,22 +283,119 @@ PROBLEM_HISTORY = """
     WHERE problem_id = %(problem_id)s ORDER BY id
 """
 
-ACKNOWLEDGE_PROBLEM = """
-    UPDATE order_problems SET acknowledged_at = %(now)s, acknowledged_by = %(agent)s
-    WHERE problem_id = %(problem_id)s AND resolved_at IS NULL AND acknowledged_at IS NULL
-    RETURNING problem_id
+ORDER_STATE = "SELECT state::text FROM order_states WHERE order_id = %(order_id)s"
+
+# Agents' actions: each applies only to the version the agent saw (optimistic concurrency) and
+# to a record in a state it applies to; it bumps the version. No row back: stale or refused.
+_ACTED = "RETURNING problem_id, rule, opened_at"
+_AS_SEEN = "problem_id = %(problem_id)s AND version = %(version)s"
+
+ACKNOWLEDGE_PROBLEM = f"""
+    UPDATE order_problems SET acknowledged_at = %(now)s, acknowledged_by = %(agent)s,
+        assigned_to = coalesce(assigned_to, %(agent)s), version = version + 1
+    WHERE {_AS_SEEN} AND resolved_at IS NULL AND acknowledged_at IS NULL
+    {_ACTED}
 """
 
-RESOLVE_PROBLEM = """
+ASSIGN_PROBLEM = f"""
+    UPDATE order_problems SET assigned_to = %(assignee)s, version = version + 1
+    WHERE {_AS_SEEN} AND resolved_at IS NULL
+    {_ACTED}
+"""
+
+NOTE_PROBLEM = f"""
+    UPDATE order_problems SET version = version + 1
+    WHERE {_AS_SEEN}
+    {_ACTED}
+"""
+
+SILENCE_PROBLEM = f"""
+    UPDATE order_problems SET silenced_until = %(until)s, silenced_by = %(agent)s,
+        version = version + 1
+    WHERE {_AS_SEEN} AND resolved_at IS NULL
+    {_ACTED}
+"""
+
+RESOLVE_PROBLEM = f"""
     UPDATE order_problems SET
-        status = 'resolved', resolved_at = %(now)s, resolution = 'agent', resolved_by = %(agent)s
-    WHERE problem_id = %(problem_id)s AND resolved_at IS NULL
-    RETURNING problem_id, rule
+        status = 'resolved', resolved_at = %(now)s, resolution = 'agent', resolved_by = %(agent)s,
+        silenced_until = NULL, version = version + 1
+    WHERE {_AS_SEEN} AND resolved_at IS NULL
+    {_ACTED}
 """
 
 LOG_AGENT_ACTION = """
-    INSERT INTO problem_history (problem_id, at, change, actor, note)
-    VALUES (%(problem_id)s, %(now)s, %(change)s, %(agent)s, %(note)s)
+    INSERT INTO problem_history (problem_id, at, change, actor, note, details)
+    VALUES (%(problem_id)s, %(now)s, %(change)s, %(agent)s, %(note)s, %(details)s)
+"""
+
+# Silences that have run out on records still live (the checks still hold the trouble true):
+# the record ends (resolution `silenced`, history `unsilenced`) and a new record of the same
+# trouble opens (history `opened`, `after_silence_of`), keeping `since`; the sweep judges the
+# order (venue) again at once. Rows are locked as the checks lock them: orders, then venues,
+# each in id order, then the records (no deadlock with event batches or sweeps, and a batch
+# that waited for these orders reads the new record).
+EXPIRED_SILENCES = """
+    SELECT problem_id, order_id, venue_id FROM order_problems
+    WHERE silenced_until <= %(now)s AND ended_at IS NULL
+    ORDER BY problem_id
+    LIMIT %(limit)s
+"""
+
+LOCK_ORDER_ROWS = """
+    SELECT order_id FROM order_states WHERE order_id = ANY(%(order_ids)s::text[])
+    ORDER BY order_id
+    FOR UPDATE
+"""
+
+LOCK_VENUE_ROWS = """
+    SELECT venue_id FROM venue_checks WHERE venue_id = ANY(%(venue_ids)s::bigint[])
+    ORDER BY venue_id
+    FOR UPDATE
+"""
+
+END_SILENCES = """
+    WITH ended AS (
+        UPDATE order_problems SET
+            ended_at = %(now)s, status = 'resolved', resolved_at = coalesce(resolved_at, %(now)s),
+            resolution = coalesce(resolution, 'silenced'), version = version + 1
+        WHERE problem_id = ANY(%(problem_ids)s::bigint[])
+          AND silenced_until <= %(now)s AND ended_at IS NULL
+        RETURNING problem_id, silenced_until
+    )
+    INSERT INTO problem_history (problem_id, at, change, actor, details)
+    SELECT problem_id, %(now)s, 'unsilenced', 'larder',
+           jsonb_build_object('silenced_until', silenced_until)
+    FROM ended
+    RETURNING problem_id
+"""
+
+REOPEN_SILENCED = """
+    WITH opened AS (
+        INSERT INTO order_problems (rule, order_id, venue_id, city_id, severity, status, muted,
+                                    since, opened_at, last_seen_at, details)
+        SELECT rule, order_id, venue_id, city_id, severity, 'open', muted, since, %(now)s,
+               %(now)s, details || jsonb_build_object('after_silence_of', problem_id)
+        FROM order_problems
+        WHERE problem_id = ANY(%(problem_ids)s::bigint[])
+        ORDER BY problem_id
+        RETURNING problem_id, severity, muted, details
+    )
+    INSERT INTO problem_history (problem_id, at, change, actor, details)
+    SELECT problem_id, %(now)s, 'opened', 'larder',
+           jsonb_build_object('severity', severity, 'muted', muted,
+                              'after_silence_of', details->'after_silence_of')
+    FROM opened
+"""
+
+ORDERS_DUE_NOW = """
+    UPDATE order_states SET next_due_at = least(coalesce(next_due_at, %(now)s), %(now)s)
+    WHERE order_id = ANY(%(order_ids)s::text[])
+"""
+
+VENUES_DUE_NOW = """
+    UPDATE venue_checks SET next_due_at = least(coalesce(next_due_at, %(now)s), %(now)s)
+    WHERE venue_id = ANY(%(venue_ids)s::bigint[])
 """
 
 OPEN_PROBLEM_COUNTS = """

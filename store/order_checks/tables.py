@@ -67,6 +67,14 @@ order_problems = Table(
     Column("acknowledged_at", DateTime(timezone=True)),
     Column("acknowledged_by", Text),
     Column("details", JSONB, nullable=False),
+    # The support console's actions (store/order_checks/inbox.py): every agent action bumps
+    # `version` and names the version it saw (a stale one is refused: never a lost update);
+    # ending an episode bumps it too. A silence hides the record until `silenced_until`; if
+    # its episode lasts past it, the silence duty ends it and opens a new record of it.
+    Column("version", BigInteger, nullable=False, server_default="1"),
+    Column("assigned_to", Text),
+    Column("silenced_until", DateTime(timezone=True)),
+    Column("silenced_by", Text),
     Index(
         "uq_order_problems_live_order",
         "order_id",
@@ -83,10 +91,16 @@ order_problems = Table(
     ),
     Index("ix_order_problems_live_venue_id", "venue_id", postgresql_where=text("ended_at IS NULL")),
     Index(None, "status", "opened_at"),
+    Index(
+        "ix_order_problems_silenced_until",
+        "silenced_until",
+        postgresql_where=text("silenced_until IS NOT NULL AND ended_at IS NULL"),
+    ),
 )
 
-# Every change of a problem record: opened, severity, muted, unmuted, acknowledged, resolved,
-# ended (auto-resolution or the end of an episode an agent had resolved).
+# Every change of a problem record: opened, severity, muted, unmuted, acknowledged, assigned,
+# noted, silenced, unsilenced, resolved, ended (auto-resolution or the end of an episode an
+# agent had resolved).
 problem_history = Table(
     "problem_history",
     metadata,

@@ -70,6 +70,7 @@ API = Role(
         "api_keys": "SELECT",
         "order_problems": "SELECT, UPDATE",
         "problem_history": "SELECT, INSERT",
+        "order_states": "SELECT (order_id, state)",  # the console's order timeline
     },
 )
 ROLES = (OWNER, WORKER, READER, API)

@@ -86,10 +86,17 @@ def test_the_install_script_installs_a_working_larder_into_a_fresh_virtualenv(
     for command in ("worker", "scheduler", "serve", "db", "health", "dlq"):
         assert f"  {command} " in help_text, command
     # And the migrations ship inside the package (the release step needs them)
-    found = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import store.migrate as m; print(m.MIGRATIONS)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    found = installed(venv, "import store.migrate as m; print(m.MIGRATIONS)")
     assert (Path(found) / "versions" / "0001_initial.py").exists()
+    # And so do the support console's page and assets (`larder serve` at /inbox)
+    console = installed(venv, "import programs.http.console as c; print(c.HERE)")
+    for asset in ("templates/inbox.html", "static/console.js", "static/console.css"):
+        assert (Path(console) / asset).exists(), asset
+
+
+def installed(venv: Path, code: str) -> str:
+    """What `code` prints, run by the virtualenv's Python."""
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()

@@ -104,7 +104,7 @@ def test_each_scope_opens_only_its_endpoints(app: Build, db: Any, two_problems: 
     assert client.get("/v1/inbox", headers=lists).status_code == 403
     assert client.get("/v1/inbox", headers=reader).status_code == 200
     assert client.get(f"/v1/inbox/{problem}", headers=reader).status_code == 200
-    denied = client.post(f"/v1/inbox/{problem}/ack", json={}, headers=reader)
+    denied = client.post(f"/v1/inbox/{problem}/ack", json={"version": 1}, headers=reader)
     assert denied.status_code == 403
     assert denied.json() == {"detail": "this key lacks the scope inbox:act"}
     assert client.get("/v1/users/1/cart?items=1", headers=reader).status_code == 403
@@ -117,14 +117,15 @@ def test_the_agent_on_an_action_is_the_authenticated_principal(
     alice = bearer(key_for(db, "alice", "inbox:read", "inbox:act"))
     first, second = two_problems
     # When alice acknowledges and resolves, with a note
-    client.post(f"/v1/inbox/{first}/ack", json={"note": "calling"}, headers=alice)
-    done = client.post(f"/v1/inbox/{first}/resolve", json={}, headers=alice).json()
+    client.post(f"/v1/inbox/{first}/ack", json={"version": 1, "note": "calling"}, headers=alice)
+    done = client.post(f"/v1/inbox/{first}/resolve", json={"version": 2}, headers=alice).json()
     # Then the record and its history name alice, from her key
     assert done["acknowledged_by"] == "alice" and done["resolved_by"] == "alice"
     record = client.get(f"/v1/inbox/{first}", headers=alice).json()
     assert [c["actor"] for c in record["history"][1:]] == ["alice", "alice"]
     # And nobody can act in another's name: a name in the body is refused
-    claimed = client.post(f"/v1/inbox/{second}/ack", json={"agent": "bob"}, headers=alice)
+    body = {"version": 1, "agent": "bob"}
+    claimed = client.post(f"/v1/inbox/{second}/ack", json=body, headers=alice)
     assert claimed.status_code == 422
     assert client.get(f"/v1/inbox/{second}", headers=alice).json()["acknowledged_by"] is None
 
@@ -182,7 +183,7 @@ def test_request_bodies_over_the_limit_are_413(app: Build, db: Any, two_problems
     )
     assert streamed.status_code == 413
     # And the record is untouched; a body within the limit works
-    assert client.post(url, json={"note": "ok"}, headers=agent).status_code == 200
+    assert client.post(url, json={"version": 1, "note": "ok"}, headers=agent).status_code == 200
 
 
 def test_only_an_explicit_setting_opens_the_read_api_and_never_the_inbox(

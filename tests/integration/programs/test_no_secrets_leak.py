@@ -190,7 +190,7 @@ def test_no_entry_point_writes_a_secret(env: dict[str, str], db: Any, tmp_path: 
         wait_for(lambda: fetch(scan, f"http://127.0.0.1:{metrics_port}/") == 200, 30)
     assert larder(scan, env, "dlq", "list").returncode == 0
     assert larder(scan, env, "dlq", "list", "--json").returncode == 0
-    assert larder(scan, env, "order-checks", "inbox").returncode == 0
+    assert larder(scan, env, "inbox", "list").returncode == 0
     assert larder(scan, env, "recs", "show", "1", "--surface", "discovery").returncode in (0, 1)
     # The scheduler (Procfile) and its /metrics
     scheduler = ["larder", "scheduler", "--metrics-port", str(scheduler_port)]
@@ -210,7 +210,7 @@ def test_no_entry_point_writes_a_secret(env: dict[str, str], db: Any, tmp_path: 
             == 401
         )
         assert fetch(scan, f"{base}/v1/inbox", key) == 200
-        assert fetch(scan, f"{base}/v1/inbox/1/ack", key, b'{"note": "n"}') == 404
+        assert fetch(scan, f"{base}/v1/inbox/1/ack", key, b'{"version": 1, "note": "n"}') == 404
         assert fetch(scan, f"{base}/openapi.json") == 200
     # The demo, on these services
     demo = larder(scan, env, "demo", "--users", "40", "--venues", "6", "--days", "14")

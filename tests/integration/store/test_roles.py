@@ -215,10 +215,15 @@ def test_every_process_does_its_job_as_its_own_role(
     lunch = datetime(2026, 1, 19, 11, tzinfo=UTC)
     with TestClient(create_app(reader, api_database=api, clock=lambda: lunch)) as client:
         headers = {"Authorization": f"Bearer {token}"}
+        acked = client.post(
+            f"/v1/inbox/{problem}/ack", json={"version": 1, "note": "on it"}, headers=headers
+        )
+        assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "agent-roles"
+        # the console's detail reads the order's timeline through the API's role
+        detail = client.get(f"/v1/inbox/{problem}", headers=headers).json()
+        assert detail["timeline"]["happened"][0]["type"] == "order.created"
         listed = client.get(f"/v1/users/{user}/recommendations/discovery", headers=headers)
         assert listed.status_code == 200 and listed.json()["ids"]
-        acked = client.post(f"/v1/inbox/{problem}/ack", json={"note": "on it"}, headers=headers)
-        assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "agent-roles"
     reader.dispose()
     api.dispose()
 
@@ -236,6 +241,9 @@ def as_role(database: Any, url: str) -> Iterator[None]:
         database._url = original
 
 
+SCOPE_ARGS = ("--scope", "lists:read", "--scope", "inbox:read", "--scope", "inbox:act")
+
+
 def owner_creates_key(owner_url: str, main: Any) -> str:
     from workers.settings import get_settings
 
@@ -243,7 +251,8 @@ def owner_creates_key(owner_url: str, main: Any) -> str:
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(
-            main, ["keys", "create", "agent-roles", "--scope", "lists:read", "--scope", "inbox:act"]
+            main,
+            ["keys", "create", "agent-roles", *SCOPE_ARGS],
         )
     finally:
         os.environ["DATABASE_URL"] = TEST_DB_URL

@@ -145,6 +145,10 @@ def _problem(since: datetime, opened_at: datetime) -> Problem:
         resolution=None,
         resolved_by=None,
         details={},
+        version=1,
+        assigned_to=None,
+        silenced_until=None,
+        silenced_by=None,
     )
 
 
@@ -157,10 +161,10 @@ def test_a_detection_lag_is_never_negative() -> None:
     # Given a problem whose `since` (a producer's clock) is ahead of the checks' clock
     at = datetime(2026, 1, 5, 12, tzinfo=UTC)
     problem = _problem(since=at + timedelta(seconds=510.5), opened_at=at)
-    # When its lag is read, as the inbox API and `larder order-checks inbox` show it
+    # When its lag is read, as the inbox API and `larder inbox list` show it
     # Then it is 0, not -510.5
     assert problem.detection_lag_s == 0.0
     assert problem.model_dump(mode="json")["detection_lag_s"] == 0.0
-    from programs.cli.order_checks import _problem_line
+    from programs.cli.inbox import problem_line
 
-    assert "opened after 0.0s" in _problem_line(problem)
+    assert "opened after 0.0s" in problem_line(problem)

@@ -34,6 +34,7 @@ def test_every_capability_registers_its_own_duties() -> None:
         "recs.retrain",
         "order_checks.sweep",
         "order_checks.prune",
+        "order_checks.silences",
         "maintenance.prune_processed_events",
     } <= names
     assert {duty.capability for duty in registered(only=["order_checks"])} == {"order_checks"}
