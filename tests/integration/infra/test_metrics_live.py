@@ -31,6 +31,7 @@ from tests.integration.programs.test_procfile_worker import (
 )
 from tests.integration.store.recs.test_registry import load_history
 from tests.support import promql
+from tests.support.api import keyed
 from tests.support.factories import venue
 from tests.support.order_events import iso, raw
 from tests.support.paths import ROOT
@@ -114,12 +115,21 @@ def test_every_metric_the_dashboard_and_alerts_read_is_in_a_live_scrape(
     send(rabbitmq, "recs", [envelope("recs", "refresh_lists", [job])])
     send(rabbitmq, "maintenance", [envelope("maintenance", "prune_processed_events", ["x"])])
     paid = [
-        raw("order.created", 1, 0, order_id="M-1"),
-        raw("payment.authorized", 2, 0.5, order_id="M-1"),
+        raw(kind, sequence, sequence / 2, order_id=order)
+        for order in ("M-1", "M-2")
+        for sequence, kind in enumerate(("order.created", "payment.authorized"), 1)
     ]
     batch = {"type": "batch", "schema_version": 1, "events": paid}
     send(rabbitmq, "order_checks", [envelope("order_checks", "check_order_events", [batch])])
-    wait_for(lambda: scalar(db, "SELECT count(*) FROM order_problems"), timeout=60)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM order_problems") >= 2, timeout=60)
+    # And an agent acknowledges one problem and resolves the other in the console's API
+    agent = keyed(db, "metrics-agent", "inbox:read", "inbox:act")
+    with TestClient(create_app(Database(TEST_DB_URL, 1)), headers=agent) as client:
+        for order, action in (("M-1", "ack"), ("M-2", "resolve")):
+            problem, version = row(db, order)
+            acted = client.post(f"/v1/inbox/{problem}/{action}", json={"version": version})
+            assert acted.status_code == 200, acted.text
+        inbox_web = client.get("/metrics").text
     accept = raw("venue.accepted", 3, 1, order_id="M-1", estimated_ready_at=iso(20))
     send(rabbitmq, "order_checks", [envelope("order_checks", "check_order_events", [accept])])
     wait_for(lambda: scalar(db, "SELECT count(*) FROM rejected_messages") >= 2, timeout=60)
@@ -131,10 +141,22 @@ def test_every_metric_the_dashboard_and_alerts_read_is_in_a_live_scrape(
     wanted = promql.referenced_families()
 
     def missing() -> set[str]:
-        seen = promql.scraped_families(scrape(worker_port) + scrape(scheduler_port) + web)
+        scraped = scrape(worker_port) + scrape(scheduler_port) + web + inbox_web
+        seen = promql.scraped_families(scraped)
         return wanted - seen
 
     try:
         wait_for(lambda: not missing(), timeout=60, interval=1.0)
     except pytest.fail.Exception:
         pytest.fail(f"not exported by any process: {sorted(missing())}")
+
+
+def row(db: Any, order_id: str) -> tuple[int, int]:
+    """The first open problem of `order_id`: its id and the version an agent sees."""
+    query = (
+        "SELECT problem_id, version FROM order_problems"
+        " WHERE order_id = %s AND status = 'open' ORDER BY problem_id LIMIT 1"
+    )
+    with db.engine.connect() as conn:
+        problem, version = conn.exec_driver_sql(query, (order_id,)).one()
+    return int(problem), int(version)
