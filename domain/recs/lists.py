@@ -20,6 +20,8 @@ from domain.recs.bundle import Bundle
 from domain.recs.discovery import DEFAULT_PARAMS, DiscoveryParams, UserRow
 from domain.recs.flat import FlatLists
 from domain.recs.items import Basket
+from domain.recs.personal import NO_INPUTS as NO_PERSONAL_INPUTS
+from domain.recs.personal import PersonalInputs
 from domain.recs.surfaces import STORED, SURFACES
 from domain.recs.surfaces.base import (
     EVERY_CITY,
@@ -99,10 +101,11 @@ def user_lists(
     activity: Sequence[Activity],
     now: datetime,
     params: DiscoveryParams = DEFAULT_PARAMS,
+    personal: PersonalInputs = NO_PERSONAL_INPUTS,
 ) -> UserLists:
     """Every list of these users on every stored surface. Users without a `UserRow` (no known
     home) get items lists for the venues they ordered from only."""
-    batch = Batch(bundle, catalog, users, histories, activity, now, params)
+    batch = Batch(bundle, catalog, users, histories, activity, now, params, personal)
     for surface in STORED:
         assert surface.rank is not None
         batch.lists[surface.name] = surface.rank(batch)
@@ -122,8 +125,12 @@ def _inputs_at(
 
 
 def fallback_lists(
-    bundle: Bundle, catalog: VenueCatalog, params: DiscoveryParams = DEFAULT_PARAMS
+    bundle: Bundle,
+    catalog: VenueCatalog,
+    params: DiscoveryParams = DEFAULT_PARAMS,
+    personal: PersonalInputs = NO_PERSONAL_INPUTS,
+    now: datetime | None = None,
 ) -> list[FallbackRow]:
     """The cold-start lists of every surface (a list with nothing in it is no fallback)."""
-    inputs = FallbackInputs(bundle, catalog, params)
+    inputs = FallbackInputs(bundle, catalog, params, personal, now)
     return [row for surface in SURFACES for row in surface.fallback(inputs) if row.ids]

@@ -9,6 +9,7 @@ import click
 
 from domain.recs.surfaces import BY_NAME, STORED, SURFACES
 from domain.recs.surfaces.base import Surface
+from programs.cli.overrides import overrides
 from programs.cli.text import plural
 from schemas.base import BIGINT_MAX
 
@@ -63,8 +64,10 @@ def show(user_id: int, surface: str, context: int, cart: str, as_json: bool) -> 
         f"{kind} {surface} list (context {found.context}), model {found.model_version},"
         f" computed {found.computed_at:%Y-%m-%d %H:%M}"
     )
-    for rank, (item, score) in enumerate(zip(found.ids, found.scores, strict=True), start=1):
-        click.echo(f"{rank:>3}. {item}  {score:.4f}")
+    props: list[float | None] = [*found.propensities] if found.propensities else []
+    props += [None] * (len(found.ids) - len(props))
+    for rank, (item, score, p) in enumerate(zip(found.ids, found.scores, props, strict=True), 1):
+        click.echo(f"{rank:>3}. {item}  {score:.4f}" + ("" if p is None else f"  p={p:.4f}"))
 
 
 def _list_contexts(user_id: int, surface: Surface, contexts: list[int] | None) -> None:
@@ -219,6 +222,9 @@ def model_activate(version: str) -> None:
     except registry.UnknownVersion as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{version} is active")
+
+
+recs.add_command(overrides)
 
 
 @recs.command("surfaces")
