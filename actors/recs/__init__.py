@@ -77,15 +77,21 @@ _bundle: _Cached[Bundle] = _Cached(_load_bundle)
 _catalog: _Cached[VenueCatalog] = _Cached(_load_catalog)
 _dayparts: _Cached[dict[int, int]] = _Cached(_load_dayparts)
 _stats: _Cached[list[StatRow]] = _Cached(_load_stats)
-STATS_EVERY_S = 10.0  # banner statistics are reloaded at most this often per process
+
+
+def _stats_every_s() -> float:
+    """Banner statistics are reloaded at most this often per process (LARDER_BANNER_STATS_MAX_AGE_S)."""
+    from workers.settings import get_settings
+
+    return get_settings().banner_stats_max_age_s
 
 
 def personal_inputs(connection: Any, user_ids: Sequence[int]) -> PersonalInputs:
     """Banners (every job: a handful of rows, pauses apply at once), their statistics (cached
-    per process for STATS_EVERY_S), venues' day-parts (per catalog version), users' tags."""
+    per process, LARDER_BANNER_STATS_MAX_AGE_S), venues' day-parts (per catalog version), users' tags."""
     return PersonalInputs(
         banners=personal.banners(connection),
-        stats=_stats.get(int(time.monotonic() // STATS_EVERY_S)),
+        stats=_stats.get(int(time.monotonic() // _stats_every_s())),
         dayparts=_dayparts.get(recs.catalog_version(connection)),
         tags=personal.user_tags(connection, user_ids),
         settings=banner_settings(),

@@ -53,7 +53,7 @@ class BannerSettings:
     prior_strength: float = 20.0  # pseudo-impressions a coarser level lends a finer one
     random_share: float = 0.05  # users served a uniformly random ordering
     draws: int = 32  # posterior draws per (city, segment) group
-    affinity_weight: float = 1.0
+    affinity_weight: float = 2.0
     slots: int = 10  # the longest ordering stored
     base_ctr: float = 0.02  # the prior of everything before any statistic
     min_examination: float = 0.05

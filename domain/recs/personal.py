@@ -224,16 +224,28 @@ def eligibility(
     users = len(scored.user_ids)
     eligible = np.ones((users, len(live)), bool)
     affinity = np.zeros((users, len(live)))
-    finite = np.where(np.isfinite(scored.scores), scored.scores, -np.inf)
-    best = finite.max(axis=1, initial=-np.inf) if finite.size else np.full(users, -np.inf)
+    best, middle = _spread(scored.scores)
     for j, banner in enumerate(live):
         target = target_scores(catalog, scored, banner)
         if target is None:
             continue
         eligible[:, j] = np.isfinite(target)
-        scale = np.where(np.isfinite(best) & (best > 0), best, 1.0)
-        affinity[:, j] = np.where(eligible[:, j], np.clip(target / scale, 0.0, 1.0), 0.0)
+        lifted = (target - middle) / np.maximum(best - middle, 1e-9)
+        affinity[:, j] = np.where(eligible[:, j], np.clip(lifted, 0.0, 1.0), 0.0)
     return live, eligible, affinity
+
+
+def _spread(scores: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Per user: the best and the median score of the venues that deliver (nan-free; 0 and 0
+    for a user nothing delivers to). Affinity to a target is where its best venue falls
+    between the two: 1 at the user's best venue, 0 at (or below) a middling one."""
+    users = scores.shape[0]
+    if scores.shape[1] == 0:
+        return np.zeros(users), np.zeros(users)
+    deliverable = np.isfinite(scores)
+    finite = np.where(deliverable, scores, np.nan)
+    finite[~deliverable.any(axis=1)] = 0.0  # nothing delivers: 0 and 0
+    return np.nanmax(finite, axis=1), np.nanmedian(finite, axis=1)
 
 
 def rank_banners(

@@ -120,3 +120,25 @@ def overrides(connection: psycopg.Connection[Any]) -> list[dict[str, Any]]:
 def remove_override(connection: psycopg.Connection[Any], override_id: int) -> bool:
     found = connection.execute(queries.REMOVE_OVERRIDE, {"override_id": override_id})
     return found.fetchone() is not None
+
+
+def run_activity(connection: psycopg.Connection[Any], run: str) -> int:
+    """Activity events whose id starts with `run` (a simulation's)."""
+    return _count(connection, queries.RUN_ACTIVITY, {"prefix": f"{run}-%"})
+
+
+def banner_rows_since(connection: psycopg.Connection[Any], since: datetime) -> int:
+    return _count(connection, queries.BANNER_ROWS_SINCE, {"since": since})
+
+
+def known_users(connection: psycopg.Connection[Any]) -> int:
+    return _count(connection, queries.KNOWN_USERS, {})
+
+
+def known_banners(connection: psycopg.Connection[Any], ids: Sequence[int]) -> int:
+    return _count(connection, queries.KNOWN_BANNERS, {"ids": list(ids)})
+
+
+def _count(connection: psycopg.Connection[Any], query: str, params: dict[str, Any]) -> int:
+    row = connection.execute(query, params).fetchone()
+    return int(row[0]) if row else 0

@@ -455,3 +455,11 @@ LIST_OVERRIDES = """
 """
 
 REMOVE_OVERRIDE = "DELETE FROM recs_overrides WHERE override_id = %(override_id)s RETURNING 1"
+
+# `larder simulate banners`: what has landed (the run's events; banner orderings since a time).
+RUN_ACTIVITY = "SELECT count(*) FROM activity_events WHERE event_id LIKE %(prefix)s"
+BANNER_ROWS_SINCE = """
+    SELECT count(*) FROM recommendations WHERE surface = 'banners' AND computed_at >= %(since)s
+"""
+KNOWN_USERS = "SELECT count(*) FROM users"
+KNOWN_BANNERS = "SELECT count(*) FROM banners WHERE banner_id = ANY(%(ids)s)"
