@@ -142,3 +142,8 @@ def known_banners(connection: psycopg.Connection[Any], ids: Sequence[int]) -> in
 def _count(connection: psycopg.Connection[Any], query: str, params: dict[str, Any]) -> int:
     row = connection.execute(query, params).fetchone()
     return int(row[0]) if row else 0
+
+
+def banner_impression_log(connection: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
+    """(at, banner, 1-based slot, clicked, propensity, city) of every logged banner impression."""
+    return connection.execute(queries.BANNER_IMPRESSION_LOG).fetchall()

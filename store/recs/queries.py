@@ -463,3 +463,19 @@ BANNER_ROWS_SINCE = """
 """
 KNOWN_USERS = "SELECT count(*) FROM users"
 KNOWN_BANNERS = "SELECT count(*) FROM banners WHERE banner_id = ANY(%(ids)s)"
+
+# `larder eval banners --export`: larder's own banner impressions as an evaluation log (the Open
+# Bandit Dataset's columns): clicked when the user clicked that banner in that slot within 30
+# minutes; only impressions that carry the serving policy's propensity.
+BANNER_IMPRESSION_LOG = """
+    SELECT i.occurred_at, i.banner_id, i.position + 1, EXISTS (
+               SELECT 1 FROM activity_events c
+               WHERE c.user_id = i.user_id AND c.kind = 'click' AND c.banner_id = i.banner_id
+                 AND c.position IS NOT DISTINCT FROM i.position
+                 AND c.occurred_at BETWEEN i.occurred_at
+                                       AND i.occurred_at + make_interval(mins => 30)),
+           i.propensity, coalesce(u.city_id, 0)
+    FROM activity_events i LEFT JOIN users u USING (user_id)
+    WHERE i.kind = 'impression' AND i.banner_id IS NOT NULL AND i.propensity IS NOT NULL
+    ORDER BY i.occurred_at
+"""
