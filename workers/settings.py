@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     banner_prior_strength: float = Field(20.0, gt=0, le=1_000_000)
     banner_random_share: float = Field(0.05, ge=0, le=1)
     banner_draws: int = Field(32, ge=1, le=1000)
+    # Which stored surfaces a refresh ranks, comma-separated (empty: all; the benchmarks
+    # compare the four list surfaces with all seven in one run). A surface left out keeps no row.
+    refresh_surfaces: str = ""
     banner_stats_max_age_s: float = Field(10.0, ge=0.05, le=3600)  # per-process statistics cache
 
     @model_validator(mode="before")

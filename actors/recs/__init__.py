@@ -98,6 +98,14 @@ def personal_inputs(connection: Any, user_ids: Sequence[int]) -> PersonalInputs:
     )
 
 
+def _surfaces() -> frozenset[str] | None:
+    """LARDER_REFRESH_SURFACES: rank only these stored surfaces (None: all of them)."""
+    from workers.settings import get_settings
+
+    names = get_settings().refresh_surfaces.split(",")
+    return frozenset(n.strip() for n in names if n.strip()) or None
+
+
 def banner_settings() -> BannerSettings:
     """The banners policy's settings (LARDER_BANNER_*), read once per process."""
     global _settings
@@ -215,6 +223,7 @@ def rank_isolated(
             inputs.activity,
             now,
             personal=inputs.personal,
+            only=_surfaces(),
         )
         return found, set()
     except Exception:

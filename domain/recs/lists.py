@@ -102,11 +102,14 @@ def user_lists(
     now: datetime,
     params: DiscoveryParams = DEFAULT_PARAMS,
     personal: PersonalInputs = NO_PERSONAL_INPUTS,
+    only: frozenset[str] | None = None,
 ) -> UserLists:
-    """Every list of these users on every stored surface. Users without a `UserRow` (no known
+    """Every list of these users on every stored surface (or those in `only`). Users without a `UserRow` (no known
     home) get items lists for the venues they ordered from only."""
     batch = Batch(bundle, catalog, users, histories, activity, now, params, personal)
     for surface in STORED:
+        if only is not None and surface.name not in only:
+            continue  # (benchmarks: a subset of the surfaces, LARDER_REFRESH_SURFACES)
         assert surface.rank is not None
         batch.lists[surface.name] = surface.rank(batch)
     batches = [ListBatch(name, found) for name, found in batch.lists.items()]

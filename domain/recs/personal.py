@@ -150,27 +150,34 @@ def rank_brands(catalog: VenueCatalog, scored: CityScores, k: int) -> FlatLists:
 # --- food categories --------------------------------------------------------------------------
 
 
+def category_members(catalog: VenueCatalog, scored: CityScores) -> dict[int, IntArray]:
+    """Per category, its columns in the city's scores (computed once for every day-part)."""
+    members: dict[int, list[int]] = {}
+    for column, position in enumerate(scored.positions.tolist()):
+        for category in catalog.categories[position]:
+            members.setdefault(category, []).append(column)
+    return {c: np.array(cols, np.int64) for c, cols in sorted(members.items())}
+
+
 def category_matrix(
     catalog: VenueCatalog,
     scored: CityScores,
     dayparts: Mapping[int, int],
     part: int,
     min_supply: int = MIN_SUPPLY,
+    members: Mapping[int, IntArray] | None = None,
 ) -> tuple[IntArray, FloatArray]:
     """(category ids, users x categories score in day-part `part`; -inf: too few venues that
     deliver to the user and are open then)."""
-    venue_ids = catalog.venue_ids[scored.positions].tolist()
+    members = category_members(catalog, scored) if members is None else members
     bit = 1 << (part - 1)
+    venue_ids = catalog.venue_ids[scored.positions].tolist()
     open_then = np.array([dayparts.get(v, ALL_DAYPARTS) & bit != 0 for v in venue_ids], bool)
-    members: dict[int, list[int]] = {}
-    for column, position in enumerate(scored.positions.tolist()):
-        if open_then[column]:
-            for category in catalog.categories[position]:
-                members.setdefault(category, []).append(column)
-    ids = np.array(sorted(members), dtype=np.int64)
-    matrix = np.full((scored.scores.shape[0], len(ids)), -np.inf)
+    scores = np.where(open_then[None, :], scored.scores, -np.inf)
+    ids = np.array([c for c, cols in members.items() if open_then[cols].any()], np.int64)
+    matrix = np.full((scores.shape[0], len(ids)), -np.inf)
     for j, category in enumerate(ids.tolist()):
-        sub = scored.scores[:, members[category]]
+        sub = scores[:, members[category]]
         supply = np.isfinite(sub).sum(axis=1)
         best = sub.max(axis=1) + SUPPLY_WEIGHT * np.log1p(supply)
         matrix[:, j] = np.where(supply >= min_supply, best, -np.inf)
@@ -181,9 +188,9 @@ def rank_categories(
     catalog: VenueCatalog, scored: CityScores, dayparts: Mapping[int, int], k: int
 ) -> FlatLists:
     """One list per day-part (context = its id) per user."""
-    found = []
+    found, members = [], category_members(catalog, scored)
     for part in DAYPARTS:
-        ids, matrix = category_matrix(catalog, scored, dayparts, part.id)
+        ids, matrix = category_matrix(catalog, scored, dayparts, part.id, members=members)
         contexts = np.full(len(scored.user_ids), part.id, np.int64)
         found.append(lists_of(scored.user_ids, contexts, ids, matrix, k))
     return FlatLists.concat(found)
@@ -270,8 +277,9 @@ def rank_banners(
         ]
     found = []
     ids = np.array([b.banner_id for b in live], np.int64)
+    of = np.asarray(segments)
     for segment in sorted(set(segments)):
-        rows = np.flatnonzero(np.array(segments) == segment)
+        rows = np.flatnonzero(of == segment)
         prior = np.array([model.beta(b, city_id, segment) for b in live])
         got = serve(prior[:, 0], prior[:, 1], eligible[rows], affinity[rows], rng, inputs.settings)
         found.append(_served_lists(np.asarray(scored.user_ids)[rows], ids, got))
@@ -279,30 +287,23 @@ def rank_banners(
 
 
 def _served_lists(user_ids: IntArray, ids: IntArray, served: Any) -> FlatLists:
-    """Two lists per user with banners: the ordering, then the same ids with propensities."""
-    lengths = (served.order >= 0).sum(axis=1)
+    """Two lists per user with banners: the ordering (scores: expected click-through), then the
+    same ids with their propensities (context PROPENSITY_CONTEXT)."""
+    keep = served.order >= 0
+    lengths = keep.sum(axis=1)
     has = lengths > 0
-    order, lengths = served.order[has], lengths[has]
-    keep = order >= 0
-    flat_ids = ids[order[keep]]
-    users = np.repeat(user_ids[has], 2)
-    contexts = np.tile(np.array([0, PROPENSITY_CONTEXT], np.int64), len(lengths))
-    per_user_ids = np.split(flat_ids, np.cumsum(lengths)[:-1]) if len(lengths) else []
-    expected = np.split(served.expected[has][keep], np.cumsum(lengths)[:-1]) if len(lengths) else []
-    props = np.split(served.propensity[has][keep], np.cumsum(lengths)[:-1]) if len(lengths) else []
-    all_ids, all_scores = [], []
-    for i, e, p in zip(per_user_ids, expected, props, strict=True):
-        all_ids += [i, i]
-        all_scores += [np.round(e, 5), np.round(p, 5)]
-    bounds = np.concatenate([[0], np.cumsum(np.repeat(lengths, 2))]).astype(np.int64)
-    if not all_ids:
+    if not has.any():
         return FlatLists.empty()
+    order, keep, lengths = served.order[has], keep[has], lengths[has]
+    values = np.empty((2 * len(order), order.shape[1]))
+    values[0::2], values[1::2] = served.expected[has], served.propensity[has]
+    doubled = np.repeat(keep, 2, axis=0)
     return FlatLists(
-        users.astype(np.int64),
-        contexts,
-        bounds,
-        np.concatenate(all_ids).astype(np.int64),
-        np.concatenate(all_scores).astype(np.float64),
+        np.repeat(user_ids[has], 2).astype(np.int64),
+        np.tile(np.array([0, PROPENSITY_CONTEXT], np.int64), len(order)),
+        np.concatenate([[0], np.cumsum(np.repeat(lengths, 2))]).astype(np.int64),
+        ids[np.repeat(order, 2, axis=0)[doubled]].astype(np.int64),
+        np.round(values[doubled], 5),
     )
 
 

@@ -465,17 +465,25 @@ KNOWN_USERS = "SELECT count(*) FROM users"
 KNOWN_BANNERS = "SELECT count(*) FROM banners WHERE banner_id = ANY(%(ids)s)"
 
 # `larder eval banners --export`: larder's own banner impressions as an evaluation log (the Open
-# Bandit Dataset's columns): clicked when the user clicked that banner in that slot within 30
-# minutes; only impressions that carry the serving policy's propensity.
+# Bandit Dataset's columns): clicked when the user clicked that banner in that slot before the
+# next impression of it there, and within 30 minutes; only impressions that carry the serving
+# policy's propensity.
 BANNER_IMPRESSION_LOG = """
+    WITH shown AS (
+        SELECT user_id, banner_id, position, occurred_at, propensity,
+               lead(occurred_at) OVER (PARTITION BY user_id, banner_id, position
+                                       ORDER BY occurred_at, event_id) AS next_at
+        FROM activity_events
+        WHERE kind = 'impression' AND banner_id IS NOT NULL AND propensity IS NOT NULL
+    )
     SELECT i.occurred_at, i.banner_id, i.position + 1, EXISTS (
                SELECT 1 FROM activity_events c
                WHERE c.user_id = i.user_id AND c.kind = 'click' AND c.banner_id = i.banner_id
                  AND c.position IS NOT DISTINCT FROM i.position
-                 AND c.occurred_at BETWEEN i.occurred_at
-                                       AND i.occurred_at + make_interval(mins => 30)),
+                 AND c.occurred_at >= i.occurred_at
+                 AND c.occurred_at < least(coalesce(i.next_at, 'infinity'),
+                                           i.occurred_at + make_interval(mins => 30))),
            i.propensity, coalesce(u.city_id, 0)
-    FROM activity_events i LEFT JOIN users u USING (user_id)
-    WHERE i.kind = 'impression' AND i.banner_id IS NOT NULL AND i.propensity IS NOT NULL
+    FROM shown i LEFT JOIN users u USING (user_id)
     ORDER BY i.occurred_at
 """
