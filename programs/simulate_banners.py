@@ -70,18 +70,27 @@ def run(
         if number == config.rounds // 3:
             added = number
             _add_banners(broker, database, truth, now)
-        started = datetime.now(UTC)
+        started, clock = datetime.now(UTC), time.perf_counter()
         enqueue_refresh(truth.users, chunk=100)
         _wait(
             database,
             _at_least(_personal().banner_rows_since, started, len(truth.users)),
             "re-rank",
         )
+        rerank_s = time.perf_counter() - clock
+        before = {p: (t.expected, t.shown) for p, t in tallies.items()}
         shown = _round(run_id, number, truth, database, rng, tallies, global_ts)
+        clock = time.perf_counter()
         publish(broker, shown.events, 1000)
         sent += sum(1 for _ in shown.events)
         _wait(database, _at_least(_personal().run_activity, run_id, sent), "intake")
+        intake_s = time.perf_counter() - clock
         row = {"round": number, **{p: t.row() for p, t in tallies.items()}, **shown.tops}
+        row["round_ctr"] = {
+            p: round((t.expected - before[p][0]) / max(t.shown - before[p][1], 1), 5)
+            for p, t in tallies.items()
+        }
+        row["seconds"] = {"rerank": round(rerank_s, 3), "intake": round(intake_s, 3)}
         rounds.append(row)
         echo(_line(row))
     return _report(config, tallies, rounds, added)
@@ -174,11 +183,12 @@ def _round(
 
 
 def _line(row: dict[str, Any]) -> str:
-    ctr = "  ".join(f"{p} {row[p]['ctr']:.4f}" for p in POLICIES)
-    regret = "  ".join(f"{p} {row[p]['regret']:.1f}" for p in POLICIES[:3])
+    ctr = "  ".join(f"{p} {row['round_ctr'][p]:.4f}" for p in POLICIES)
+    regret = "  ".join(f"{p} {row[p]['regret']:.1f}" for p in POLICIES[:3])  # cumulative
     return (
         f"round {row['round']:>3}  CTR {ctr}  | regret {regret}"
         f"  | top slot: good {row['good_top_share']:.2f} bad {row['bad_top_share']:.2f}"
+        f"  | re-rank {row['seconds']['rerank']:.2f} s, intake {row['seconds']['intake']:.2f} s"
     )
 
 
@@ -197,8 +207,19 @@ def _report(
         "good_banner_discovered": good > 0.2,
         "bad_banner_sinks": bad < 0.05,
     }
+    last = rounds[-1]["round_ctr"] if rounds else {}
     return {
         "config": config.__dict__,
+        "last_round_ctr": last,
+        "last_round_ratio_to_oracle": (
+            round(last["personalised"] / last["oracle"], 4) if last.get("oracle") else None
+        ),
+        "seconds_p50": {
+            k: round(float(np.median([r["seconds"][k] for r in rounds])), 3)
+            for k in ("rerank", "intake")
+        }
+        if rounds
+        else {},
         "ctr": ctr,
         "regret": {p: round(t.regret, 3) for p, t in tallies.items()},
         "ratio_to_oracle": round(personal / oracle, 4) if oracle else None,

@@ -318,8 +318,10 @@ def simulate_banners(
         click.echo(json.dumps(report, indent=2))
     else:
         click.echo(
-            f"CTR {report['ctr']}; personalised / oracle {report['ratio_to_oracle']};"
-            f" lift over global {report['lift_over_global']}; mid-run {report['mid_run']}"
+            f"CTR over the run {report['ctr']}; personalised / oracle {report['ratio_to_oracle']}"
+            f" (last round {report['last_round_ratio_to_oracle']}); lift over global"
+            f" {report['lift_over_global']}; mid-run {report['mid_run']};"
+            f" median seconds per round {report['seconds_p50']}"
         )
         click.echo(f"{'PASS' if report['passed'] else 'FAIL'}: {report['checks']}")
     if not report["passed"]:
