@@ -2,7 +2,8 @@
 the same run.
 
   store.recs.read(..., "banners") (Python)   vs  a bare prepared primary-key SELECT
-  GET /v1/users/{id}/recommendations/banners vs  GET /healthz, open loop at the same rate
+  GET /v1/users/{id}/recommendations/banners vs  GET /healthz and a discovery list read, open
+                                                 loop at the same rate, alternating slices
   banner impressions through intake's statement (they also update `banner_stats`)
                                              vs  discovery impressions (no statistics)
 
@@ -129,14 +130,16 @@ def http_reads(url: str, world: reads.World, rate: float, seconds: float, worker
     draws = np.random.default_rng(6)
     users = draws.integers(1, world.users + 1, per_slice * (slices + 1)).tolist()
     paths = [f"/v1/users/{u}/recommendations/banners" for u in users]
-    parts: dict[str, list[Latencies]] = {"healthz": [], "banners": []}
+    lists = [f"/v1/users/{u}/recommendations/discovery" for u in users[::-1]]
+    parts: dict[str, list[Latencies]] = {"healthz": [], "discovery": [], "banners": []}
     key = reads.api_key(url)
     with reads.larder_serve(url, port := reads.free_port(), workers):
         reads.open_loop(port, paths[-per_slice:], rate, key)
         for s in range(slices):
             parts["healthz"].append(reads.open_loop(port, ["/healthz"] * per_slice, rate))
-            batch = paths[s * per_slice : (s + 1) * per_slice]
-            parts["banners"].append(reads.open_loop(port, batch, rate, key))
+            window = slice(s * per_slice, (s + 1) * per_slice)
+            parts["discovery"].append(reads.open_loop(port, lists[window], rate, key))
+            parts["banners"].append(reads.open_loop(port, paths[window], rate, key))
     return {name: Latencies.merge(runs) for name, runs in parts.items()}
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from domain.recs import personal
 from domain.recs.discovery import CityScores, DiscoveryParams
 from domain.recs.flat import FlatLists
 from domain.recs.personal import DAYPARTS, MIN_SUPPLY
 from domain.recs.surfaces.base import (
     Batch,
+    CityRanker,
     Context,
     FallbackInputs,
     FallbackRow,
@@ -20,24 +23,21 @@ from domain.recs.venues import VenueCatalog
 CATEGORIES_K = 20
 
 
-def rank(batch: Batch) -> FlatLists:
-    """Per user and day-part: categories with enough deliverable venues open then."""
-    dayparts = batch.personal.dayparts
-
+def _ranker(dayparts: Mapping[int, int]) -> CityRanker:
     def ranked(catalog: VenueCatalog, scored: CityScores, _: DiscoveryParams) -> FlatLists:
         return personal.rank_categories(catalog, scored, dayparts, CATEGORIES_K)
 
-    return per_city(batch, ranked)
+    return ranked
+
+
+def rank(batch: Batch) -> FlatLists:
+    """Per user and day-part: categories with enough deliverable venues open then."""
+    return per_city(batch, _ranker(batch.personal.dayparts))
 
 
 def fallback(inputs: FallbackInputs) -> list[FallbackRow]:
     """Per city and day-part, categories by their venues' popularity and rating."""
-    dayparts = inputs.personal.dayparts
-
-    def ranked(catalog: VenueCatalog, scored: CityScores, _: DiscoveryParams) -> FlatLists:
-        return personal.rank_categories(catalog, scored, dayparts, CATEGORIES_K)
-
-    return city_fallbacks(inputs, SURFACE.name, ranked)
+    return city_fallbacks(inputs, SURFACE.name, _ranker(inputs.personal.dayparts))
 
 
 _PARTS = ", ".join(f"{p.id} {p.name} {p.starts:02}-{p.ends:02}h" for p in DAYPARTS)
