@@ -61,6 +61,8 @@ def run(
     echo(f"publishing a world of {len(truth.users)} users and {len(truth.banners)} banners")
     publish(broker, events, 1000)
     _wait(database, lambda c: _personal().known_users(c) >= len(truth.users), "the world")
+    ids = [b.banner_id for b in truth.banners]  # published last: the world is in once they are
+    _wait(database, lambda c: _personal().known_banners(c, ids) == len(ids), "the banners")
     echo(f"trained {train_version()}; {refresh_fallbacks()} fallback lists")
     run_id = f"simb{uuid.uuid4().hex[:6]}"
     tallies = {p: sim.Tally() for p in POLICIES}

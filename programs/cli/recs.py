@@ -240,7 +240,7 @@ def surfaces_table() -> str:
         "|---|---|---|---|---|---|",
     ]
     for s in SURFACES:
-        context = "none" if not s.context.required else s.context.description
+        context = "none" if s.context.name == "none" else s.context.description
         stored = "per user" if s.stored else "combined at read time"
         rows.append(f"| `{s.name}` | {s.ids} | {context} | {s.length} | {stored} | {s.ranking} |")
     return "\n".join(rows)
