@@ -183,3 +183,20 @@ def test_a_new_user_reads_the_citys_fallback_flagged(world: Any) -> None:
     assert found.propensities == [1.0]
     brands = read(world, 50, "brands")
     assert brands is not None and brands.fallback and sorted(brands.ids) == [7, 8]
+
+
+def test_the_http_read_serves_propensities_and_honours_a_pause_at_once(world: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from programs.http.app import create_app
+    from tests.integration.programs.test_http import keyed
+
+    refresh_lists.fn({"schema_version": 1, "user_ids": [1]})
+    with TestClient(create_app(world), headers=keyed(world, "web", "lists:read")) as client:
+        body = client.get("/v1/users/1/recommendations/banners").json()
+        assert sorted(body["ids"]) == [1, 2, 3] and len(body["propensities"]) == 3
+        cli("pause", "2")
+        body = client.get("/v1/users/1/recommendations/banners").json()
+        assert 2 not in body["ids"] and len(body["propensities"]) == len(body["ids"]) == 2
+        limited = client.get("/v1/users/1/recommendations/banners", params={"limit": 1}).json()
+        assert len(limited["ids"]) == len(limited["propensities"]) == 1
