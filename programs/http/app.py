@@ -296,8 +296,9 @@ def unknown_surface(surface: str) -> str:
 
 
 def check_context(surface: Surface, context: int) -> None:
-    """Absent (0) for a surface without context; required for the others."""
-    if not surface.context.required and context != 0:
+    """Absent (0) for a surface without context; required where the surface says so
+    (food_categories' day-part is optional: absent means now)."""
+    if surface.context.name == "none" and context != 0:
         raise invalid("context", f"{surface.name} takes no context (absent or 0)", context)
     if surface.context.required and context == 0:
         raise invalid(

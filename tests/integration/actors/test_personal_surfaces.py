@@ -200,3 +200,10 @@ def test_the_http_read_serves_propensities_and_honours_a_pause_at_once(world: An
         assert 2 not in body["ids"] and len(body["propensities"]) == len(body["ids"]) == 2
         limited = client.get("/v1/users/1/recommendations/banners", params={"limit": 1}).json()
         assert len(limited["ids"]) == len(limited["propensities"]) == 1
+        # food categories: a day-part may be asked for (late night here), or left to now
+        late = client.get("/v1/users/1/recommendations/food_categories", params={"context": 5})
+        assert late.status_code == 200 and late.json()["context"] == 5
+        assert (
+            client.get("/v1/users/1/recommendations/brands", params={"context": 5}).status_code
+            == 422
+        )
