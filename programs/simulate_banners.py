@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from store.db import Database
+from store.recs import personal
 from synthetic import banners as sim
 from workers.publishing import publish
 
@@ -60,9 +61,9 @@ def run(
     events += [sim.banner_event(b, truth.city_id, now) for b in truth.banners]
     echo(f"publishing a world of {len(truth.users)} users and {len(truth.banners)} banners")
     publish(broker, events, 1000)
-    _wait(database, lambda c: _personal().known_users(c) >= len(truth.users), "the world")
+    _wait(database, lambda c: personal.known_users(c) >= len(truth.users), "the world")
     ids = [b.banner_id for b in truth.banners]  # published last: the world is in once they are
-    _wait(database, lambda c: _personal().known_banners(c, ids) == len(ids), "the banners")
+    _wait(database, lambda c: personal.known_banners(c, ids) == len(ids), "the banners")
     echo(f"trained {train_version()}; {refresh_fallbacks()} fallback lists")
     run_id = f"simb{uuid.uuid4().hex[:6]}"
     tallies = {p: sim.Tally() for p in POLICIES}
@@ -76,7 +77,7 @@ def run(
         enqueue_refresh(truth.users, chunk=100)
         _wait(
             database,
-            _at_least(_personal().banner_rows_since, started, len(truth.users)),
+            _at_least(personal.banner_rows_since, started, len(truth.users)),
             "re-rank",
         )
         rerank_s = time.perf_counter() - clock
@@ -85,7 +86,7 @@ def run(
         clock = time.perf_counter()
         publish(broker, shown.events, 1000)
         sent += sum(1 for _ in shown.events)
-        _wait(database, _at_least(_personal().run_activity, run_id, sent), "intake")
+        _wait(database, _at_least(personal.run_activity, run_id, sent), "intake")
         intake_s = time.perf_counter() - clock
         row = {"round": number, **{p: t.row() for p, t in tallies.items()}, **shown.tops}
         row["round_ctr"] = {
@@ -109,12 +110,6 @@ def _at_least(count: Callable[[Any, Any], int], arg: Any, wanted: int) -> Callab
     return lambda connection: count(connection, arg) >= wanted
 
 
-def _personal() -> Any:
-    from store.recs import personal
-
-    return personal
-
-
 def _wait(
     database: Database, done: Callable[[Any], bool], what: str, timeout_s: float = 300
 ) -> None:
@@ -132,7 +127,7 @@ def _add_banners(broker: Any, database: Database, truth: sim.Truth, now: datetim
     truth.banners += extra
     publish(broker, [sim.banner_event(b, truth.city_id, now) for b in extra], 1000)
     ids = [b.banner_id for b in extra]
-    _wait(database, lambda c: _personal().known_banners(c, ids) == len(ids), "new banners")
+    _wait(database, lambda c: personal.known_banners(c, ids) == len(ids), "new banners")
 
 
 @dataclass

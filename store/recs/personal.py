@@ -10,7 +10,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import psycopg
 
 from domain.recs.banners import BannerRow, StatRow
-from domain.recs.personal import PROPENSITY_CONTEXT, Served, apply_overrides, daypart_at
+from domain.recs.personal import (
+    PROPENSITY_CONTEXT,
+    Served,
+    apply_overrides,
+    daypart_at,
+    daypart_mask,
+)
 from schemas.recs import RecommendationList
 from store.recs import queries
 from store.recs.availability import _hours
@@ -43,8 +49,6 @@ def banner_stats(connection: psycopg.Connection[Any]) -> list[StatRow]:
 
 def venue_dayparts(connection: psycopg.Connection[Any]) -> dict[int, int]:
     """Per venue, the day-parts it is open in (domain.recs.personal.daypart_mask)."""
-    from domain.recs.personal import daypart_mask
-
     return {v: daypart_mask(_hours(h)) for v, h in connection.execute(queries.VENUE_HOURS)}
 
 
