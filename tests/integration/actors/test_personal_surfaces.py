@@ -207,3 +207,20 @@ def test_the_http_read_serves_propensities_and_honours_a_pause_at_once(world: An
             client.get("/v1/users/1/recommendations/brands", params={"context": 5}).status_code
             == 422
         )
+
+
+def test_overrides_cli_refuses_an_ambiguous_exclusion_and_lists_as_json(db: Any) -> None:
+    import json
+
+    both = CliRunner().invoke(
+        main, ["recs", "overrides", "exclude", "--user", "1", "--banner", "2", "--brand", "3"]
+    )
+    assert both.exit_code != 0 and "exactly one of --banner and --brand" in both.output
+    until = (NOW + timedelta(hours=1)).isoformat()
+    cli("pin", "4", "--city", "1", "--slot", "2", "--until", until, "--reason", "launch")
+    listed = json.loads(cli("list", "--json"))
+    assert [(o["action"], o["target_id"], o["slot"], o["in_effect"]) for o in listed] == [
+        ("pin", 4, 2, True)
+    ]
+    missing = CliRunner().invoke(main, ["recs", "overrides", "remove", "999999"])
+    assert missing.exit_code != 0 and "no override 999999" in missing.output
