@@ -3,6 +3,8 @@ re-ranks by the refresh actor, reads through the real read path, clicks from kno
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from tests.conftest import scalar
 
 
 def test_small_simulation_learns_personal_banners_and_judges_new_ones(
-    broker: Any, worker: Any, db: Any, monkeypatch: pytest.MonkeyPatch
+    broker: Any, worker: Any, db: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # Given the workers reload banner statistics at once (production: every 10 s)
     monkeypatch.setattr(actors.recs, "_stats_every_s", lambda: 0.05)
@@ -33,3 +35,17 @@ def test_small_simulation_learns_personal_banners_and_judges_new_ones(
     logged = "SELECT count(*) FROM activity_events WHERE kind = 'impression' AND propensity > 0"
     shown = scalar(db, "SELECT sum(impressions) FROM banner_stats")
     assert scalar(db, logged) == shown > 0
+    # And larder's own log evaluates with the same command: exported, the logging policy
+    # (larder's, with its propensities) is consistent with what it observed
+    from click.testing import CliRunner
+
+    from programs.cli import main
+
+    log = tmp_path / "impressions.csv"
+    exported = CliRunner().invoke(main, ["eval", "banners", "--export", str(log)])
+    assert exported.exit_code == 0 and f"wrote {shown} impressions" in exported.output
+    evaluated = CliRunner().invoke(main, ["eval", "banners", "--logs", str(log), "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    found = json.loads(evaluated.output)["logs"][str(log)]
+    assert found["self_consistency"]["passed"] and not found["uniform_log"]
+    assert set(found["later_part"]) >= {"uniform_random", "larder", "logging_policy_observed"}
