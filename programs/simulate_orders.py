@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -226,28 +226,30 @@ def procfile(process: str) -> str:
 
 
 @contextmanager
-def fleet(env: dict[str, str], rabbitmq_url: str) -> Iterator[Path]:
-    """The Procfile's worker (the run's order_checks queue only) and the scheduler's order
-    checks, in the environment `env` (with the run's queue prefix), until the block ends.
-    Yields the scratch directory that holds their log (`fleet.log`)."""
-    from workers.queues import ORDER_CHECKS
-
+def fleet(
+    env: dict[str, str],
+    rabbitmq_url: str,
+    queues: Sequence[str] = ("order_checks",),
+    duties: str | None = "order_checks",
+) -> Iterator[Path]:
+    """The Procfile's worker (the run's `queues` only) and, with `duties`, the scheduler's duties
+    of that capability, in the environment `env` (with the run's queue prefix), until the block
+    ends. Yields the scratch directory that holds their log (`fleet.log`)."""
     prefix = env["LARDER_QUEUE_PREFIX"]
-    queue = prefix + ORDER_CHECKS
+    queue = prefix + queues[0]
     scratch = Path(tempfile.mkdtemp(prefix="larder-sim-"))
     prom = str(scratch / "prometheus")  # the worker line empties this one at start
     env = {
         **env,
-        "WORKER_QUEUES": queue,
+        "WORKER_QUEUES": " ".join(prefix + q for q in queues),
         "PROMETHEUS_MULTIPROC_DIR": prom,
         "dramatiq_prom_host": "127.0.0.1",
         "dramatiq_prom_port": str(free_port()),
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
     }
-    commands = [
-        procfile("worker"),
-        f"{sys.executable} -m programs.cli scheduler --only order_checks",
-    ]
+    commands = [procfile("worker")]
+    if duties is not None:
+        commands.append(f"{sys.executable} -m programs.cli scheduler --only {duties}")
     log = (scratch / "fleet.log").open("ab")
     processes = [
         subprocess.Popen(

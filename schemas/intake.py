@@ -172,7 +172,25 @@ class ActivityEvent(_Event):
     banner_id: Id | None = None
     brand_id: Id | None = None
     category_id: Id | None = None
-    position: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    position: (
+        Annotated[
+            int, Field(ge=0, le=10_000, description="The slot shown in, 0 = first (top or left).")
+        ]
+        | None
+    ) = None
+    propensity: (
+        Annotated[
+            float,
+            Field(
+                gt=0,
+                le=1,
+                description="The probability the serving policy had of putting this target in this"
+                " slot (banners: the read API returns it beside each id); what offline evaluation"
+                " (`larder eval banners`) weighs the impression by.",
+            ),
+        ]
+        | None
+    ) = None
 
     @model_validator(mode="after")
     def _has_target(self) -> ActivityEvent:

@@ -39,3 +39,6 @@ class RecommendationList(BaseModel):
     model_version: str
     computed_at: datetime
     fallback: bool
+    # banners: per id, the probability the policy had of serving it in that slot (log it with
+    # the impression: `activity.propensity`); None on the other surfaces
+    propensities: list[float] | None = None

@@ -94,6 +94,16 @@ class Settings(BaseSettings):
     rules_file: Path | None = None
     clock_speed: float = Field(1.0, gt=0, le=3600)
     clock_epoch: AwareDatetime = datetime(2026, 1, 1, tzinfo=UTC)
+    # The banners surface (domain/recs/banners.py): pseudo-impressions a coarser level of the
+    # hierarchical prior lends a finer one, the share of orderings served uniformly at random
+    # (what makes unbiased offline replay possible), posterior draws per (city, segment) group.
+    banner_prior_strength: float = Field(20.0, gt=0, le=1_000_000)
+    banner_random_share: float = Field(0.05, ge=0, le=1)
+    banner_draws: int = Field(32, ge=1, le=1000)
+    # Which stored surfaces a refresh ranks, comma-separated (empty: all; the benchmarks
+    # compare the four list surfaces with all seven in one run). A surface left out keeps no row.
+    refresh_surfaces: str = ""
+    banner_stats_max_age_s: float = Field(10.0, ge=0.05, le=3600)  # per-process statistics cache
 
     @model_validator(mode="before")
     @classmethod

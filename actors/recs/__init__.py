@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,16 +14,19 @@ import dramatiq
 from prometheus_client import Counter
 
 from domain.recs import artefacts
+from domain.recs.banners import BannerSettings, StatRow
 from domain.recs.bundle import MODEL_KIND as KIND
 from domain.recs.bundle import Bundle
 from domain.recs.discovery import UserRow
 from domain.recs.items import Basket
 from domain.recs.lists import Activity, UserLists, fallback_lists, user_lists
+from domain.recs.personal import NO_INPUTS as NO_PERSONAL_INPUTS
+from domain.recs.personal import PersonalInputs
 from domain.recs.venues import VenueCatalog
 from schemas.base import InvalidMessage, parse
 from schemas.recs import RefreshLists
 from store import recs
-from store.recs import registry, runs
+from store.recs import personal, registry, runs
 from workers import metrics, queues
 from workers.broker import database
 from workers.scheduling import periodic
@@ -59,8 +63,65 @@ def _load_catalog(_: Any) -> VenueCatalog:
         return recs.catalog(uow.connection)
 
 
+def _load_dayparts(_: Any) -> dict[int, int]:
+    with database.unit_of_work(single_statement=True) as uow:
+        return personal.venue_dayparts(uow.connection)
+
+
+def _load_stats(_: Any) -> list[StatRow]:
+    with database.unit_of_work(single_statement=True) as uow:
+        return personal.banner_stats(uow.connection)
+
+
 _bundle: _Cached[Bundle] = _Cached(_load_bundle)
 _catalog: _Cached[VenueCatalog] = _Cached(_load_catalog)
+_dayparts: _Cached[dict[int, int]] = _Cached(_load_dayparts)
+_stats: _Cached[list[StatRow]] = _Cached(_load_stats)
+
+
+def _stats_every_s() -> float:
+    """Banner statistics are reloaded at most this often per process (LARDER_BANNER_STATS_MAX_AGE_S)."""
+    from workers.settings import get_settings
+
+    return get_settings().banner_stats_max_age_s
+
+
+def personal_inputs(connection: Any, user_ids: Sequence[int]) -> PersonalInputs:
+    """Banners (every job: a handful of rows, pauses apply at once), their statistics (cached
+    per process, LARDER_BANNER_STATS_MAX_AGE_S), venues' day-parts (per catalog version), users' tags."""
+    return PersonalInputs(
+        banners=personal.banners(connection),
+        stats=_stats.get(int(time.monotonic() // _stats_every_s())),
+        dayparts=_dayparts.get(recs.catalog_version(connection)),
+        tags=personal.user_tags(connection, user_ids),
+        settings=banner_settings(),
+    )
+
+
+def _surfaces() -> frozenset[str] | None:
+    """LARDER_REFRESH_SURFACES: rank only these stored surfaces (None: all of them)."""
+    from workers.settings import get_settings
+
+    names = get_settings().refresh_surfaces.split(",")
+    return frozenset(n.strip() for n in names if n.strip()) or None
+
+
+def banner_settings() -> BannerSettings:
+    """The banners policy's settings (LARDER_BANNER_*), read once per process."""
+    global _settings
+    if _settings is None:
+        from workers.settings import get_settings
+
+        found = get_settings()
+        _settings = BannerSettings(
+            prior_strength=found.banner_prior_strength,
+            random_share=found.banner_random_share,
+            draws=found.banner_draws,
+        )
+    return _settings
+
+
+_settings: BannerSettings | None = None
 
 
 def current_catalog() -> VenueCatalog:
@@ -83,6 +144,7 @@ def refresh_lists(job: dict[str, Any]) -> None:
             recs.users(uow.connection, parsed.user_ids),
             _histories(recs.user_baskets(uow.connection, parsed.user_ids)),
             recs.activity(uow.connection, parsed.user_ids),
+            personal_inputs(uow.connection, parsed.user_ids),
         )
     if version is None:  # nothing trained yet: readers get fallbacks; try these users later
         with database.unit_of_work() as uow:
@@ -127,12 +189,14 @@ class Inputs:
     homes: list[UserRow]
     histories: dict[int, list[Basket]]
     activity: list[Activity]
+    personal: PersonalInputs = NO_PERSONAL_INPUTS
 
     def of(self, users: set[int]) -> Inputs:
         return Inputs(
             [h for h in self.homes if h.user_id in users],
             {u: h for u, h in self.histories.items() if u in users},
             [a for a in self.activity if a.user_id in users],
+            self.personal,
         )
 
 
@@ -151,9 +215,17 @@ def rank_isolated(
     error). A bug in one user's computation costs that user a retry, not the job."""
     now = datetime.now(UTC)
     try:
-        return user_lists(
-            bundle, catalog, inputs.homes, inputs.histories, inputs.activity, now
-        ), set()
+        found = user_lists(
+            bundle,
+            catalog,
+            inputs.homes,
+            inputs.histories,
+            inputs.activity,
+            now,
+            personal=inputs.personal,
+            only=_surfaces(),
+        )
+        return found, set()
     except Exception:
         if len(users) == 1:
             log.exception("could not compute the lists of user %s: retrying it later", users[0])
@@ -175,7 +247,10 @@ def refresh_fallbacks() -> int:
         version = recs.active_version(uow.connection, KIND)
     if version is None:
         return 0
-    rows = fallback_lists(_bundle.get(version), current_catalog())
+    with database.unit_of_work(single_statement=True) as uow:
+        extra = personal_inputs(uow.connection, [])
+    now = datetime.now(UTC)
+    rows = fallback_lists(_bundle.get(version), current_catalog(), personal=extra, now=now)
     with database.unit_of_work() as uow:
         return recs.write_fallbacks(uow.connection, rows, version)
 

@@ -20,6 +20,8 @@ from domain.recs.bundle import Bundle
 from domain.recs.discovery import DEFAULT_PARAMS, DiscoveryParams, UserRow
 from domain.recs.flat import FlatLists
 from domain.recs.items import Basket
+from domain.recs.personal import NO_INPUTS as NO_PERSONAL_INPUTS
+from domain.recs.personal import PersonalInputs
 from domain.recs.surfaces import STORED, SURFACES
 from domain.recs.surfaces.base import (
     EVERY_CITY,
@@ -99,11 +101,15 @@ def user_lists(
     activity: Sequence[Activity],
     now: datetime,
     params: DiscoveryParams = DEFAULT_PARAMS,
+    personal: PersonalInputs = NO_PERSONAL_INPUTS,
+    only: frozenset[str] | None = None,
 ) -> UserLists:
-    """Every list of these users on every stored surface. Users without a `UserRow` (no known
+    """Every list of these users on every stored surface (or those in `only`). Users without a `UserRow` (no known
     home) get items lists for the venues they ordered from only."""
-    batch = Batch(bundle, catalog, users, histories, activity, now, params)
+    batch = Batch(bundle, catalog, users, histories, activity, now, params, personal)
     for surface in STORED:
+        if only is not None and surface.name not in only:
+            continue  # (benchmarks: a subset of the surfaces, LARDER_REFRESH_SURFACES)
         assert surface.rank is not None
         batch.lists[surface.name] = surface.rank(batch)
     batches = [ListBatch(name, found) for name, found in batch.lists.items()]
@@ -122,8 +128,12 @@ def _inputs_at(
 
 
 def fallback_lists(
-    bundle: Bundle, catalog: VenueCatalog, params: DiscoveryParams = DEFAULT_PARAMS
+    bundle: Bundle,
+    catalog: VenueCatalog,
+    params: DiscoveryParams = DEFAULT_PARAMS,
+    personal: PersonalInputs = NO_PERSONAL_INPUTS,
+    now: datetime | None = None,
 ) -> list[FallbackRow]:
     """The cold-start lists of every surface (a list with nothing in it is no fallback)."""
-    inputs = FallbackInputs(bundle, catalog, params)
+    inputs = FallbackInputs(bundle, catalog, params, personal, now)
     return [row for surface in SURFACES for row in surface.fallback(inputs) if row.ids]

@@ -9,6 +9,7 @@ import click
 
 from domain.recs.surfaces import BY_NAME, STORED, SURFACES
 from domain.recs.surfaces.base import Surface
+from programs.cli.overrides import overrides
 from programs.cli.text import plural
 from schemas.base import BIGINT_MAX
 
@@ -63,8 +64,10 @@ def show(user_id: int, surface: str, context: int, cart: str, as_json: bool) -> 
         f"{kind} {surface} list (context {found.context}), model {found.model_version},"
         f" computed {found.computed_at:%Y-%m-%d %H:%M}"
     )
-    for rank, (item, score) in enumerate(zip(found.ids, found.scores, strict=True), start=1):
-        click.echo(f"{rank:>3}. {item}  {score:.4f}")
+    props: list[float | None] = [*found.propensities] if found.propensities else []
+    props += [None] * (len(found.ids) - len(props))
+    for rank, (item, score, p) in enumerate(zip(found.ids, found.scores, props, strict=True), 1):
+        click.echo(f"{rank:>3}. {item}  {score:.4f}" + ("" if p is None else f"  p={p:.4f}"))
 
 
 def _list_contexts(user_id: int, surface: Surface, contexts: list[int] | None) -> None:
@@ -221,6 +224,9 @@ def model_activate(version: str) -> None:
     click.echo(f"{version} is active")
 
 
+recs.add_command(overrides)
+
+
 @recs.command("surfaces")
 def surfaces() -> None:
     """The surfaces (the registry, domain/recs/surfaces), as the README's table."""
@@ -234,7 +240,7 @@ def surfaces_table() -> str:
         "|---|---|---|---|---|---|",
     ]
     for s in SURFACES:
-        context = "none" if not s.context.required else s.context.description
+        context = "none" if s.context.name == "none" else s.context.description
         stored = "per user" if s.stored else "combined at read time"
         rows.append(f"| `{s.name}` | {s.ids} | {context} | {s.length} | {stored} | {s.ranking} |")
     return "\n".join(rows)

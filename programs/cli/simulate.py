@@ -280,3 +280,85 @@ def _simulation_report(outcome: Any, as_json: bool) -> None:
         click.echo(f"{'PASS' if passed else 'FAIL'}: precision and recall >= {bar} for every rule")
     if not passed:
         sys.exit(1)
+
+
+@simulate.command("banners")
+@click.option("--users", default=300, show_default=True, type=click.IntRange(10, 100_000))
+@click.option("--venues", default=40, show_default=True, type=click.IntRange(5, 10_000))
+@click.option("--rounds", default=24, show_default=True, type=click.IntRange(3, 10_000))
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option(
+    "--fleet",
+    "fleet_mode",
+    default="spawn",
+    show_default=True,
+    type=click.Choice(["spawn", "running"]),
+    help="spawn: a database of the run's own and a private worker (events and recs queues); "
+    "running: the configured database and the fleet already consuming the configured queues.",
+)
+@click.option("--keep-db", is_flag=True, help="Keep the run's own database afterwards.")
+@click.option("--json", "as_json", is_flag=True)
+def simulate_banners(
+    users: int, venues: int, rounds: int, seed: int, fleet_mode: str, keep_db: bool, as_json: bool
+) -> None:
+    """Banners against known truths, through RabbitMQ, intake and the refresh actor: the
+    personalised policy's click-through and cumulative regret beside random ordering, a global
+    Thompson sampler and the oracle, round by round; a good and a bad banner added mid-run."""
+    options = ["--users", str(users), "--venues", str(venues), "--rounds", str(rounds)]
+    options += ["--seed", str(seed)] + (["--json"] if as_json else [])
+    if fleet_mode == "spawn":
+        sys.exit(_banners_beside_a_fleet(options, keep_db))
+    from programs import simulate_banners as sim
+    from workers.broker import broker, database
+
+    echo = (lambda _: None) if as_json else click.echo
+    config = sim.BannerSimConfig(users=users, venues=venues, rounds=rounds, seed=seed)
+    report = sim.run(config, broker, database, echo=echo)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(
+            f"CTR over the run {report['ctr']}; personalised / oracle {report['ratio_to_oracle']}"
+            f" (last round {report['last_round_ratio_to_oracle']}); lift over global"
+            f" {report['lift_over_global']}; mid-run {report['mid_run']};"
+            f" median seconds per round {report['seconds_p50']}"
+        )
+        click.echo(f"{'PASS' if report['passed'] else 'FAIL'}: {report['checks']}")
+    if not report["passed"]:
+        sys.exit(1)
+
+
+def _banners_beside_a_fleet(options: list[str], keep: bool) -> int:
+    """This command with --fleet running, in a database of the run's own, beside a private
+    worker on the run's queues (events, recs)."""
+    import os
+    import subprocess
+    import uuid
+
+    from programs import simulate_orders as fleets
+    from store.server import without_password
+    from workers.queues import EVENTS, RECS
+
+    settings = get_settings()
+    run = uuid.uuid4().hex[:6]
+    configured = settings.database_url.get_secret_value()
+    try:
+        with fleets.own_database(configured, run, keep=keep) as url:
+            click.echo(f"running in a database of its own: {without_password(url)}", err=True)
+            env = {
+                **os.environ,
+                "DATABASE_URL": url,
+                "LARDER_QUEUE_PREFIX": f"{settings.queue_prefix}simb{run}.",
+                "LARDER_BANNER_STATS_MAX_AGE_S": "0.2",
+                "LARDER_LOG_LEVEL": "WARNING",
+            }
+            env.pop("DATABASE_URL_FILE", None)
+            command = [sys.executable, "-m", "programs.cli", "simulate", "banners", *options]
+            rabbitmq = settings.rabbitmq_url.get_secret_value()
+            with fleets.fleet(env, rabbitmq, queues=(EVENTS, RECS), duties=None) as scratch:
+                code = subprocess.run([*command, "--fleet", "running"], env=env, check=False)
+            if code.returncode != 0:
+                click.echo(f"the fleet's log: {scratch / 'fleet.log'}", err=True)
+            return code.returncode
+    except fleets.NoDatabase as error:
+        raise click.ClickException(str(error)) from None

@@ -90,7 +90,7 @@ class RecommendationsOut(RecommendationList):
     """A precomputed list as served, after read-time filters."""
 
     user_id: int = Field(description="The user the list is for.")
-    surface: str = Field(description="discovery, category, items or cart.")
+    surface: str = Field(description="A surface of `larder recs surfaces` (or cart).")
     context: int = Field(
         description="0 for discovery; the food category id for category; the venue id for "
         "items and cart."
@@ -103,6 +103,12 @@ class RecommendationsOut(RecommendationList):
         description="True when the user's own list is missing or stale and this is the popular "
         "list of the user's city (or of every city); for cart, when the user's own items list "
         "for the venue is missing or stale, so the venue's popular items re-rank instead."
+    )
+    propensities: list[float] | None = Field(
+        None,
+        description="banners: per id, the probability the policy had of serving it in that "
+        "slot (1 for a pinned or fallback banner); log it with the impression "
+        "(`activity.propensity`, `position` = the index). null on the other surfaces.",
     )
 
 
@@ -299,8 +305,9 @@ def unknown_surface(surface: str) -> str:
 
 
 def check_context(surface: Surface, context: int) -> None:
-    """Absent (0) for a surface without context; required for the others."""
-    if not surface.context.required and context != 0:
+    """Absent (0) for a surface without context; required where the surface says so
+    (food_categories' day-part is optional: absent means now)."""
+    if surface.context.name == "none" and context != 0:
         raise invalid("context", f"{surface.name} takes no context (absent or 0)", context)
     if surface.context.required and context == 0:
         raise invalid(
@@ -319,13 +326,17 @@ def respond(found: RecommendationList, keep: Callable[[int], bool], limit: int) 
     """The list's first `limit` ids that `keep` accepts, with their scores, as JSON."""
     ids: list[int] = []
     scores: list[float] = []
-    for id_, score in zip(found.ids, found.scores, strict=True):
+    props: list[float] = []
+    given = found.propensities or [0.0] * len(found.ids)
+    for id_, score, p in zip(found.ids, found.scores, given, strict=True):
         if len(ids) == limit:
             break
         if keep(id_):
             ids.append(id_)
             scores.append(score)
-    served = found.model_copy(update={"ids": ids, "scores": scores})
+            props.append(p)
+    update = {"ids": ids, "scores": scores, "propensities": props if found.propensities else None}
+    served = found.model_copy(update=update)
     return Response(served.model_dump_json(), media_type="application/json")
 
 

@@ -157,21 +157,55 @@ INSERT_ORDERS = (
 
 # Activity events are keyed by their own event id, so the insert itself is the idempotency
 # record: no `processed_events` row (they are most of the traffic; this halves their writes).
+# Banner impressions and clicks that were new add to `banner_stats` in the same statement (a
+# duplicate adds nothing; a click whose impression never came still counts), per the user's city
+# (0: unknown) and lifecycle segment when it happened (domain.recs.banners.lifecycle_segment:
+# no order before -> new, the last one over LAPSED_DAYS before -> lapsed, else returning).
 INSERT_ACTIVITY = """
     WITH inserted AS (
     INSERT INTO activity_events (event_id, user_id, kind, surface, venue_id, item_id, banner_id,
-                                 brand_id, category_id, position, occurred_at)
+                                 brand_id, category_id, position, propensity, occurred_at)
     SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(
         event_id text, user_id bigint, kind text, surface text, venue_id bigint, item_id bigint,
-        banner_id bigint, brand_id bigint, category_id bigint, position int,
+        banner_id bigint, brand_id bigint, category_id bigint, position int, propensity real,
         occurred_at timestamptz)
     ON CONFLICT (event_id) DO NOTHING
-    RETURNING user_id, kind, venue_id
+    RETURNING user_id, kind, venue_id, banner_id, position, occurred_at
+    ), banner_events AS (
+        SELECT i.banner_id, coalesce(u.city_id, 0) AS city_id,
+               CASE WHEN last.placed_at IS NULL THEN 'new'
+                    WHEN last.placed_at < i.occurred_at - make_interval(days => 60) THEN 'lapsed'
+                    ELSE 'returning' END AS segment,
+               coalesce(i.position, 0) AS position, i.kind
+        FROM inserted i
+        LEFT JOIN users u USING (user_id)
+        LEFT JOIN LATERAL (
+            SELECT o.placed_at FROM orders o
+            WHERE o.user_id = i.user_id AND o.placed_at <= i.occurred_at
+            ORDER BY o.placed_at DESC LIMIT 1) last ON true
+        WHERE i.banner_id IS NOT NULL AND i.kind IN ('impression', 'click')
+    ), counted AS (
+        INSERT INTO banner_stats AS s
+            (banner_id, city_id, segment, position, impressions, clicks, updated_at)
+        SELECT banner_id, city_id, segment, position,
+               count(*) FILTER (WHERE kind = 'impression'), count(*) FILTER (WHERE kind = 'click'),
+               now()
+        FROM banner_events
+        GROUP BY banner_id, city_id, segment, position
+        ORDER BY banner_id, city_id, segment, position  -- one lock order: no deadlocks
+        ON CONFLICT (banner_id, city_id, segment, position) DO UPDATE SET
+            impressions = s.impressions + EXCLUDED.impressions,
+            clicks = s.clicks + EXCLUDED.clicks, updated_at = now()
     )
     -- intent activity moves the user's venue affinity: their lists follow (see INSERT_ORDERS);
-    -- impressions (most of the traffic) change no input of the lists, so they mark nobody
-    INSERT INTO user_changes (user_id)
-    SELECT DISTINCT user_id FROM inserted WHERE kind <> 'impression' AND venue_id IS NOT NULL
+    -- other impressions (most of the traffic) change no input of the lists, so they mark nobody.
+    -- Banner activity re-ranks the user's banners once the session is likely over (a minute
+    -- later: a session's events coalesce into one refresh).
+    INSERT INTO user_changes (user_id, due_at)
+    SELECT DISTINCT user_id, now() FROM inserted WHERE kind <> 'impression' AND venue_id IS NOT NULL
+    UNION
+    SELECT DISTINCT user_id, now() + interval '60 seconds' FROM inserted
+    WHERE banner_id IS NOT NULL AND venue_id IS NULL
 """
 
 INTAKE: dict[str, str] = {

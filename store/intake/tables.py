@@ -17,7 +17,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL
 
 from store.metadata import metadata, versioned
 
@@ -157,6 +157,7 @@ activity_events = Table(
     Column("brand_id", BigInteger),
     Column("category_id", BigInteger),
     Column("position", Integer),
+    Column("propensity", REAL),  # the serving policy's, for offline evaluation
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Index(None, "user_id", "occurred_at"),
     # What the rankers read per user (intent, with a venue), index-only: activity is most of the

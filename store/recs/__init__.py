@@ -13,7 +13,7 @@ from domain.recs.items import Basket
 from domain.recs.lists import Activity, FallbackRow, UserLists
 from domain.recs.venues import DAY_S, VenueCatalog, VenueRow
 from schemas.recs import RecommendationList
-from store.recs import pgcopy, queries, registry
+from store.recs import personal, pgcopy, queries, registry
 
 DEFAULT_MAX_AGE = timedelta(hours=72)
 ACTIVITY_DAYS = 30  # activity older than this no longer moves affinity
@@ -140,6 +140,8 @@ def read(
     max_age: timedelta = DEFAULT_MAX_AGE,
 ) -> RecommendationList | None:
     """One indexed query: the user's fresh list, else the fallback; None when neither exists."""
+    if surface in personal.READS:  # guarded reads: flights, deliverability, overrides
+        return personal.read(connection, user_id, surface, context, max_age)
     params = {"user_id": user_id, "surface": surface, "context": context, "max_age": max_age}
     row = connection.execute(queries.READ_RECOMMENDATIONS, params, prepare=True).fetchone()
     if row is None:

@@ -305,3 +305,185 @@ USER_CONTEXTS = """
 
 # What the rankers' catalog snapshot is keyed by: a change of any venue changes it.
 CATALOG_VERSION = "SELECT count(*), max(updated_at) FROM venues"
+
+# Brands, food categories and banners (store/recs/personal.py): what their rankers read besides
+# the venue catalog.
+ALL_BANNERS = """
+    SELECT banner_id, city_ids, category_ids, brand_ids, venue_ids, segments, starts_at, ends_at,
+           active AND NOT EXISTS (
+               SELECT 1 FROM recs_overrides o
+               WHERE o.action = 'pause' AND o.target = 'banner' AND o.target_id = b.banner_id
+                 AND o.starts_at <= now() AND (o.ends_at IS NULL OR o.ends_at > now()))
+    FROM banners b
+"""
+
+BANNERS_VERSION = "SELECT count(*), max(updated_at) FROM banners"
+
+BANNER_STATS = """
+    SELECT banner_id, city_id, segment, position, impressions, clicks FROM banner_stats
+"""
+
+VENUE_HOURS = "SELECT venue_id, opening_hours::text FROM venues"
+
+USER_TAGS = """
+    SELECT user_id, segment FROM users WHERE user_id = ANY(%(user_ids)s) AND segment IS NOT NULL
+"""
+
+# A brand, category or banner read: the user's own fresh row (the ordering at context 0; banners
+# keep their propensities at context 1) else the city's fallback, then, per entry, the checks a
+# read must never skip, against the catalog as it is now (so an older row cannot serve what has
+# ended): a banner is live (flight to the second, active, not paused) and not excluded for the
+# user; a brand or category still has an active venue that delivers to the user's home (a user
+# without a known home: an active venue at all), a brand is not excluded for the user. Pins of
+# the user's city in their period come back as (banner, slot) for the caller to place.
+_READ_PERSONAL_HEAD = """
+    WITH u AS (SELECT city_id, home_lat, home_lon FROM users WHERE user_id = %(user_id)s),
+    chosen AS (
+        (SELECT r.ids[r.bounds[k] + 1 : r.bounds[k + 1]] AS ids,
+                r.scores[r.bounds[k] + 1 : r.bounds[k + 1]] AS scores,
+                r.scores[r.bounds[p] + 1 : r.bounds[p + 1]] AS props,
+                r.model_version, r.computed_at, false AS fallback
+         FROM recommendations r, array_position(r.contexts, %(context)s::bigint) AS k,
+              array_position(r.contexts, %(propensities)s::bigint) AS p
+         WHERE r.user_id = %(user_id)s AND r.surface = %(surface)s AND k IS NOT NULL
+           AND r.computed_at > now() - %(max_age)s)
+        UNION ALL
+        (SELECT f.ids, f.scores, p.scores, f.model_version, f.computed_at, true
+         FROM fallback_recommendations f
+         LEFT JOIN fallback_recommendations p ON p.city_id = f.city_id
+              AND p.surface = f.surface AND p.context = %(propensities)s
+         WHERE f.surface = %(surface)s AND f.context = %(context)s
+           AND f.city_id IN (0, (SELECT city_id FROM u))
+         ORDER BY f.city_id DESC LIMIT 1)
+        LIMIT 1
+    ), entries AS (
+        SELECT e.id, e.score, e.prop, e.n
+        FROM chosen, unnest(chosen.ids, chosen.scores, chosen.props) WITH ORDINALITY
+             AS e(id, score, prop, n)
+        WHERE e.id IS NOT NULL
+    ), excluded AS (
+        SELECT o.target_id FROM recs_overrides o
+        WHERE o.user_id = %(user_id)s AND o.action = 'exclude' AND o.target = %(target)s
+          AND o.starts_at <= now() AND (o.ends_at IS NULL OR o.ends_at > now())
+    )"""
+
+_LIVE_BANNER = """
+    b.active AND b.starts_at <= now() AND b.ends_at > now()
+    AND NOT EXISTS (
+        SELECT 1 FROM recs_overrides o
+        WHERE o.action = 'pause' AND o.target = 'banner' AND o.target_id = b.banner_id
+          AND o.starts_at <= now() AND (o.ends_at IS NULL OR o.ends_at > now()))
+    AND b.banner_id NOT IN (SELECT target_id FROM excluded)"""
+
+READ_BANNERS = (
+    _READ_PERSONAL_HEAD
+    + f""", live AS (
+        SELECT e.* FROM entries e JOIN banners b ON b.banner_id = e.id WHERE {_LIVE_BANNER}
+    ), pins AS (
+        SELECT DISTINCT ON (o.slot) o.target_id, o.slot
+        FROM recs_overrides o JOIN banners b ON b.banner_id = o.target_id
+        WHERE o.action = 'pin' AND o.target = 'banner' AND o.city_id = (SELECT city_id FROM u)
+          AND o.starts_at <= now() AND (o.ends_at IS NULL OR o.ends_at > now())
+          AND {_LIVE_BANNER}
+        ORDER BY o.slot, o.override_id DESC
+    )
+    SELECT (SELECT array_agg(id ORDER BY n) FROM live),
+           (SELECT array_agg(score ORDER BY n) FROM live),
+           (SELECT array_agg(prop ORDER BY n) FROM live),
+           chosen.model_version, chosen.computed_at, chosen.fallback,
+           (SELECT array_agg(target_id ORDER BY slot) FROM pins),
+           (SELECT array_agg(slot ORDER BY slot) FROM pins)
+    FROM chosen
+"""
+)
+
+# Great-circle distance in metres (as domain.geo: haversine, R = 6,371 km).
+_DELIVERS = """
+    v.active AND (
+        NOT EXISTS (SELECT 1 FROM u)
+        OR (v.city_id = (SELECT city_id FROM u) AND 2 * 6371000 * asin(sqrt(
+            power(sin(radians(v.lat - (SELECT home_lat FROM u)) / 2), 2)
+            + cos(radians(v.lat)) * cos(radians((SELECT home_lat FROM u)))
+              * power(sin(radians(v.lon - (SELECT home_lon FROM u)) / 2), 2)))
+            <= v.delivery_radius_m))"""
+
+READ_BRANDS = (
+    _READ_PERSONAL_HEAD
+    + f""", live AS (
+        SELECT e.* FROM entries e
+        WHERE e.id NOT IN (SELECT target_id FROM excluded)
+          AND EXISTS (SELECT 1 FROM venues v WHERE v.brand_id = e.id AND {_DELIVERS})
+    )
+    SELECT (SELECT array_agg(id ORDER BY n) FROM live), (SELECT array_agg(score ORDER BY n) FROM live),
+           NULL::real[], chosen.model_version, chosen.computed_at, chosen.fallback,
+           NULL::bigint[], NULL::int[]
+    FROM chosen
+"""
+)
+
+READ_FOOD_CATEGORIES = (
+    _READ_PERSONAL_HEAD
+    + f""", live AS (
+        SELECT e.* FROM entries e
+        WHERE EXISTS (SELECT 1 FROM venues v WHERE e.id = ANY(v.category_ids) AND {_DELIVERS})
+    )
+    SELECT (SELECT array_agg(id ORDER BY n) FROM live), (SELECT array_agg(score ORDER BY n) FROM live),
+           NULL::real[], chosen.model_version, chosen.computed_at, chosen.fallback,
+           NULL::bigint[], NULL::int[]
+    FROM chosen
+"""
+)
+
+USER_TIMEZONE = """
+    SELECT c.timezone FROM users u JOIN cities c USING (city_id) WHERE u.user_id = %(user_id)s
+"""
+
+# Overrides (`larder recs overrides`).
+ADD_OVERRIDE = """
+    INSERT INTO recs_overrides (action, target, target_id, city_id, user_id, slot, starts_at,
+                                ends_at, reason)
+    VALUES (%(action)s, %(target)s, %(target_id)s, %(city_id)s, %(user_id)s, %(slot)s,
+            coalesce(%(starts_at)s, now()), %(ends_at)s, %(reason)s)
+    RETURNING override_id
+"""
+
+LIST_OVERRIDES = """
+    SELECT override_id, action, target, target_id, city_id, user_id, slot, starts_at, ends_at,
+           reason, created_at,
+           starts_at <= now() AND (ends_at IS NULL OR ends_at > now()) AS in_effect
+    FROM recs_overrides ORDER BY override_id
+"""
+
+REMOVE_OVERRIDE = "DELETE FROM recs_overrides WHERE override_id = %(override_id)s RETURNING 1"
+
+# `larder simulate banners`: what has landed (the run's events; banner orderings since a time).
+RUN_ACTIVITY = "SELECT count(*) FROM activity_events WHERE event_id LIKE %(prefix)s"
+BANNER_ROWS_SINCE = """
+    SELECT count(*) FROM recommendations WHERE surface = 'banners' AND computed_at >= %(since)s
+"""
+KNOWN_USERS = "SELECT count(*) FROM users"
+KNOWN_BANNERS = "SELECT count(*) FROM banners WHERE banner_id = ANY(%(ids)s)"
+
+# `larder eval banners --export`: larder's own banner impressions as an evaluation log (the Open
+# Bandit Dataset's columns): clicked when the user clicked that banner in that slot before the
+# next impression of it there, and within 30 minutes; only impressions that carry the serving
+# policy's propensity.
+BANNER_IMPRESSION_LOG = """
+    WITH shown AS (
+        SELECT user_id, banner_id, position, occurred_at, propensity,
+               lead(occurred_at) OVER (PARTITION BY user_id, banner_id, position
+                                       ORDER BY occurred_at, event_id) AS next_at
+        FROM activity_events
+        WHERE kind = 'impression' AND banner_id IS NOT NULL AND propensity IS NOT NULL
+    )
+    SELECT i.occurred_at, i.banner_id, i.position + 1, EXISTS (
+               SELECT 1 FROM activity_events c
+               WHERE c.user_id = i.user_id AND c.kind = 'click' AND c.banner_id = i.banner_id
+                 AND c.position IS NOT DISTINCT FROM i.position
+                 AND c.occurred_at >= i.occurred_at
+                 AND c.occurred_at < least(coalesce(i.next_at, 'infinity'),
+                                           i.occurred_at + make_interval(mins => 30))),
+           i.propensity, coalesce(u.city_id, 0)
+    FROM shown i LEFT JOIN users u USING (user_id)
+    ORDER BY i.occurred_at
+"""

@@ -97,3 +97,40 @@ refresh_run_chunks = Table(
     Column("users", Integer, nullable=False),
     Column("done_at", DateTime(timezone=True)),
 )
+
+# Banner impressions and clicks per (banner, city, lifecycle segment, slot): what the banners
+# surface's hierarchical Thompson sampler learns from. Intake adds to it in the transaction that
+# records the activity event (the event's primary key dedups: a duplicate counts once; a click
+# whose impression never came is still counted). city_id 0: a user not known yet.
+banner_stats = Table(
+    "banner_stats",
+    metadata,
+    Column("banner_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("city_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("segment", Text, primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("impressions", BigInteger, nullable=False),
+    Column("clicks", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Business overrides, applied at read time (`larder recs overrides`): `pin` a banner to a slot in
+# a city for a period, `exclude` a banner or brand for one user, `pause` a banner everywhere.
+recs_overrides = Table(
+    "recs_overrides",
+    metadata,
+    Column("override_id", BigInteger, primary_key=True, autoincrement=True),
+    Column("action", Text, nullable=False),  # pin | exclude | pause
+    Column("target", Text, nullable=False),  # banner | brand
+    Column("target_id", BigInteger, nullable=False),
+    Column("city_id", BigInteger),  # pin
+    Column("user_id", BigInteger),  # exclude
+    Column("slot", Integer),  # pin: 1-based
+    Column("starts_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("ends_at", DateTime(timezone=True)),  # NULL: until removed
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_recs_overrides_user", "user_id", postgresql_where=text("user_id IS NOT NULL")),
+    Index("ix_recs_overrides_city", "city_id", postgresql_where=text("action = 'pin'")),
+    Index("ix_recs_overrides_paused", "target_id", postgresql_where=text("action = 'pause'")),
+)

@@ -8,7 +8,7 @@ Rankers run in the order of `SURFACES`; a surface that builds on another (`needs
 
 from __future__ import annotations
 
-from domain.recs.surfaces import cart, category, discovery, items
+from domain.recs.surfaces import banners, brands, cart, category, discovery, food_categories, items
 from domain.recs.surfaces.base import Surface
 
 SURFACES: tuple[Surface, ...] = (
@@ -16,6 +16,9 @@ SURFACES: tuple[Surface, ...] = (
     category.SURFACE,
     items.SURFACE,
     cart.SURFACE,
+    brands.SURFACE,
+    food_categories.SURFACE,
+    banners.SURFACE,
 )
 BY_NAME: dict[str, Surface] = {surface.name: surface for surface in SURFACES}
 STORED: tuple[Surface, ...] = tuple(s for s in SURFACES if s.stored)  # one row per user each

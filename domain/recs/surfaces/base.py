@@ -37,6 +37,8 @@ from domain.recs.discovery import (
 )
 from domain.recs.flat import FlatLists
 from domain.recs.items import Basket
+from domain.recs.personal import NO_INPUTS as NO_PERSONAL_INPUTS
+from domain.recs.personal import PersonalInputs
 from domain.recs.venues import VenueCatalog
 
 IdKind = Literal["venue", "item", "brand", "category", "banner"]
@@ -85,6 +87,8 @@ class FallbackInputs:
     bundle: Bundle
     catalog: VenueCatalog
     params: DiscoveryParams = DEFAULT_PARAMS
+    personal: PersonalInputs = NO_PERSONAL_INPUTS  # banners, day-parts (domain.recs.personal)
+    now: datetime | None = None  # which banners are live (None: no banner fallback)
 
 
 @dataclass(eq=False)
@@ -99,6 +103,7 @@ class Batch:
     activity: Sequence[Activity]
     now: datetime
     params: DiscoveryParams = DEFAULT_PARAMS
+    personal: PersonalInputs = NO_PERSONAL_INPUTS  # banners, day-parts (domain.recs.personal)
     lists: dict[str, FlatLists] = field(default_factory=dict)
     _scores: dict[int, CityScores] = field(default_factory=dict, repr=False)
 

@@ -188,6 +188,7 @@ def test_a_users_fresh_list_is_served_as_stored(db: Any, api: Any) -> None:
         "scores",
         "model_version",
         "computed_at",
+        "propensities",
         "fallback",
     }
     assert datetime.fromisoformat(body["computed_at"]).tzinfo is not None
@@ -240,10 +241,10 @@ def test_limit_cuts_the_list(db: Any, api: Any) -> None:
 
 
 def test_an_unknown_surface_is_404_naming_the_known_ones(db: Any, api: Any) -> None:
-    response = api().get("/v1/users/1/recommendations/banners")
+    response = api().get("/v1/users/1/recommendations/coupons")
     assert response.status_code == 404
     detail = response.json()["detail"]
-    assert "'banners'" in detail and "discovery, category, items" in detail
+    assert "'coupons'" in detail and "discovery, category, items, brands" in detail
 
 
 def test_no_list_and_no_fallback_is_404(db: Any, api: Any) -> None:

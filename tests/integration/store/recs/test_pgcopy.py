@@ -10,6 +10,7 @@ import pytest
 from domain.recs.lists import ListRow, UserLists
 from store.recs import pgcopy
 
+PERSONAL = ("banners", "brands", "food_categories")
 ROWS = [
     ListRow(
         1, "discovery", 0, [5, 2**40, 3], [0.5, -1.25, 3.0], datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -42,13 +43,15 @@ def test_lists_read_back_packed_per_user_and_surface(db: Any) -> None:
         ).fetchall()
     # Then there is one row per user and surface, its lists in the order given, stamped with
     # the user's newest input; user 3, refreshed without lists, has an empty row per surface
+    # (the three personalised surfaces' included)
     never = datetime(1970, 1, 1, tzinfo=UTC)
     assert [row[:5] + row[6:] for row in packed] == [
         (1, "category", [7, 3, 9], [0, 0, 2, 3], [4, 8, 6], ROWS[0].inputs_at),
         (1, "discovery", [0], [0, 3], [5, 2**40, 3], ROWS[0].inputs_at),
-        (3, "category", [], [0], [], never),
-        (3, "discovery", [], [0], [], never),
-        (3, "items", [], [0], [], never),
+        *[
+            (3, surface, [], [0], [], never)
+            for surface in sorted(("category", "discovery", "items", *PERSONAL))
+        ],
         (2**62, "items", [2**33], [0, 1], [9], ROWS[1].inputs_at),
     ]
     # And every list reads back whole (scores as the real they are stored as)

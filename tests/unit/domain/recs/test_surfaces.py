@@ -13,8 +13,17 @@ from store.db import Database
 def test_names_are_unique_and_stored_surfaces_have_rankers() -> None:
     assert len(BY_NAME) == len(SURFACES)
     assert all(s.rank is not None for s in STORED)
-    assert STORED_NAMES == ("discovery", "category", "items")
-    with pytest.raises(KeyError, match="known: discovery, category, items, cart"):
+    assert STORED_NAMES == (
+        "discovery",
+        "category",
+        "items",
+        "brands",
+        "food_categories",
+        "banners",
+    )
+    with pytest.raises(
+        KeyError, match="known: discovery, category, items, cart, brands, food_categories, banners"
+    ):
         get("nope")
 
 
