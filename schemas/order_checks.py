@@ -257,7 +257,10 @@ class Problem(BaseModel):
     rule: str
     status: Status
     severity: Literal["warning", "critical"]
-    muted: bool = Field(description="Inhibited by a venue-level problem (details.muted_by).")
+    muted: bool = Field(
+        description="Inhibited by an open cause: a venue-level problem on its venue, or a "
+        "per-order rule on the same order (details.muted_by)."
+    )
     order_id: str | None = Field(description="None for venue-level rules.")
     venue_id: int | None
     city_id: int | None
@@ -276,6 +279,17 @@ class Problem(BaseModel):
         description="What is wrong and by how much, and the order's last events."
     )
     history: list[ProblemChange] | None = None
+    muted_by: str | None = Field(
+        default=None, description="While muted: the cause's rule (see `cause_problem_id`)."
+    )
+    cause_problem_id: int | None = Field(
+        default=None,
+        description="While muted: the record of its cause; the card shows it under that cause.",
+    )
+    symptoms: list[Problem] | None = Field(
+        default=None,
+        description="Listed by cards: the records muted under this one (its symptoms).",
+    )
 
     @computed_field(  # type: ignore[prop-decorator]
         description="Seconds from `since` to `opened_at`, never below 0."

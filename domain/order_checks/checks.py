@@ -18,7 +18,8 @@ from typing import Any
 
 from domain.order_checks.projection import Fact, OrderState
 from domain.order_checks.rules import (
-    INHIBITS,
+    ORDER_CAUSES,
+    VENUE_INHIBITS,
     RulesConfig,
     VenueActivity,
     Verdict,
@@ -55,6 +56,7 @@ class Opening:
     muted: bool
     since: datetime
     details: Mapping[str, Any]
+    muted_by: str | None = None  # the (first) open cause muting it
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Update:
     muted: bool
     details: Mapping[str, Any]
     changes: tuple[str, ...] = ()  # "severity", "muted", "unmuted"
+    muted_by: str | None = None
 
     @property
     def mute_changed(self) -> bool:
@@ -117,13 +120,14 @@ def judge(
             shared = extra()
         details = {**verdict.details, **shared}
         if verdict.muted:
-            details["muted_by"] = sorted(
-                r for r, muted in INHIBITS.items() if verdict.rule in muted
-            )
+            details["muted_by"] = list(verdict.muted_by)
         if current is None:
             assert verdict.since is not None  # still_open without a record means firing
+            cause = verdict.muted_by[0] if verdict.muted_by else None
             opened.append(
-                Opening(verdict.rule, verdict.severity, verdict.muted, verdict.since, details)
+                Opening(
+                    verdict.rule, verdict.severity, verdict.muted, verdict.since, details, cause
+                )
             )
         else:
             updated.append(_update(current, verdict, details))
@@ -143,6 +147,7 @@ def _update(current: LiveProblem, verdict: Verdict, details: Mapping[str, Any]) 
         verdict.muted,
         details,
         tuple(changes),
+        verdict.muted_by[0] if verdict.muted_by else None,
     )
 
 
@@ -153,10 +158,28 @@ def check_order(
     now: datetime,
     config: RulesConfig,
 ) -> Judgement:
-    """Every per-order rule at `now`, muted by the venue's open problems, against the order's
-    live records."""
-    verdicts = inhibit(evaluate(state, now, config), open_venue_rules)
-    return judge(verdicts, live, state.terminal, lambda: {"last_events": last_events(state)})
+    """Every per-order rule at `now` against the order's live records, each muted while a cause
+    of it is open: a venue-level problem on the order's venue, or a per-order rule on the order
+    (`Rule.mutes`)."""
+    verdicts = evaluate(state, now, config)
+    causes = set(open_venue_rules) | open_order_causes(verdicts, live)
+    return judge(
+        inhibit(verdicts, causes), live, state.terminal, lambda: {"last_events": last_events(state)}
+    )
+
+
+def open_order_causes(verdicts: Iterable[Verdict], live: Mapping[str, LiveProblem]) -> set[str]:
+    """The order's cause rules whose record is (or is about to be) open after this judgement:
+    firing, or holding an open episode no agent has resolved (an agent who resolved the cause
+    dealt with it: its symptoms speak for themselves again)."""
+    causes = set()
+    for verdict in verdicts:
+        current = live.get(verdict.rule)
+        if verdict.rule not in ORDER_CAUSES or (current is not None and current.resolved):
+            continue
+        if still_open(current is not None, verdict):
+            causes.add(verdict.rule)
+    return causes
 
 
 def check_venue(
@@ -171,7 +194,7 @@ def check_venue(
 
 def muted_rules(open_venue_rules: AbstractSet[str]) -> frozenset[str]:
     """The per-order rules muted on a venue with these venue-level problems open."""
-    return frozenset().union(*(INHIBITS.get(rule, frozenset()) for rule in open_venue_rules))
+    return frozenset().union(*(VENUE_INHIBITS.get(rule, frozenset()) for rule in open_venue_rules))
 
 
 # ---------------------------------------------------------------- what the agent sees

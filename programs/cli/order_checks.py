@@ -24,12 +24,18 @@ def order_checks() -> None:
 @click.option("--city", "city_id", type=click.IntRange(1), help="Only this city's problems.")
 @click.option("--rule", help="Only this rule's problems.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--cards",
+    is_flag=True,
+    help="One entry per cause: records muted by a listed cause are shown under it.",
+)
 @click.option("--json", "as_json", is_flag=True)
 def inbox(
     status: str,
     city_id: int | None,
     rule: str | None,
     limit: int,
+    cards: bool,
     as_json: bool,
 ) -> None:
     """Problem records for support agents, newest first (then: show, ack, resolve)."""
@@ -38,13 +44,15 @@ def inbox(
 
     with database.unit_of_work(single_statement=True) as uow:
         found = records.list_problems(
-            uow.connection, None if status == "all" else status, city_id, rule, limit
+            uow.connection, None if status == "all" else status, city_id, rule, limit, cards
         )
     if as_json:
         click.echo(json.dumps([p.model_dump(mode="json") for p in found], indent=2))
         return
     for problem in found:
         click.echo(_problem_line(problem))
+        for symptom in problem.symptoms or ():
+            click.echo("  under it: " + _problem_line(symptom).replace("\n", "\n  "))
     if not found:
         click.echo(f"no {'' if status == 'all' else status + ' '}problems")
 
@@ -56,7 +64,7 @@ def _problem_line(problem: Any) -> str:
         else f"venue {problem.venue_id} (city {problem.city_id})"
     )
     flags = [f"ack by {problem.acknowledged_by}"] if problem.acknowledged_by else []
-    flags += ["muted"] if problem.muted else []
+    flags += [f"muted by {problem.muted_by or 'a cause'}"] if problem.muted else []
     flags += [f"resolved ({problem.resolution})"] if problem.resolved_at else []
     facts = ", ".join(
         f"{key}={value}" for key, value in problem.details.items() if not isinstance(value, list)

@@ -43,7 +43,7 @@ from domain.order_checks.checks import (
 )
 from domain.order_checks.projection import OrderState, fold
 from domain.order_checks.rules import (
-    INHIBITS,
+    VENUE_INHIBITS,
     VENUE_INPUTS,
     RulesConfig,
     VenueActivity,
@@ -435,6 +435,18 @@ def write_judgements(
 def _open(
     conn: psycopg.Connection[Any], opened: Sequence[tuple[Subject, Any]], now: datetime
 ) -> None:
+    """Causes (and records nothing mutes) first, then the records they mute: a muted record
+    names its cause's record, which must be there."""
+    loud = [(s, o) for s, o in opened if o.muted_by is None]
+    muted = [(s, o) for s, o in opened if o.muted_by is not None]
+    for part in (loud, muted):
+        if part:
+            _insert(conn, part, now)
+
+
+def _insert(
+    conn: psycopg.Connection[Any], opened: Sequence[tuple[Subject, Any]], now: datetime
+) -> None:
     rows = [
         {
             "rule": o.rule,
@@ -445,6 +457,7 @@ def _open(
             "muted": o.muted,
             "since": o.since.isoformat(),
             "details": o.details,
+            "muted_by": o.muted_by,
         }
         for s, o in opened
     ]
@@ -459,6 +472,7 @@ def _update(conn: psycopg.Connection[Any], updated: Sequence[Any], now: datetime
             "muted": u.muted,
             "mute_changed": u.mute_changed,
             "details": u.details,
+            "muted_by": u.muted_by,
         }
         for u in updated
     ]
@@ -469,7 +483,8 @@ def _update(conn: psycopg.Connection[Any], updated: Sequence[Any], now: datetime
             "change": change,
             "actor": "larder",
             "note": None,
-            "details": {"severity": u.severity, "muted": u.muted},
+            "details": {"severity": u.severity, "muted": u.muted}
+            | ({"muted_by": u.muted_by} if u.muted_by else {}),
         }
         for u in updated
         for change in u.changes
@@ -577,8 +592,8 @@ def _inhibit(
         rules = set(live_before.get(subject.venue_id, {}))
         rules |= {o.rule for o in judgement.opened}
         live_after[subject.venue_id] = rules - {e.rule for e in judgement.ended}
-    for rule in sorted(frozenset().union(*INHIBITS.values())):
-        by = sorted(venue_rule for venue_rule, muted in INHIBITS.items() if rule in muted)
+    for rule in sorted(frozenset().union(*VENUE_INHIBITS.values())):
+        by = sorted(venue_rule for venue_rule, muted in VENUE_INHIBITS.items() if rule in muted)
         mute = [v for v, rules in sorted(live_after.items()) if rule in muted_rules(rules)]
         unmute = [v for v in sorted(live_after) if v not in mute]
         for venue_ids, muted in ((mute, True), (unmute, False)):
@@ -596,7 +611,10 @@ def _set_muted(
 ) -> None:
     params = {"venue_ids": list(venue_ids), "rules": [rule], "now": now, "muted": muted}
     conn.execute(queries.LOCK_VENUE_ORDER_PROBLEMS, params)
-    conn.execute(queries.SET_MUTED, {**params, "muted_by": json.dumps({"muted_by": list(by)})})
+    conn.execute(
+        queries.SET_MUTED,
+        {**params, "muted_by": json.dumps({"muted_by": list(by)}), "cause": by[0]},
+    )
 
 
 # ---------------------------------------------------------------- housekeeping and reports

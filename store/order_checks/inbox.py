@@ -29,11 +29,33 @@ def list_problems(
     city_id: int | None = None,
     rule: str | None = None,
     limit: int = 100,
+    cards: bool = False,
 ) -> list[Problem]:
-    """Newest first; `status` None lists every record."""
+    """Newest first; `status` None lists every record. With `cards`, one entry per cause:
+    records muted under a listed cause are attached to it (`symptoms`) instead of listed."""
     params = {"status": status, "city_id": city_id, "rule": rule, "limit": limit}
     with conn.cursor(row_factory=dict_row) as cursor:
-        return [Problem(**row) for row in cursor.execute(queries.INBOX, params)]
+        listed = [Problem(**row) for row in cursor.execute(queries.INBOX, params)]
+    return as_cards(conn, listed, status) if cards else listed
+
+
+def as_cards(
+    conn: psycopg.Connection[Any], listed: list[Problem], status: str | None
+) -> list[Problem]:
+    """The records as cards: each cause with its muted records attached (whether the filter
+    listed them or not), and no record listed twice."""
+    params = {"cause_ids": [p.problem_id for p in listed], "status": status}
+    symptoms: dict[int, list[Problem]] = {}
+    with conn.cursor(row_factory=dict_row) as cursor:
+        for row in cursor.execute(queries.PROBLEM_SYMPTOMS, params):
+            symptom = Problem(**row)
+            symptoms.setdefault(symptom.cause_problem_id or 0, []).append(symptom)
+    attached = {s.problem_id for group in symptoms.values() for s in group}
+    return [
+        p.model_copy(update={"symptoms": symptoms.get(p.problem_id, [])})
+        for p in listed
+        if p.problem_id not in attached
+    ]
 
 
 def get_problem(conn: psycopg.Connection[Any], problem_id: int) -> Problem:

@@ -89,32 +89,56 @@ LIVE_PROBLEMS = """
            OR (order_id IS NULL AND venue_id = ANY(%(venue_ids)s::bigint[])))
 """
 
-OPEN_PROBLEMS = """
+
+def _cause(muted_by: str, order_id: str, venue_id: str) -> str:
+    """The live record of the cause `muted_by` names: a rule of the same order, else a venue
+    rule of its venue (both through the partial unique indexes of live records)."""
+    return f"""coalesce(
+        (SELECT c.problem_id FROM order_problems c WHERE c.ended_at IS NULL
+            AND c.order_id = {order_id} AND c.rule = {muted_by}),
+        (SELECT c.problem_id FROM order_problems c WHERE c.ended_at IS NULL
+            AND c.order_id IS NULL AND c.venue_id = {venue_id} AND c.rule = {muted_by}))"""
+
+
+# Records muted by a cause are opened after their causes (a second statement when needed), so
+# that the cause's record is there to be named.
+OPEN_PROBLEMS = f"""
     WITH opened AS (
         INSERT INTO order_problems (rule, order_id, venue_id, city_id, severity, status, muted,
-                                    since, opened_at, last_seen_at, details)
+                                    since, opened_at, last_seen_at, details, muted_by,
+                                    cause_problem_id)
         SELECT rule, order_id, venue_id, city_id, severity, 'open', muted, since, %(now)s,
-               %(now)s, details
+               %(now)s, details, muted_by,
+               CASE WHEN muted_by IS NOT NULL THEN
+                   {_cause("x.muted_by", "x.order_id", "x.venue_id")} END
         FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(rule text, order_id text, venue_id bigint,
-             city_id bigint, severity text, muted boolean, since timestamptz, details jsonb)
-        RETURNING problem_id, severity, muted
+             city_id bigint, severity text, muted boolean, since timestamptz, details jsonb,
+             muted_by text)
+        RETURNING problem_id, severity, muted, muted_by
     )
     INSERT INTO problem_history (problem_id, at, change, actor, details)
     SELECT problem_id, %(now)s, 'opened', 'larder',
-           jsonb_build_object('severity', severity, 'muted', muted)
+           jsonb_strip_nulls(jsonb_build_object('severity', severity, 'muted', muted,
+                                                'muted_by', muted_by))
     FROM opened
 """
 
 # `muted` is written only when this evaluation changed it, so a stale read of the venue's
 # problems never undoes what the venue sweep just did.
-SEE_PROBLEMS = """
+SEE_PROBLEMS = f"""
     UPDATE order_problems p SET
         severity = x.severity,
         muted = CASE WHEN x.mute_changed THEN x.muted ELSE p.muted END,
+        muted_by = CASE WHEN x.mute_changed THEN x.muted_by ELSE p.muted_by END,
+        cause_problem_id = CASE
+            WHEN NOT x.mute_changed THEN p.cause_problem_id
+            WHEN x.muted_by IS NOT NULL THEN {_cause("x.muted_by", "p.order_id", "p.venue_id")}
+        END,
         details = x.details,
         last_seen_at = %(now)s
     FROM jsonb_to_recordset(%(rows)s::jsonb)
-        AS x(problem_id bigint, severity text, muted boolean, mute_changed boolean, details jsonb)
+        AS x(problem_id bigint, severity text, muted boolean, mute_changed boolean, details jsonb,
+             muted_by text)
     WHERE p.problem_id = x.problem_id AND p.ended_at IS NULL
 """
 
@@ -224,12 +248,15 @@ LOCK_VENUE_ORDER_PROBLEMS = """
     FOR UPDATE
 """
 
-SET_MUTED = """
+SET_MUTED = f"""
     WITH changed AS (
-        UPDATE order_problems SET
+        UPDATE order_problems p SET
             muted = %(muted)s,
             details = CASE WHEN %(muted)s THEN details || %(muted_by)s::jsonb
-                           ELSE details - 'muted_by' END
+                           ELSE details - 'muted_by' END,
+            muted_by = CASE WHEN %(muted)s THEN %(cause)s::text END,
+            cause_problem_id = CASE WHEN %(muted)s THEN
+                {_cause("%(cause)s::text", "p.order_id", "p.venue_id")} END
         WHERE ended_at IS NULL AND order_id IS NOT NULL AND rule = ANY(%(rules)s::text[])
           AND venue_id = ANY(%(venue_ids)s::bigint[]) AND muted <> %(muted)s
         RETURNING problem_id
@@ -242,7 +269,7 @@ SET_MUTED = """
 PROBLEM_COLUMNS = """
     problem_id, rule, status, severity, muted, order_id, venue_id, city_id, since, opened_at,
     last_seen_at, ended_at, acknowledged_at, acknowledged_by, resolved_at, resolution,
-    resolved_by, details
+    resolved_by, details, muted_by, cause_problem_id
 """
 
 INBOX = f"""
@@ -252,6 +279,14 @@ INBOX = f"""
       AND (%(rule)s::text IS NULL OR rule = %(rule)s)
     ORDER BY opened_at DESC, problem_id DESC
     LIMIT %(limit)s
+"""
+
+# The records muted under these causes (the inbox attaches them to their cause's card).
+PROBLEM_SYMPTOMS = f"""
+    SELECT {PROBLEM_COLUMNS} FROM order_problems
+    WHERE cause_problem_id = ANY(%(cause_ids)s::bigint[])
+      AND (%(status)s::text IS NULL OR status = %(status)s)
+    ORDER BY opened_at, problem_id
 """
 
 PROBLEM_BY_ID = f"SELECT {PROBLEM_COLUMNS} FROM order_problems WHERE problem_id = %(problem_id)s"

@@ -67,6 +67,14 @@ order_problems = Table(
     Column("acknowledged_at", DateTime(timezone=True)),
     Column("acknowledged_by", Text),
     Column("details", JSONB, nullable=False),
+    # While muted: the open cause muting it (a rule of the same order, or a venue rule of its
+    # venue; `Rule.mutes`) and that cause's record: the inbox shows it under its cause.
+    Column("muted_by", Text),
+    Column(
+        "cause_problem_id",
+        BigInteger,
+        ForeignKey("order_problems.problem_id", ondelete="SET NULL"),
+    ),
     Index(
         "uq_order_problems_live_order",
         "order_id",
@@ -83,6 +91,7 @@ order_problems = Table(
     ),
     Index("ix_order_problems_live_venue_id", "venue_id", postgresql_where=text("ended_at IS NULL")),
     Index(None, "status", "opened_at"),
+    Index(None, "cause_problem_id", postgresql_where=text("cause_problem_id IS NOT NULL")),
 )
 
 # Every change of a problem record: opened, severity, muted, unmuted, acknowledged, resolved,

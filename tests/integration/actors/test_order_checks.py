@@ -278,6 +278,8 @@ def test_venue_struggling_mutes_its_orders_venue_not_accepting(
     assert len(waiting) == 3 and all(p["muted"] for p in waiting)
     assert all(p["details"]["muted_by"] == ["venue_struggling"] for p in waiting)
     assert history(db, waiting[0]["problem_id"]) == ["opened", "muted"]
+    assert {p["muted_by"] for p in waiting} == {"venue_struggling"}
+    assert {p["cause_problem_id"] for p in waiting} == {venue["problem_id"]}
     # When a fourth order waits on the struggling venue, it opens muted
     apply(paid_order("O4", minute=1))
     now.set(at(7))
@@ -293,6 +295,43 @@ def test_venue_struggling_mutes_its_orders_venue_not_accepting(
     apply(events(accepted("O4", 3, 7.5, 30)))
     sweep_order_checks()
     assert {p["status"] for p in problems(db)} == {"resolved"}
+
+
+def test_one_card_per_order_the_late_order_shows_under_its_cause(
+    db: Any, now: clock.FixedClock
+) -> None:
+    from store.order_checks.inbox import list_problems
+
+    # Given a paid order nobody accepts, swept every few minutes until it is late too
+    unaccepted_until_six(now)
+    for minute in (12, 18, 24, 30):
+        now.set(at(minute))
+        sweep_order_checks()
+    # Then running_late is open but muted, naming its cause and the cause's record
+    [cause] = problems(db, "venue_not_accepting")
+    [late] = problems(db, "running_late")
+    assert not cause["muted"] and late["muted"]
+    assert late["muted_by"] == "venue_not_accepting"
+    assert late["cause_problem_id"] == cause["problem_id"]
+    assert late["details"]["muted_by"] == ["venue_not_accepting"]
+    # And the inbox as cards holds one card for the order, with its symptom attached
+    with db.unit_of_work() as uow:
+        [card] = list_problems(uow.connection, cards=True)
+        listed = list_problems(uow.connection)
+    assert card.problem_id == cause["problem_id"]
+    assert [s.problem_id for s in card.symptoms or []] == [late["problem_id"]]
+    assert {p.problem_id for p in listed} == {cause["problem_id"], late["problem_id"]}
+    # When the venue accepts at last, with the order still late
+    now.set(at(31))
+    apply(events(accepted("ORD-1", 3, 31, 46)))
+    # Then the cause resolves and running_late is the card now
+    assert problems(db, "venue_not_accepting")[0]["status"] == "resolved"
+    [late] = problems(db, "running_late")
+    assert late["status"] == "open" and not late["muted"]
+    assert late["muted_by"] is None and late["cause_problem_id"] is None
+    assert history(db, late["problem_id"]) == ["opened", "unmuted"]
+    with db.unit_of_work() as uow:
+        assert [c.rule for c in list_problems(uow.connection, cards=True)] == ["running_late"]
 
 
 def test_venue_struggling_from_rejections_ages_out_on_its_timer(
