@@ -639,7 +639,17 @@ def open_problem_counts(conn: psycopg.Connection[Any]) -> list[tuple[str, int, i
 def run_problems(
     conn: psycopg.Connection[Any], order_pattern: str, venues: tuple[int, int]
 ) -> list[tuple[Any, ...]]:
-    """(rule, order_id, venue_id, since, opened_at) of every record of a simulation run: its
-    orders (ids matching `order_pattern`) and its venues' venue-level rules."""
+    """(rule, order_id, venue_id, since, opened_at, problem_id) of every record of a
+    simulation run: its orders (ids matching `order_pattern`) and its venues' venue-level
+    rules."""
     params = {"orders": order_pattern, "low": venues[0], "high": venues[1]}
     return conn.execute(queries.SIMULATED_PROBLEMS, params).fetchall()
+
+
+def run_problem_history(
+    conn: psycopg.Connection[Any], order_pattern: str, venues: tuple[int, int]
+) -> list[tuple[Any, ...]]:
+    """(problem_id, at, change, muted, muted_by) of the history of a run's records, in order
+    (`muted`, `muted_by`: as written at opening and at mute changes)."""
+    params = {"orders": order_pattern, "low": venues[0], "high": venues[1]}
+    return conn.execute(queries.SIMULATED_PROBLEM_HISTORY, params).fetchall()

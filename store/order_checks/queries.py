@@ -261,8 +261,10 @@ SET_MUTED = f"""
           AND venue_id = ANY(%(venue_ids)s::bigint[]) AND muted <> %(muted)s
         RETURNING problem_id
     )
-    INSERT INTO problem_history (problem_id, at, change, actor)
-    SELECT problem_id, %(now)s, CASE WHEN %(muted)s THEN 'muted' ELSE 'unmuted' END, 'larder'
+    INSERT INTO problem_history (problem_id, at, change, actor, details)
+    SELECT problem_id, %(now)s, CASE WHEN %(muted)s THEN 'muted' ELSE 'unmuted' END, 'larder',
+           jsonb_strip_nulls(jsonb_build_object('muted', %(muted)s::boolean,
+                                                'muted_by', CASE WHEN %(muted)s THEN %(cause)s::text END))
     FROM changed
 """
 
@@ -338,7 +340,17 @@ PRUNE_VENUE_OUTCOMES = """
 
 # `larder simulate`: every record of one run (its orders, and its venues' venue-level rules).
 SIMULATED_PROBLEMS = """
-    SELECT rule, order_id, venue_id, since, opened_at FROM order_problems
+    SELECT rule, order_id, venue_id, since, opened_at, problem_id FROM order_problems
     WHERE order_id LIKE %(orders)s
        OR (order_id IS NULL AND venue_id BETWEEN %(low)s AND %(high)s)
+"""
+
+# ... and their history: when each was muted or loud (the cards an order had at once).
+SIMULATED_PROBLEM_HISTORY = """
+    SELECT h.problem_id, h.at, h.change, (h.details->>'muted')::boolean,
+           h.details->>'muted_by'
+    FROM problem_history h JOIN order_problems p USING (problem_id)
+    WHERE p.order_id LIKE %(orders)s
+       OR (p.order_id IS NULL AND p.venue_id BETWEEN %(low)s AND %(high)s)
+    ORDER BY h.id
 """
