@@ -180,8 +180,9 @@ def detections_of(
             opened_at,
             opened_by.get(problem_id),
             loud_spans(history[problem_id]),
+            judged_as_of,
         )
-        for rule, order_id, venue_id, since, opened_at, problem_id in rows
+        for rule, order_id, venue_id, since, opened_at, problem_id, judged_as_of in rows
     ]
 
 

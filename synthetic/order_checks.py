@@ -669,6 +669,7 @@ class Detection:
     opened_at: datetime
     muted_by: str | None = None  # the (first) cause it was muted by
     loud: tuple[Span, ...] = ()
+    judged_as_of: datetime | None = None  # the instant the rules found it at (<= opened_at)
 
 
 def loud_spans(changes: Iterable[tuple[datetime, str, bool | None]]) -> tuple[Span, ...]:
@@ -728,6 +729,10 @@ class RuleScore:
     detected: int  # records opened
     true_positives: int
     lags_s: tuple[float, ...]  # opened_at - since of the true positives, clock seconds
+    # ... split: opened_at - judged_as_of (how far behind now the workers judged: the backlog's
+    # age) and judged_as_of - since (the rule's own lag: sweeps, timers, grace)
+    backlog_s: tuple[float, ...] = ()
+    rule_lags_s: tuple[float, ...] = ()
 
     @property
     def precision(self) -> float:
@@ -737,10 +742,11 @@ class RuleScore:
     def recall(self) -> float:
         return self.true_positives / self.injected if self.injected else 1.0
 
-    def lag(self, quantile: float) -> float | None:
-        if not self.lags_s:
+    def lag(self, quantile: float, of: str = "lags_s") -> float | None:
+        values: tuple[float, ...] = getattr(self, of)
+        if not values:
             return None
-        ordered = sorted(self.lags_s)
+        ordered = sorted(values)
         return ordered[min(len(ordered) - 1, math.ceil(quantile * len(ordered)) - 1)]
 
 
@@ -792,11 +798,12 @@ def score(faults: Sequence[Fault], detections: Sequence[Detection]) -> list[Rule
         injected = {key for key in truth if key[0] == rule}
         detected = {key for key in found if key[0] == rule}
         hits = injected & detected
-        lags = tuple(
-            (found[key].opened_at - found[key].since).total_seconds()
-            for key in sorted(hits, key=str)
-        )
-        scores.append(RuleScore(rule, len(injected), len(detected), len(hits), lags))
+        hit = [found[key] for key in sorted(hits, key=str)]
+        lags = tuple((d.opened_at - d.since).total_seconds() for d in hit)
+        split = [(d.opened_at, d.judged_as_of, d.since) for d in hit if d.judged_as_of]
+        backlog = tuple((opened - as_of).total_seconds() for opened, as_of, _ in split)
+        own = tuple((as_of - since).total_seconds() for _, as_of, since in split)
+        scores.append(RuleScore(rule, len(injected), len(detected), len(hits), lags, backlog, own))
     return scores
 
 
@@ -819,15 +826,16 @@ def one_card_per_order(cards: Counter[int]) -> bool:
 def report(scores: Sequence[RuleScore], speed: float = 1.0) -> str:
     """A markdown table: precision, recall and detection lag (real seconds) per rule."""
     lines = [
-        "| rule | injected | detected | precision | recall | lag p50 (s) | lag p95 (s) |",
-        "|---|---|---|---|---|---|---|",
+        "| rule | injected | detected | precision | recall | lag p50 (s) | lag p95 (s)"
+        " | backlog p95 (s) | rule lag p95 (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in scores:
-        p50, p95 = (s.lag(q) for q in (0.5, 0.95))
-        lags = [f"{x / speed:.2f}" if x is not None else "-" for x in (p50, p95)]
+        quantiles = (s.lag(0.5), s.lag(0.95), s.lag(0.95, "backlog_s"), s.lag(0.95, "rule_lags_s"))
+        shown = " | ".join(f"{x / speed:.2f}" if x is not None else "-" for x in quantiles)
         lines.append(
             f"| {s.rule} | {s.injected} | {s.detected} | {s.precision:.3f} | {s.recall:.3f}"
-            f" | {lags[0]} | {lags[1]} |"
+            f" | {shown} |"
         )
     all_lags = [lag for s in scores for lag in s.lags_s]
     if all_lags:

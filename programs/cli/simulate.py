@@ -275,6 +275,13 @@ def _simulation_report(outcome: Any, as_json: bool) -> None:
                 "recall": s.recall,
                 "lag_p50_s": None if s.lag(0.5) is None else s.lag(0.5) / outcome.speed,
                 "lag_p95_s": None if s.lag(0.95) is None else s.lag(0.95) / outcome.speed,
+                **{
+                    f"{name}_p95_s": None if lag is None else lag / outcome.speed
+                    for name, lag in (
+                        ("backlog", s.lag(0.95, "backlog_s")),
+                        ("rule_lag", s.lag(0.95, "rule_lags_s")),
+                    )
+                },
             }
             for s in outcome.scores
         ]
@@ -296,7 +303,9 @@ def _simulation_report(outcome: Any, as_json: bool) -> None:
     else:
         click.echo(report(outcome.scores, outcome.speed))
         click.echo(
-            f"(lag: from `since` to the record opening, in real seconds at {outcome.speed:g}x)\n"
+            f"(lag: from `since` to the record opening, in real seconds at {outcome.speed:g}x;"
+            " backlog: how far behind now the rules judged when they found it (the workers'"
+            " backlog); rule lag: from `since` to that instant (the rule's own)\n"
         )
         click.echo(report_secondary(secondary, cards))
         for kind, keys in missed(faults, detections).items():

@@ -27,7 +27,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +37,7 @@ import psycopg
 from domain.order_checks.checks import (
     Judgement,
     LiveProblem,
-    check_order,
+    check_order_through,
     check_venue,
     muted_rules,
 )
@@ -133,7 +133,7 @@ def apply_events(
         now = clock()
         judge_at = batch_instant(conn, events, now, behind)
         instants = _instants(changed, judged, judge_at, now)
-        _judge_orders(conn, changed, instants, now, config, report, write_states=True)
+        _judge_orders(conn, changed, (judged, instants), now, config, report, write_states=True)
     return report
 
 
@@ -210,7 +210,7 @@ def sweep_orders(
     states = {order_id: (state, state) for order_id, state in stored.items() if state is not None}
     if states:
         at = _instants(states, judged, judge_at, now)
-        _judge_orders(conn, states, at, now, config, report, write_states=False)
+        _judge_orders(conn, states, (judged, at), now, config, report, write_states=False)
     return report
 
 
@@ -299,30 +299,74 @@ def advance_watermark(
 def _judge_orders(
     conn: psycopg.Connection[Any],
     orders: Mapping[str, tuple[OrderState | None, OrderState]],
-    instants: Mapping[str, datetime],
+    instants: tuple[Mapping[str, datetime | None], Mapping[str, datetime]],
     now: datetime,
     config: RulesConfig,
     report: Report,
     write_states: bool,
 ) -> None:
-    """Judge each order at its instant; records change at now."""
+    """Judge each order through to its instant, from the instant it was last judged at
+    (`check_order_through`: as of each instant a verdict can change); records change at now."""
+    starts, ends = instants
     venues = {after.venue_id for _, after in orders.values() if after.venue_id is not None}
     live, venue_rules = _live(conn, list(orders), venues)
-    judged: list[tuple[Subject, Judgement]] = []
+    steps: dict[str, tuple[Subject, tuple[Judgement, ...]]] = {}
     for order_id, (_, state) in orders.items():
         rules = venue_rules.get(state.venue_id, set()) if state.venue_id is not None else set()
-        at = instants[order_id]
-        judgement = check_order(state, live.get(order_id, {}), rules, at, config)
-        judged.append((Subject(order_id, state.venue_id, state.city_id), judgement))
-    report.orders += len(judged)
-    due = {subject.order_id: j.due_at for subject, j in judged}
+        through = check_order_through(
+            state,
+            live.get(order_id, {}),
+            rules,
+            starts.get(order_id),
+            ends[order_id],
+            config,
+            now,
+        )
+        steps[order_id] = (Subject(order_id, state.venue_id, state.city_id), through)
+    report.orders += len(steps)
+    due = {order_id: through[-1].due_at for order_id, (_, through) in steps.items()}
     if write_states:
-        _write_states(conn, orders, due, instants)
+        _write_states(conn, orders, due, ends)
     else:
         params = {"order_ids": list(due), "due": list(due.values())}
-        conn.execute(queries.SET_ORDER_TIMERS, {**params, "judged_at": list(instants.values())})
-    write_judgements(conn, judged, now, report)
+        conn.execute(queries.SET_ORDER_TIMERS, {**params, "judged_at": list(ends.values())})
+    judged = _write_steps(conn, list(steps.values()), now, report)
     _venue_inputs(conn, orders, judged)
+
+
+def _write_steps(
+    conn: psycopg.Connection[Any],
+    steps: Sequence[tuple[Subject, tuple[Judgement, ...]]],
+    now: datetime,
+    report: Report,
+) -> list[tuple[Subject, Judgement]]:
+    """Write each order's judgements in order: round k holds every order's k-th (one round in
+    the usual case). A record opened in one round goes by a placeholder id in the later ones
+    of its order until then."""
+    ids: dict[tuple[str | None, str], int] = {}
+    written: list[tuple[Subject, Judgement]] = []
+    for k in range(max((len(through) for _, through in steps), default=0)):
+        batch = [(s, _resolve(through[k], s, ids)) for s, through in steps if k < len(through)]
+        ids.update(write_judgements(conn, batch, now, report))
+        written += batch
+    return written
+
+
+def _resolve(
+    judgement: Judgement, subject: Subject, ids: Mapping[tuple[str | None, str], int]
+) -> Judgement:
+    """The judgement with the placeholder ids of records opened by earlier rounds replaced."""
+    if not ids:
+        return judgement
+
+    def real(problem_id: int, rule: str) -> int:
+        return ids[subject.order_id, rule] if problem_id < 0 else problem_id
+
+    return replace(
+        judgement,
+        updated=tuple(replace(u, problem_id=real(u.problem_id, u.rule)) for u in judgement.updated),
+        ended=tuple(replace(e, problem_id=real(e.problem_id, e.rule)) for e in judgement.ended),
+    )
 
 
 def _live(
@@ -347,7 +391,7 @@ def _live(
 def _write_states(
     conn: psycopg.Connection[Any],
     orders: Mapping[str, tuple[OrderState | None, OrderState]],
-    due: Mapping[str | None, datetime | None],
+    due: Mapping[str, datetime | None],
     instants: Mapping[str, datetime],
 ) -> None:
     rows = [
@@ -413,40 +457,45 @@ def write_judgements(
     judged: Sequence[tuple[Subject, Judgement]],
     now: datetime,
     report: Report,
-) -> None:
-    """Open, update and end records as judged; every change worth it goes to the history."""
+) -> dict[tuple[str | None, str], int]:
+    """Open, update and end records as judged; every change worth it goes to the history.
+    Returns the ids of the records opened, by (order id, rule)."""
     opened = [(s, o) for s, j in judged for o in j.opened]
     updated = [u for _, j in judged for u in j.updated]
     ended = [e for _, j in judged for e in j.ended]
     touched = sorted({u.problem_id for u in updated} | {e.problem_id for e in ended})
     if touched:
         conn.execute(queries.LOCK_PROBLEMS, {"problem_ids": touched})
-    if opened:
-        _open(conn, opened, now)
-        report.opened += [(o.rule, (now - o.since).total_seconds()) for _, o in opened]
-    if updated:
-        _update(conn, updated, now)
-    if ended:
+    if ended:  # first: the same rule may open a new episode of the order in this round
         rows = [{"problem_id": e.problem_id, "how": e.how} for e in ended]
         cursor = conn.execute(queries.END_PROBLEMS, {"rows": json.dumps(rows), "now": now})
         report.resolved += [(rule, how) for rule, how in cursor]
+    ids: dict[tuple[str | None, str], int] = {}
+    if opened:
+        ids = _open(conn, opened, now)
+        report.opened += [(o.rule, (now - o.since).total_seconds()) for _, o in opened]
+    if updated:
+        _update(conn, updated, now)
+    return ids
 
 
 def _open(
     conn: psycopg.Connection[Any], opened: Sequence[tuple[Subject, Any]], now: datetime
-) -> None:
+) -> dict[tuple[str | None, str], int]:
     """Causes (and records nothing mutes) first, then the records they mute: a muted record
     names its cause's record, which must be there."""
     loud = [(s, o) for s, o in opened if o.muted_by is None]
     muted = [(s, o) for s, o in opened if o.muted_by is not None]
+    ids: dict[tuple[str | None, str], int] = {}
     for part in (loud, muted):
         if part:
-            _insert(conn, part, now)
+            ids.update(_insert(conn, part, now))
+    return ids
 
 
 def _insert(
     conn: psycopg.Connection[Any], opened: Sequence[tuple[Subject, Any]], now: datetime
-) -> None:
+) -> dict[tuple[str | None, str], int]:
     rows = [
         {
             "rule": o.rule,
@@ -458,10 +507,12 @@ def _insert(
             "since": o.since.isoformat(),
             "details": o.details,
             "muted_by": o.muted_by,
+            "as_of": (o.as_of or now).isoformat(),
         }
         for s, o in opened
     ]
-    conn.execute(queries.OPEN_PROBLEMS, {"rows": json.dumps(rows), "now": now})
+    cursor = conn.execute(queries.OPEN_PROBLEMS, {"rows": json.dumps(rows), "now": now})
+    return {(order_id, rule): problem_id for problem_id, order_id, rule in cursor}
 
 
 def _update(conn: psycopg.Connection[Any], updated: Sequence[Any], now: datetime) -> None:
@@ -539,7 +590,8 @@ def _judge_venues(
         judgement = check_venue(
             activity[venue_id], live.get(venue_id, {}), judge_at, config.for_city(city_id)
         )
-        judged.append((Subject(None, venue_id, city_id), judgement))
+        opened = tuple(replace(o, as_of=judge_at) for o in judgement.opened)
+        judged.append((Subject(None, venue_id, city_id), replace(judgement, opened=opened)))
     report.orders += len(judged)
     write_judgements(conn, judged, now, report)
     due = [j.due_at for _, j in judged]

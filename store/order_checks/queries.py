@@ -106,21 +106,24 @@ OPEN_PROBLEMS = f"""
     WITH opened AS (
         INSERT INTO order_problems (rule, order_id, venue_id, city_id, severity, status, muted,
                                     since, opened_at, last_seen_at, details, muted_by,
-                                    cause_problem_id)
+                                    cause_problem_id, judged_as_of)
         SELECT rule, order_id, venue_id, city_id, severity, 'open', muted, since, %(now)s,
                %(now)s, details, muted_by,
                CASE WHEN muted_by IS NOT NULL THEN
-                   {_cause("x.muted_by", "x.order_id", "x.venue_id")} END
+                   {_cause("x.muted_by", "x.order_id", "x.venue_id")} END,
+               as_of
         FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(rule text, order_id text, venue_id bigint,
              city_id bigint, severity text, muted boolean, since timestamptz, details jsonb,
-             muted_by text)
-        RETURNING problem_id, severity, muted, muted_by
+             muted_by text, as_of timestamptz)
+        RETURNING problem_id, order_id, rule, severity, muted, muted_by
+    ), logged AS (
+        INSERT INTO problem_history (problem_id, at, change, actor, details)
+        SELECT problem_id, %(now)s, 'opened', 'larder',
+               jsonb_strip_nulls(jsonb_build_object('severity', severity, 'muted', muted,
+                                                    'muted_by', muted_by))
+        FROM opened
     )
-    INSERT INTO problem_history (problem_id, at, change, actor, details)
-    SELECT problem_id, %(now)s, 'opened', 'larder',
-           jsonb_strip_nulls(jsonb_build_object('severity', severity, 'muted', muted,
-                                                'muted_by', muted_by))
-    FROM opened
+    SELECT problem_id, order_id, rule FROM opened
 """
 
 # `muted` is written only when this evaluation changed it, so a stale read of the venue's
@@ -340,7 +343,8 @@ PRUNE_VENUE_OUTCOMES = """
 
 # `larder simulate`: every record of one run (its orders, and its venues' venue-level rules).
 SIMULATED_PROBLEMS = """
-    SELECT rule, order_id, venue_id, since, opened_at, problem_id FROM order_problems
+    SELECT rule, order_id, venue_id, since, opened_at, problem_id, judged_as_of
+    FROM order_problems
     WHERE order_id LIKE %(orders)s
        OR (order_id IS NULL AND venue_id BETWEEN %(low)s AND %(high)s)
 """

@@ -75,6 +75,9 @@ order_problems = Table(
         BigInteger,
         ForeignKey("order_problems.problem_id", ondelete="SET NULL"),
     ),
+    # The instant the rules found it at: now, or behind now when the workers were behind
+    # (opened_at - judged_as_of is the backlog's age, judged_as_of - since the rule's own lag).
+    Column("judged_as_of", DateTime(timezone=True)),
     Index(
         "uq_order_problems_live_order",
         "order_id",

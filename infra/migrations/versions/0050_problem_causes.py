@@ -1,4 +1,5 @@
-"""problem records name the cause that mutes them (one card per order, root cause first)
+"""problem records name the cause that mutes them (one card per order, root cause first),
+and the instant the rules found them at (judged_as_of)
 
 Revision ID: 0050
 Revises: 0040
@@ -19,6 +20,7 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("order_problems", sa.Column("muted_by", sa.Text()))
     op.add_column("order_problems", sa.Column("cause_problem_id", sa.BigInteger()))
+    op.add_column("order_problems", sa.Column("judged_as_of", sa.DateTime(timezone=True)))
     op.create_foreign_key(
         op.f("fk_order_problems_cause_problem_id_order_problems"),
         "order_problems",
@@ -42,5 +44,6 @@ def downgrade() -> None:
         "order_problems",
         type_="foreignkey",
     )
+    op.drop_column("order_problems", "judged_as_of")
     op.drop_column("order_problems", "cause_problem_id")
     op.drop_column("order_problems", "muted_by")
