@@ -234,6 +234,93 @@ def test_running_late_has_hysteresis(db: Any, now: clock.FixedClock) -> None:
     assert late["status"] == "resolved" and late["resolution"] == "condition_cleared"
 
 
+def test_single_event_messages_share_commits_and_end_as_if_applied_one_by_one(
+    db: Any, now: clock.FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import actors.order_checks
+    from actors.order_checks import check_order_events
+
+    transactions: list[int] = []
+    real = actors.order_checks._apply
+
+    def counted(events: list[Any], holding: Any) -> Any:
+        transactions.append(len(events))
+        return real(events, holding)
+
+    monkeypatch.setattr(actors.order_checks, "_apply", counted)
+
+    # Given 40 orders' lifecycles, one event per message, every event twice, shuffled
+    messages = [
+        raw(kind, sequence, sequence / 2, order_id=f"G{n}")
+        for n in range(40)
+        for sequence, kind in enumerate(("order.created", "payment.authorized"), start=1)
+    ]
+    messages += [accepted(f"G{n}", 3, 2, 30) for n in range(40)]
+    delivered = random.Random(3).sample(messages * 2, len(messages) * 2)
+    now.set(at(3))
+    # When 16 threads take them as a worker's threads do (small messages: group commit)
+    chunks = [delivered[k::16] for k in range(16)]
+    errors: list[BaseException] = []
+
+    def take(chunk: list[dict[str, Any]]) -> None:
+        try:
+            for body in chunk:
+                check_order_events.fn(body)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=take, args=(chunk,)) for chunk in chunks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then every state is the one-by-one fold, each event recorded once, nothing failed
+    assert errors == []
+    assert scalar(db, "SELECT count(*) FROM processed_events") == len(messages)
+    for n in range(40):
+        mine = [parse_lifecycle(m) for m in messages if m["order_id"] == f"G{n}"]
+        row = order_row(db, f"G{n}")
+        assert decode_state(row["state_text"]) == fold(mine)
+    # And messages shared transactions (16 threads at once: fewer commits than messages)
+    assert sum(transactions) == len(delivered) and len(transactions) < len(delivered)
+
+
+def test_a_bad_message_in_a_shared_commit_fails_alone(
+    db: Any, now: clock.FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import actors.order_checks
+    from actors.order_checks import check_order_events
+
+    # Given an order whose computation fails, among others' messages
+    real = actors.order_checks._apply
+
+    def failing(events: list[Any], holding: Any) -> Any:
+        if any(e.order_id == "BAD" for e in events):
+            raise RuntimeError("a bug in one order's computation")
+        return real(events, holding)
+
+    monkeypatch.setattr(actors.order_checks, "_apply", failing)
+    bodies = [raw("order.created", 1, 0, order_id=f"ok{n}") for n in range(20)]
+    bodies.insert(7, raw("order.created", 1, 0, order_id="BAD"))
+    now.set(at(1))
+    failed: list[str] = []
+
+    def take(body: dict[str, Any]) -> None:
+        try:
+            check_order_events.fn(body)
+        except RuntimeError:
+            failed.append(body["order_id"])
+
+    threads = [threading.Thread(target=take, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then only its message failed, and every other order was applied
+    assert failed == ["BAD"]
+    assert scalar(db, "SELECT count(*) FROM order_states WHERE known") == 20
+
+
 def test_concurrent_copies_of_a_batch_open_one_problem(db: Any, now: clock.FixedClock) -> None:
     # Given a batch that makes venue_not_accepting fire at once (paid 10 minutes ago, and a
     # location sample just now: the batch is current, so it is judged now)
