@@ -184,7 +184,7 @@ def check_order_through(
     config: RulesConfig,
     now: datetime | None = None,
 ) -> tuple[Judgement, ...]:
-    """Judge the order as it was at every instant in [start, until] at which a verdict can
+    """Judge the order as it was at every instant in (start, until] at which a verdict can
     change -- each of its events, each timer that comes due -- then at `until`: exact however
     far behind its newest events the judgement runs (a backlog, a batch taken late), so a
     condition that began and ended meanwhile is found, not judged away by what came later.
@@ -196,11 +196,10 @@ def check_order_through(
     order's first event. Judged at the present (`until` >= `now`), the order is judged with
     everything known, events stamped ahead of the checks' clock included (a producer's clock
     may run ahead)."""
-    times = event_times(state, _DISTANT_PAST if start is None else start, until)
-    instants = ([start] if start is not None and start < until else []) + times
+    times = event_times(state, _DISTANT_PAST if start is None else start, _DISTANT_FUTURE)
     current = dict(live)
     steps: list[Judgement] = []
-    pending = [t for t in instants if t < until]
+    pending = [t for t in times if t < until]
     while pending:
         instant = pending.pop(0)
         judgement = check_order(as_of(state, instant), current, open_venue_rules, instant, config)
@@ -212,7 +211,7 @@ def check_order_through(
     present = now is not None and until >= now
     view = state if present else as_of(state, until)
     final = check_order(view, current, open_venue_rules, until, config)
-    later = [] if present else event_times(state, until, _DISTANT_FUTURE)[:1]
+    later = [] if present else [t for t in times if t > until][:1]
     due = min([t for t in (final.due_at, *later) if t is not None], default=None)
     return (*steps, replace(_at(final, until), due_at=due))
 

@@ -466,9 +466,14 @@ def as_of(state: OrderState, instant: datetime) -> OrderState:
         assignment=_latest_by(state.assignments, state.assignment, instant),
         arrival=_latest_by(state.arrivals, state.arrival, instant),
         items=_items_by(state, instant),
-        track=tuple(s for s in state.track if s.fact.at <= instant),
+        track=_track_by(state.track, instant),
         newest_at=instant,
     )
+
+
+def _track_by(track: tuple[Sample, ...], instant: datetime) -> tuple[Sample, ...]:
+    kept = [sample for sample in track if sample.fact.at <= instant]
+    return track if len(kept) == len(track) else tuple(kept)
 
 
 def _at(kept: Any) -> datetime:
@@ -498,8 +503,13 @@ def _items_by(state: OrderState, instant: datetime) -> tuple[ItemStatus, ...]:
     return items
 
 
-def event_times(state: OrderState, after: datetime, until: datetime) -> list[datetime]:
-    """The instants in (after, until] at which an event of the order happened, in order."""
+def event_times(
+    state: OrderState, after: datetime, until: datetime, samples: bool = False
+) -> list[datetime]:
+    """The instants in (after, until] at which an event of the order happened, in order;
+    location samples only with `samples` (they are most of an order's events, and the one
+    rule that reads them, courier_stuck, names the instant its verdict can change next:
+    judging at its timers sees what the samples did meanwhile)."""
     facts: list[Any] = [
         state.placed,
         state.authorized,
@@ -514,7 +524,7 @@ def event_times(state: OrderState, after: datetime, until: datetime) -> list[dat
         *state.assignments,
         *state.arrivals,
         *state.item_history,
-        *state.track,
+        *(state.track if samples else ()),
     ]
     return sorted({t for t in (_at(f) for f in facts if f is not None) if after < t <= until})
 
