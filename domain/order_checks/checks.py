@@ -183,6 +183,7 @@ def check_order_through(
     until: datetime,
     config: RulesConfig,
     now: datetime | None = None,
+    due: datetime | None = None,
 ) -> tuple[Judgement, ...]:
     """Judge the order as it was at every instant in (start, until] at which a verdict can
     change -- each of its events, each timer that comes due -- then at `until`: exact however
@@ -195,11 +196,13 @@ def check_order_through(
     order must be judged again when the judging instant reaches it). `start` None: from the
     order's first event. Judged at the present (`until` >= `now`), the order is judged with
     everything known, events stamped ahead of the checks' clock included (a producer's clock
-    may run ahead)."""
+    may run ahead). `due`: the timer the last judgement set (an instant a verdict can change
+    at before any of the events known since)."""
     times = event_times(state, _DISTANT_PAST if start is None else start, _DISTANT_FUTURE)
     current = dict(live)
     steps: list[Judgement] = []
-    pending = [t for t in times if t < until]
+    timer = [due] if due is not None and (start is None or due > start) else []
+    pending = sorted({t for t in (*times, *timer) if t < until})
     while pending:
         instant = pending.pop(0)
         judgement = check_order(as_of(state, instant), current, open_venue_rules, instant, config)

@@ -117,7 +117,7 @@ def apply_events(
         by_order[event.order_id].append(event)
     order_ids = sorted(by_order)
     conn.execute(queries.ORDER_PLACEHOLDERS, {"order_ids": order_ids})
-    stored, judged = _states(conn.execute(queries.LOCK_ORDERS, {"order_ids": order_ids}))
+    stored, judged, dues = _states(conn.execute(queries.LOCK_ORDERS, {"order_ids": order_ids}))
     fresh = _record_events(conn, events)
     report = Report(events=len(events), duplicates=len(events) - len(fresh))
     changed: dict[str, tuple[OrderState | None, OrderState]] = {}
@@ -133,7 +133,8 @@ def apply_events(
         now = clock()
         judge_at = batch_instant(conn, events, now, behind)
         instants = _instants(changed, judged, judge_at, now)
-        _judge_orders(conn, changed, (judged, instants), now, config, report, write_states=True)
+        times = (judged, dues, instants)
+        _judge_orders(conn, changed, times, now, config, report, write_states=True)
     return report
 
 
@@ -166,15 +167,16 @@ def _record_events(conn: psycopg.Connection[Any], events: Sequence[LifecycleEven
 
 
 def _states(
-    rows: Iterable[tuple[str, datetime | None, str | None]],
-) -> tuple[dict[str, OrderState | None], dict[str, datetime | None]]:
-    """(state, instant last judged at) of each order row."""
+    rows: Iterable[tuple[str, datetime | None, str | None, datetime | None]],
+) -> tuple[dict[str, OrderState | None], dict[str, datetime | None], dict[str, datetime | None]]:
+    """(state, instant last judged at, timer) of each order row."""
     states: dict[str, OrderState | None] = {}
     judged: dict[str, datetime | None] = {}
-    for order_id, judged_at, text in rows:
+    dues: dict[str, datetime | None] = {}
+    for order_id, judged_at, text, due in rows:
         states[order_id] = decode_state(text) if text else None
-        judged[order_id] = judged_at
-    return states, judged
+        judged[order_id], dues[order_id] = judged_at, due
+    return states, judged, dues
 
 
 def _instants(
@@ -205,12 +207,12 @@ def sweep_orders(
     workers are behind (see `sweep_instants`)."""
     judge_at, now = instants
     params = {"now": judge_at, "limit": limit}
-    stored, judged = _states(conn.execute(queries.CLAIM_DUE_ORDERS, params))
+    stored, judged, dues = _states(conn.execute(queries.CLAIM_DUE_ORDERS, params))
     report = Report()
     states = {order_id: (state, state) for order_id, state in stored.items() if state is not None}
     if states:
         at = _instants(states, judged, judge_at, now)
-        _judge_orders(conn, states, (judged, at), now, config, report, write_states=False)
+        _judge_orders(conn, states, (judged, dues, at), now, config, report, write_states=False)
     return report
 
 
@@ -299,15 +301,18 @@ def advance_watermark(
 def _judge_orders(
     conn: psycopg.Connection[Any],
     orders: Mapping[str, tuple[OrderState | None, OrderState]],
-    instants: tuple[Mapping[str, datetime | None], Mapping[str, datetime]],
+    instants: tuple[
+        Mapping[str, datetime | None], Mapping[str, datetime | None], Mapping[str, datetime]
+    ],
     now: datetime,
     config: RulesConfig,
     report: Report,
     write_states: bool,
 ) -> None:
-    """Judge each order through to its instant, from the instant it was last judged at
-    (`check_order_through`: as of each instant a verdict can change); records change at now."""
-    starts, ends = instants
+    """Judge each order through to its instant, from the instant it was last judged at, its
+    timer included (`check_order_through`: as of each instant a verdict can change); records
+    change at now."""
+    starts, dues, ends = instants
     venues = {after.venue_id for _, after in orders.values() if after.venue_id is not None}
     live, venue_rules = _live(conn, list(orders), venues)
     steps: dict[str, tuple[Subject, tuple[Judgement, ...]]] = {}
@@ -321,6 +326,7 @@ def _judge_orders(
             ends[order_id],
             config,
             now,
+            dues.get(order_id),
         )
         steps[order_id] = (Subject(order_id, state.venue_id, state.city_id), through)
     report.orders += len(steps)

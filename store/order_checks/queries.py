@@ -18,7 +18,7 @@ ORDER_PLACEHOLDERS = """
 """
 
 LOCK_ORDERS = """
-    SELECT order_id, judged_at, state::text FROM order_states
+    SELECT order_id, judged_at, state::text, next_due_at FROM order_states
     WHERE order_id = ANY(%(order_ids)s::text[])
     ORDER BY order_id
     FOR UPDATE
@@ -26,7 +26,7 @@ LOCK_ORDERS = """
 
 # Timers: a partial index holds only rows with a due time, so a sweep reads due rows only.
 CLAIM_DUE_ORDERS = """
-    SELECT order_id, judged_at, state::text FROM order_states
+    SELECT order_id, judged_at, state::text, next_due_at FROM order_states
     WHERE next_due_at <= %(now)s
     ORDER BY next_due_at
     LIMIT %(limit)s
