@@ -531,6 +531,26 @@ def test_a_batch_taken_late_is_judged_at_its_own_time_and_swept_after(
     assert problem["since"] == at(5.5) and problem["opened_at"] == quiet
 
 
+def test_a_condition_that_ended_behind_a_backlog_is_still_found(
+    db: Any, now: clock.FixedClock
+) -> None:
+    # Given a paid order whose acceptance came 7 minutes late, all taken 20 minutes on (a
+    # backlog: by then the state already holds the acceptance)
+    now.set(at(20))
+    # When the batch is applied (judged through to its newest event plus the grace)
+    apply(paid_order() + events(accepted("ORD-1", 3, 7.5, 30)))
+    # Then venue_not_accepting was found as of its deadline and ended as of the acceptance
+    [record] = problems(db, "venue_not_accepting")
+    assert record["since"] == at(5.5) and record["judged_as_of"] == at(5.5)
+    assert record["opened_at"] == at(20) and record["ended_at"] == at(20)
+    assert record["status"] == "resolved" and record["resolution"] == "condition_cleared"
+    assert history(db, record["problem_id"]) == ["opened", "resolved"]
+    # And once idle, the sweeps judge it on to now without reopening anything
+    now.advance(seconds=2.5)
+    sweep_order_checks()
+    assert len(problems(db)) == 1
+
+
 def test_a_late_batch_does_not_take_back_what_a_later_judgement_opened(
     db: Any, now: clock.FixedClock
 ) -> None:
