@@ -335,6 +335,64 @@ def sweep_costs(db_url: str, sizes: list[int], repeats: int) -> dict[str, Any]:
     return results
 
 
+# ---------------------------------------------------------------- judging through (CPU)
+
+
+def judging_costs(orders: int = 1000, repeats: int = 3) -> dict[str, float]:
+    """Microseconds of CPU per order judgement, pure (no I/O), on the simulator's orders judged
+    at creation + 30 min: `check_order` at the present with what is known by then (as before
+    judging through existed); `check_order_through` the same way, judged last 20 s before
+    (a worker keeping up); and behind a backlog, with every later event of the order known,
+    judged last 30 s, 10 min and never before. What being exact behind a backlog costs.
+    Best of `repeats`."""
+    from domain.order_checks.checks import check_order, check_order_through
+    from domain.order_checks.projection import apply, as_of
+    from synthetic.order_checks import SimulationConfig, simulate
+
+    start = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
+    states: dict[str, OrderState] = {}
+    for delivery in simulate(SimulationConfig(orders=orders, seed=3), start).deliveries:
+        event = parse_lifecycle(delivery.event)
+        states[event.order_id] = apply(states.get(event.order_id), event)
+    config = RulesConfig()
+    cases = []  # (everything known, what is known by the instant, the instant)
+    for state in states.values():
+        assert state.placed is not None
+        instant = state.placed.fact.at + timedelta(minutes=30)
+        cases.append((state, as_of(state, instant), instant))
+
+    def best(judge: Any) -> float:
+        runs = []
+        for _ in range(repeats):
+            began = time.process_time()
+            for case in cases:
+                judge(*case)
+            runs.append((time.process_time() - began) / len(cases) * 1e6)
+        return min(runs)
+
+    later = timedelta(hours=1)
+    return {
+        "check_order_at_present": best(lambda _, k, t: check_order(k, {}, set(), t, config)),
+        "through_at_present_20s": best(
+            lambda _, k, t: check_order_through(
+                k, {}, set(), t - timedelta(seconds=20), t, config, t
+            )
+        ),
+        **{
+            f"through_behind_{label}": best(
+                lambda s, _, t, b=behind: check_order_through(
+                    s, {}, set(), None if b is None else t - b, t, config, t + later
+                )
+            )
+            for label, behind in (
+                ("30s", timedelta(seconds=30)),
+                ("10min", timedelta(minutes=10)),
+                ("from_start", None),
+            )
+        },
+    }
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -363,6 +421,7 @@ def main() -> None:
         with start():  # declare the queues
             while None in (queue_depth(prefix + "order_checks"), queue_depth(prefix + "noop")):
                 time.sleep(0.2)
+        results["judging_us"] = judging_costs()
         results["throughput"] = throughput(prefix, db_url, events, start, args.single)
         sizes = [int(s) for s in args.sweeps.split(",") if s]
         results["sweeps"] = sweep_costs(db_url, sizes, args.repeats)
@@ -409,6 +468,11 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
             per = f"{value / int(key):.3f}" if int(key) else "-"
             print(f"| {int(key):,} | {value:.1f} | {per} |")
     print(f"\nclaim query plan: {s['plan']}")
+    judging = results["judging_us"]
+    print("\n| one order's judgement (pure CPU, simulator orders) | us |")
+    print("|---|---|")
+    for key, value in judging.items():
+        print(f"| {key} | {value:.0f} |")
     print(json.dumps(results, default=str))
 
 

@@ -24,6 +24,7 @@ not arrived are kept; the state is complete (`known`) once it arrives.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -274,6 +275,11 @@ class OrderState:
     def pending_items(self) -> tuple[ItemStatus, ...]:
         return tuple(item for item in self.items if not item.substituted)
 
+    @cached_property
+    def event_times(self) -> tuple[datetime, ...]:
+        """When its events happened, location samples aside, in order (`event_times`)."""
+        return _times(self, samples=False)
+
     def _milestones(self) -> tuple[tuple[Stage, Fact | None], ...]:
         placed = self.placed.fact if self.placed else None
         return (
@@ -510,6 +516,11 @@ def event_times(
     location samples only with `samples` (they are most of an order's events, and the one
     rule that reads them, courier_stuck, names the instant its verdict can change next:
     judging at its timers sees what the samples did meanwhile)."""
+    times = state.event_times if not samples else _times(state, samples=True)
+    return list(times[bisect_right(times, after) : bisect_right(times, until)])
+
+
+def _times(state: OrderState, samples: bool) -> tuple[datetime, ...]:
     facts: list[Any] = [
         state.placed,
         state.authorized,
@@ -526,7 +537,7 @@ def event_times(
         *state.item_history,
         *(state.track if samples else ()),
     ]
-    return sorted({t for t in (_at(f) for f in facts if f is not None) if after < t <= until})
+    return tuple(sorted({_at(f) for f in facts if f is not None}))
 
 
 _HANDLERS: dict[type, Handler] = {

@@ -644,6 +644,8 @@ _check_table()
 def causes_of(rule: str, open_causes: AbstractSet[str]) -> tuple[str, ...]:
     """The open causes (venue-level rules open on the order's venue, per-order rules open on
     the order) that mute `rule`, sorted."""
+    if not open_causes:
+        return ()
     return tuple(sorted(c for c in open_causes if rule in INHIBITS.get(c, ())))
 
 
