@@ -141,3 +141,23 @@ def test_http_lists_acknowledges_and_resolves(two_problems: list[int], client: T
     assert client.get("/v1/inbox", params={"status": "closed"}).status_code == 422
     assert [p["problem_id"] for p in client.get("/v1/inbox").json()] == [second]
     assert len(client.get("/v1/inbox", params={"status": "all"}).json()) == 2
+
+
+def test_cli_cards_show_a_late_order_under_its_cause(db: Any, now: clock.FixedClock) -> None:
+    # Given a paid order nobody accepts until it runs late as well
+    now.set(at(1))
+    apply(paid_order("ORD-1"))
+    for minute in (6, 30):
+        now.set(at(minute))
+        sweep_order_checks()
+    # When an agent lists the inbox as cards
+    cards = json.loads(invoke("inbox", "--cards", "--json").output)
+    text = invoke("inbox", "--cards").output
+    # Then one card: the cause, with running_late attached under it
+    assert [(c["rule"], [s["rule"] for s in c["symptoms"]]) for c in cards] == [
+        ("venue_not_accepting", ["running_late"])
+    ]
+    assert cards[0]["symptoms"][0]["muted_by"] == "venue_not_accepting"
+    assert "under it: " in text and "muted by venue_not_accepting" in text
+    # And without --cards both records are listed, as before
+    assert len(json.loads(invoke("inbox", "--json").output)) == 2
