@@ -17,7 +17,9 @@
    batched as `larder intake publish` batches (16 streams split by order: concurrent messages never
    wait for each other's order locks), and 1,000 at a time in delivery order.
    **Ceiling** in the same run: a no-op Dramatiq actor fed the same messages. Then the first
-   `--single` events again, one event per message (a producer that does not batch).
+   `--single` events again, one event per message (a producer that does not batch: the
+   process's threads share commits, `actors.order_checks.apply_together`), beside the no-op
+   actor fed those same single-event messages.
 3. **Sweeps**: with every live order holding a future timer, one `sweep_orders` transaction
    with 0 timers due, then with N due (N = 100, 1,000, 10,000, made due by moving their
    `next_due_at` into the past); median of `--repeats` runs each.
@@ -253,10 +255,11 @@ def throughput(
                 continue
         else:
             messages = bodies(events, partitioned)
-        if partitioned:
+        if partitioned or label == "single":  # the ceiling for the same messages
             queue = prefix + "noop"
             publish(queue, [envelope(queue, "noop", b) for b in messages])
-            results["noop_events_per_s"] = len(events) / drain(queue, len(messages), start)
+            key = "noop_events_per_s" if partitioned else "noop_single_events_per_s"
+            results[key] = len(events) / drain(queue, len(messages), start)
         _restore(db_url)  # every run starts from the same tables, written the same way
         queue = prefix + "order_checks"
         publish(queue, [envelope(queue, "check_order_events", b) for b in messages])
@@ -332,6 +335,64 @@ def sweep_costs(db_url: str, sizes: list[int], repeats: int) -> dict[str, Any]:
     return results
 
 
+# ---------------------------------------------------------------- judging through (CPU)
+
+
+def judging_costs(orders: int = 1000, repeats: int = 3) -> dict[str, float]:
+    """Microseconds of CPU per order judgement, pure (no I/O), on the simulator's orders judged
+    at creation + 30 min: `check_order` at the present with what is known by then (as before
+    judging through existed); `check_order_through` the same way, judged last 20 s before
+    (a worker keeping up); and behind a backlog, with every later event of the order known,
+    judged last 30 s, 10 min and never before. What being exact behind a backlog costs.
+    Best of `repeats`."""
+    from domain.order_checks.checks import check_order, check_order_through
+    from domain.order_checks.projection import apply, as_of
+    from synthetic.order_checks import SimulationConfig, simulate
+
+    start = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
+    states: dict[str, OrderState] = {}
+    for delivery in simulate(SimulationConfig(orders=orders, seed=3), start).deliveries:
+        event = parse_lifecycle(delivery.event)
+        states[event.order_id] = apply(states.get(event.order_id), event)
+    config = RulesConfig()
+    cases = []  # (everything known, what is known by the instant, the instant)
+    for state in states.values():
+        assert state.placed is not None
+        instant = state.placed.fact.at + timedelta(minutes=30)
+        cases.append((state, as_of(state, instant), instant))
+
+    def best(judge: Any) -> float:
+        runs = []
+        for _ in range(repeats):
+            began = time.process_time()
+            for case in cases:
+                judge(*case)
+            runs.append((time.process_time() - began) / len(cases) * 1e6)
+        return min(runs)
+
+    later = timedelta(hours=1)
+    return {
+        "check_order_at_present": best(lambda _, k, t: check_order(k, {}, set(), t, config)),
+        "through_at_present_20s": best(
+            lambda _, k, t: check_order_through(
+                k, {}, set(), t - timedelta(seconds=20), t, config, t
+            )
+        ),
+        **{
+            f"through_behind_{label}": best(
+                lambda s, _, t, b=behind: check_order_through(
+                    s, {}, set(), None if b is None else t - b, t, config, t + later
+                )
+            )
+            for label, behind in (
+                ("30s", timedelta(seconds=30)),
+                ("10min", timedelta(minutes=10)),
+                ("from_start", None),
+            )
+        },
+    }
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -360,6 +421,7 @@ def main() -> None:
         with start():  # declare the queues
             while None in (queue_depth(prefix + "order_checks"), queue_depth(prefix + "noop")):
                 time.sleep(0.2)
+        results["judging_us"] = judging_costs()
         results["throughput"] = throughput(prefix, db_url, events, start, args.single)
         sizes = [int(s) for s in args.sweeps.split(",") if s]
         results["sweeps"] = sweep_costs(db_url, sizes, args.repeats)
@@ -390,9 +452,10 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         if label not in t:
             continue
         row = t[label]
+        ceiling = t["noop_single_events_per_s" if label == "single" else "noop_events_per_s"]
         print(
             f"| {title} | {row['messages']:,} | {row['orders_per_message']:.0f}"
-            f" | **{row['events_per_s']:,.0f}** | {t['noop_events_per_s']:,.0f} |"
+            f" | **{row['events_per_s']:,.0f}** | {ceiling:,.0f} |"
         )
     print()
     print(
@@ -405,6 +468,11 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
             per = f"{value / int(key):.3f}" if int(key) else "-"
             print(f"| {int(key):,} | {value:.1f} | {per} |")
     print(f"\nclaim query plan: {s['plan']}")
+    judging = results["judging_us"]
+    print("\n| one order's judgement (pure CPU, simulator orders) | us |")
+    print("|---|---|")
+    for key, value in judging.items():
+        print(f"| {key} | {value:.0f} |")
     print(json.dumps(results, default=str))
 
 

@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -52,6 +53,7 @@ from synthetic.order_checks import (
     RuleScore,
     Simulation,
     SimulationConfig,
+    loud_spans,
     score,
     simulate,
 )
@@ -159,12 +161,28 @@ def _wait_until_idle(database: Database, clock: Clock, timeout_s: float) -> None
 def detections_of(
     database: Database, simulation: Simulation, config: SimulationConfig
 ) -> list[Detection]:
+    """The run's records, each with the cause it opened under and when it was a card."""
     venues = (min(simulation.venue_ids), max(simulation.venue_ids))
-    with database.unit_of_work(single_statement=True) as uow:
+    with database.unit_of_work() as uow:
         rows = order_checks.run_problems(uow.connection, f"{config.run}-%", venues)
+        changes = order_checks.run_problem_history(uow.connection, f"{config.run}-%", venues)
+    history: dict[int, list[tuple[Any, str, bool | None]]] = defaultdict(list)
+    opened_by: dict[int, str | None] = {}
+    for problem_id, at, change, muted, muted_by in changes:
+        history[problem_id].append((at, change, muted))
+        if muted_by is not None:  # the first cause it was muted by, at opening or after
+            opened_by.setdefault(problem_id, muted_by)
     return [
-        Detection(rule, order_id if order_id is not None else venue_id, since, opened_at)
-        for rule, order_id, venue_id, since, opened_at in rows
+        Detection(
+            rule,
+            order_id if order_id is not None else venue_id,
+            since,
+            opened_at,
+            opened_by.get(problem_id),
+            loud_spans(history[problem_id]),
+            judged_as_of,
+        )
+        for rule, order_id, venue_id, since, opened_at, problem_id, judged_as_of in rows
     ]
 
 

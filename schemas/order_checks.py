@@ -1,6 +1,6 @@
 """The order-problem checks' messages and records: lifecycle events (what happens to one order,
 from creation to delivery or cancellation), the problem records support agents see (`larder
-order-checks inbox`, `GET /v1/inbox`) and what an agent sends to act on one.
+inbox list`, `GET /v1/inbox`) and what an agent sends to act on one.
 
 Lifecycle events:
 
@@ -259,7 +259,10 @@ class Problem(BaseModel):
     rule: str
     status: Status
     severity: Literal["warning", "critical"]
-    muted: bool = Field(description="Inhibited by a venue-level problem (details.muted_by).")
+    muted: bool = Field(
+        description="Inhibited by an open cause: a venue-level problem on its venue, or a "
+        "per-order rule on the same order (details.muted_by)."
+    )
     order_id: str | None = Field(description="None for venue-level rules.")
     venue_id: int | None
     city_id: int | None
@@ -296,6 +299,17 @@ class Problem(BaseModel):
         description="In a single order record: `happened` (the order's events, oldest first) "
         "and `expected` (what should have happened by when, by the rules' thresholds; "
         "`overdue` at the time of the request).",
+    )
+    muted_by: str | None = Field(
+        default=None, description="While muted: the cause's rule (see `cause_problem_id`)."
+    )
+    cause_problem_id: int | None = Field(
+        default=None,
+        description="While muted: the record of its cause; the card shows it under that cause.",
+    )
+    symptoms: list[Problem] | None = Field(
+        default=None,
+        description="Listed by cards: the records muted under this one (its symptoms).",
     )
 
     @computed_field(  # type: ignore[prop-decorator]

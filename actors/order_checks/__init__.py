@@ -17,7 +17,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from domain.order_checks.rules import RulesConfig, load_rules
 from schemas import InvalidMessage
 from schemas.order_checks import parse_order_checks
 from store import order_checks
+from store.combiner import Combiner
 from store.order_checks import Report
 from workers import clock, order_checks_metrics, queues
 from workers.backlog import QueueDepth
@@ -60,8 +62,14 @@ def rules() -> RulesConfig:
     throws=(InvalidMessage,),
 )
 def check_order_events(message: dict[str, Any]) -> None:
-    """Apply lifecycle events to their orders and judge them; duplicates change nothing."""
-    apply(parse_order_checks(message))
+    """Apply lifecycle events to their orders and judge them; duplicates change nothing.
+    Small messages (one event each, as order services publish them) share a transaction with
+    the ones this process's other threads apply at the same moment (`apply_together`)."""
+    events = parse_order_checks(message)
+    if len(events) >= BIG_BATCH:
+        apply(events)
+    else:
+        apply_together(events)
 
 
 # Big lifecycle batches are CPU work (per event, a state read, folded, judged and written):
@@ -90,6 +98,35 @@ def apply(events: list[Any]) -> Report:
         _inflight.end(oldest, applied, clock.now())
     order_checks_metrics.record(report, clock.current().speed)
     return report
+
+
+def apply_together(events: list[Any]) -> None:
+    """Return once `events` (a small message) are applied, in one transaction with the small
+    messages this process's other threads submit meanwhile (group commit, store/combiner.py):
+    a commit per event is the limit of one-event messages on two cores. Each message holds
+    the process's watermark at its oldest event until the shared commit; a shared write that
+    fails is retried message by message, so only the message at fault fails."""
+    oldest, newest = min(e.occurred_at for e in events), max(e.occurred_at for e in events)
+    _inflight.begin(oldest, clock.now())
+    applied = None
+    try:
+        _together.submit([tuple(events)])
+        applied = newest
+    finally:
+        _inflight.end(oldest, applied, clock.now())
+
+
+def _apply_group(messages: Sequence[tuple[Any, ...]]) -> None:
+    """One transaction for several small messages; the watermark it judges by leaves out
+    their own oldest events (what it applies is not news it waits for)."""
+    own = Counter(min(e.occurred_at for e in message) for message in messages)
+    report = _apply([e for message in messages for e in message], _inflight.others(own))
+    order_checks_metrics.record(report, clock.current().speed)
+
+
+# Up to GROUP_MESSAGES small messages per shared transaction (a few hundred events at most).
+GROUP_MESSAGES = 100
+_together: Combiner[tuple[Any, ...]] = Combiner(_apply_group, max_events=GROUP_MESSAGES)
 
 
 def _apply(events: list[Any], holding: datetime | None) -> Report:

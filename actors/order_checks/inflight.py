@@ -61,6 +61,13 @@ class InFlight:
                 self._newest = newest if self._newest is None else max(self._newest, newest)
             self._publish(now)
 
+    def others(self, held: Counter[datetime]) -> datetime | None:
+        """The oldest event of the messages this process holds but `held` (the oldest events
+        of the messages one transaction applies together; None: none)."""
+        with self._lock:
+            rest = self._holding - held
+        return min(rest) if rest else None
+
     def mark(self) -> datetime | None:
         return min(self._holding) if self._holding else self._newest
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
-from domain.order_checks.projection import Fact, OrderState
+from domain.order_checks.projection import Fact, OrderState, as_of, event_times
 from domain.order_checks.rules import (
-    INHIBITS,
+    ORDER_CAUSES,
+    ORDER_RULES,
+    VENUE_INHIBITS,
     RulesConfig,
     VenueActivity,
     Verdict,
@@ -55,6 +57,8 @@ class Opening:
     muted: bool
     since: datetime
     details: Mapping[str, Any]
+    muted_by: str | None = None  # the (first) open cause muting it
+    as_of: datetime | None = None  # the instant the rules found it at (behind a backlog: < now)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class Update:
     muted: bool
     details: Mapping[str, Any]
     changes: tuple[str, ...] = ()  # "severity", "muted", "unmuted"
+    muted_by: str | None = None
 
     @property
     def mute_changed(self) -> bool:
@@ -94,6 +99,11 @@ class Judgement:
     def changes_records(self) -> bool:
         return bool(self.opened or self.ended)
 
+    @property
+    def changes_anything(self) -> bool:
+        """Whether a record opens, ends or changes its severity or muting."""
+        return self.changes_records or any(u.changes for u in self.updated)
+
 
 def judge(
     verdicts: Iterable[Verdict],
@@ -117,13 +127,14 @@ def judge(
             shared = extra()
         details = {**verdict.details, **shared}
         if verdict.muted:
-            details["muted_by"] = sorted(
-                r for r, muted in INHIBITS.items() if verdict.rule in muted
-            )
+            details["muted_by"] = list(verdict.muted_by)
         if current is None:
             assert verdict.since is not None  # still_open without a record means firing
+            cause = verdict.muted_by[0] if verdict.muted_by else None
             opened.append(
-                Opening(verdict.rule, verdict.severity, verdict.muted, verdict.since, details)
+                Opening(
+                    verdict.rule, verdict.severity, verdict.muted, verdict.since, details, cause
+                )
             )
         else:
             updated.append(_update(current, verdict, details))
@@ -143,6 +154,7 @@ def _update(current: LiveProblem, verdict: Verdict, details: Mapping[str, Any]) 
         verdict.muted,
         details,
         tuple(changes),
+        verdict.muted_by[0] if verdict.muted_by else None,
     )
 
 
@@ -153,10 +165,99 @@ def check_order(
     now: datetime,
     config: RulesConfig,
 ) -> Judgement:
-    """Every per-order rule at `now`, muted by the venue's open problems, against the order's
-    live records."""
-    verdicts = inhibit(evaluate(state, now, config), open_venue_rules)
-    return judge(verdicts, live, state.terminal, lambda: {"last_events": last_events(state)})
+    """Every per-order rule at `now` against the order's live records, each muted while a cause
+    of it is open: a venue-level problem on the order's venue, or a per-order rule on the order
+    (`Rule.mutes`)."""
+    verdicts = evaluate(state, now, config)
+    causes = set(open_venue_rules) | open_order_causes(verdicts, live)
+    return judge(
+        inhibit(verdicts, causes), live, state.terminal, lambda: {"last_events": last_events(state)}
+    )
+
+
+def check_order_through(
+    state: OrderState,
+    live: Mapping[str, LiveProblem],
+    open_venue_rules: AbstractSet[str],
+    start: datetime | None,
+    until: datetime,
+    config: RulesConfig,
+    now: datetime | None = None,
+    due: datetime | None = None,
+) -> tuple[Judgement, ...]:
+    """Judge the order as it was at every instant in (start, until] at which a verdict can
+    change -- each of its events, each timer that comes due -- then at `until`: exact however
+    far behind its newest events the judgement runs (a backlog, a batch taken late), so a
+    condition that began and ended meanwhile is found, not judged away by what came later.
+
+    Returns the judgements that change records (in order; later ones see the records the
+    earlier ones opened, under placeholder ids < 0 -- see `placeholder`), and always the one
+    at `until` last, whose `due_at` also names the next event after `until`, if any (the
+    order must be judged again when the judging instant reaches it). `start` None: from the
+    order's first event. Judged at the present (`until` >= `now`), the order is judged with
+    everything known, events stamped ahead of the checks' clock included (a producer's clock
+    may run ahead). `due`: the timer the last judgement set (an instant a verdict can change
+    at before any of the events known since)."""
+    times = event_times(state, _DISTANT_PAST if start is None else start, _DISTANT_FUTURE)
+    current = dict(live)
+    steps: list[Judgement] = []
+    timer = [due] if due is not None and (start is None or due > start) else []
+    pending = sorted({t for t in (*times, *timer) if t < until})
+    while pending:
+        instant = pending.pop(0)
+        judgement = check_order(as_of(state, instant), current, open_venue_rules, instant, config)
+        if judgement.changes_anything:
+            steps.append(_at(judgement, instant))
+            current = after(current, judgement)
+        if judgement.due_at is not None and judgement.due_at < until:
+            pending = sorted({*pending, judgement.due_at})
+    present = now is not None and until >= now
+    view = state if present else as_of(state, until)
+    final = check_order(view, current, open_venue_rules, until, config)
+    later = [] if present else [t for t in times if t > until][:1]
+    due = min([t for t in (final.due_at, *later) if t is not None], default=None)
+    return (*steps, replace(_at(final, until), due_at=due))
+
+
+_DISTANT_PAST = datetime.min.replace(tzinfo=UTC)
+_DISTANT_FUTURE = datetime.max.replace(tzinfo=UTC)
+
+
+def placeholder(rule: str) -> int:
+    """The id a record opened by an earlier step of `check_order_through` goes by in later
+    steps, until the store knows its real id (unique per rule of one order)."""
+    return -1 - tuple(ORDER_RULES).index(rule)
+
+
+def after(live: Mapping[str, LiveProblem], judgement: Judgement) -> dict[str, LiveProblem]:
+    """The live records once `judgement` is written."""
+    current = dict(live)
+    for ending in judgement.ended:
+        current.pop(ending.rule, None)
+    for o in judgement.opened:
+        current[o.rule] = LiveProblem(placeholder(o.rule), o.rule, o.severity, o.muted, o.since)
+    for u in judgement.updated:
+        current[u.rule] = replace(current[u.rule], severity=u.severity, muted=u.muted)
+    return current
+
+
+def _at(judgement: Judgement, instant: datetime) -> Judgement:
+    opened = tuple(replace(o, as_of=instant) for o in judgement.opened)
+    return replace(judgement, opened=opened)
+
+
+def open_order_causes(verdicts: Iterable[Verdict], live: Mapping[str, LiveProblem]) -> set[str]:
+    """The order's cause rules whose record is (or is about to be) open after this judgement:
+    firing, or holding an open episode no agent has resolved (an agent who resolved the cause
+    dealt with it: its symptoms speak for themselves again)."""
+    causes = set()
+    for verdict in verdicts:
+        current = live.get(verdict.rule)
+        if verdict.rule not in ORDER_CAUSES or (current is not None and current.resolved):
+            continue
+        if still_open(current is not None, verdict):
+            causes.add(verdict.rule)
+    return causes
 
 
 def check_venue(
@@ -171,7 +272,7 @@ def check_venue(
 
 def muted_rules(open_venue_rules: AbstractSet[str]) -> frozenset[str]:
     """The per-order rules muted on a venue with these venue-level problems open."""
-    return frozenset().union(*(INHIBITS.get(rule, frozenset()) for rule in open_venue_rules))
+    return frozenset().union(*(VENUE_INHIBITS.get(rule, frozenset()) for rule in open_venue_rules))
 
 
 # ---------------------------------------------------------------- what the agent sees

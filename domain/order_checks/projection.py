@@ -10,6 +10,11 @@ commutative, associative and idempotent, keyed by the producer's per-order `sequ
   sequence wins whatever order the events came in;
 - the courier location track keeps the `TRACK_LIMIT` highest-sequence samples.
 
+Registers also keep their *history* (every value, by sequence: `ready_estimates`,
+`assignments`, `arrivals`, `payment_failures`, `item_history`), so that `as_of(state, t)` is
+the state with only the events that happened by `t`: the rules judge an order exactly as of
+any instant, even once later events are known (a backlog drained, a batch taken late).
+
 So `apply(apply(s, e), e) == apply(s, e)`, any permutation of a set of events folds to the
 same state, and the stage (derived from the milestones present, which are never removed)
 never moves back: a late `venue.accepted` after `order.picked_up` is recorded as the
@@ -19,6 +24,7 @@ not arrived are kept; the state is complete (`known`) once it arrives.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -205,6 +211,14 @@ class OrderState:
     items: tuple[ItemStatus, ...] = ()  # one per item id, sorted by item id
     track: tuple[Sample, ...] = ()  # the most recent samples, by sequence
     last_sequence: int = -1
+    # The registers' history, by key (states written before it was kept have none: `as_of`
+    # then falls back on the latest value), and the newest event's time.
+    ready_estimates: tuple[ReadyEstimate, ...] = ()
+    assignments: tuple[Assignment, ...] = ()
+    arrivals: tuple[Arrival, ...] = ()
+    payment_failures: tuple[PaymentFailure, ...] = ()
+    item_history: tuple[ItemStatus, ...] = ()
+    newest_at: datetime | None = None
 
     @property
     def known(self) -> bool:
@@ -261,6 +275,11 @@ class OrderState:
     def pending_items(self) -> tuple[ItemStatus, ...]:
         return tuple(item for item in self.items if not item.substituted)
 
+    @cached_property
+    def event_times(self) -> tuple[datetime, ...]:
+        """When its events happened, location samples aside, in order (`event_times`)."""
+        return _times(self, samples=False)
+
     def _milestones(self) -> tuple[tuple[Stage, Fact | None], ...]:
         placed = self.placed.fact if self.placed else None
         return (
@@ -288,7 +307,13 @@ def apply(state: OrderState | None, event: LifecycleEvent) -> OrderState:
         raise ValueError(f"event for order {event.order_id!r} applied to {current.order_id!r}")
     fact = Fact(event.occurred_at, event.sequence, event.event_id)
     changes = _HANDLERS[type(event)](current, event, fact)
-    return replace(current, **changes, last_sequence=max(current.last_sequence, event.sequence))
+    newest = event.occurred_at if current.newest_at is None else max(current.newest_at, fact.at)
+    return replace(
+        current,
+        **changes,
+        last_sequence=max(current.last_sequence, event.sequence),
+        newest_at=newest,
+    )
 
 
 def fold(events: Iterable[LifecycleEvent], state: OrderState | None = None) -> OrderState:
@@ -330,30 +355,53 @@ def _milestone(name: str) -> Handler:
     return handle
 
 
+def remember(history: tuple[K, ...], value: K) -> tuple[K, ...]:
+    """A register's history with `value`, by key (idempotent)."""
+    if not history or value.key > history[-1].key:
+        return (*history, value)
+    if any(kept.key == value.key for kept in history):
+        return history
+    return tuple(sorted((*history, value), key=lambda kept: kept.key))
+
+
 def _on_payment_failed(state: OrderState, event: PaymentFailed, fact: Fact) -> dict[str, Any]:
     failure = PaymentFailure(fact, event.reason)
-    return dict(payment_failure=latest(state.payment_failure, failure))
+    return dict(
+        payment_failure=latest(state.payment_failure, failure),
+        payment_failures=remember(state.payment_failures, failure),
+    )
 
 
 def _on_accepted(state: OrderState, event: VenueAccepted, fact: Fact) -> dict[str, Any]:
-    estimate = latest(state.ready_estimate, ReadyEstimate(fact, event.estimated_ready_at))
-    return dict(accepted=earliest(state.accepted, fact), ready_estimate=estimate)
+    new = ReadyEstimate(fact, event.estimated_ready_at)
+    return dict(
+        accepted=earliest(state.accepted, fact),
+        ready_estimate=latest(state.ready_estimate, new),
+        ready_estimates=remember(state.ready_estimates, new),
+    )
 
 
 def _on_rejected(state: OrderState, event: VenueRejected, fact: Fact) -> dict[str, Any]:
     return dict(rejected=earliest(state.rejected, Rejection(fact, event.reason)))
 
 
+def _assigned(state: OrderState, new: Assignment) -> dict[str, Any]:
+    return dict(
+        assignment=latest(state.assignment, new), assignments=remember(state.assignments, new)
+    )
+
+
 def _on_assigned(state: OrderState, event: CourierAssigned, fact: Fact) -> dict[str, Any]:
-    return dict(assignment=latest(state.assignment, Assignment(fact, event.courier_id)))
+    return _assigned(state, Assignment(fact, event.courier_id))
 
 
 def _on_unassigned(state: OrderState, _event: CourierUnassigned, fact: Fact) -> dict[str, Any]:
-    return dict(assignment=latest(state.assignment, Assignment(fact, None)))
+    return _assigned(state, Assignment(fact, None))
 
 
 def _on_arrived(state: OrderState, event: CourierArrivedAtVenue, fact: Fact) -> dict[str, Any]:
-    return dict(arrival=latest(state.arrival, Arrival(fact, event.courier_id)))
+    new = Arrival(fact, event.courier_id)
+    return dict(arrival=latest(state.arrival, new), arrivals=remember(state.arrivals, new))
 
 
 def _on_location(state: OrderState, event: CourierLocation, fact: Fact) -> dict[str, Any]:
@@ -368,14 +416,18 @@ def _on_cancelled(state: OrderState, event: OrderCancelled, fact: Fact) -> dict[
 
 def _on_unavailable(state: OrderState, event: ItemUnavailable, fact: Fact) -> dict[str, Any]:
     status = ItemStatus(fact, item_id=event.item_id, substituted=False)
-    return dict(items=set_item(state.items, status))
+    return dict(
+        items=set_item(state.items, status), item_history=remember(state.item_history, status)
+    )
 
 
 def _on_substituted(state: OrderState, event: ItemSubstituted, fact: Fact) -> dict[str, Any]:
     status = ItemStatus(
         fact, item_id=event.item_id, substituted=True, substitute_item_id=event.substitute_item_id
     )
-    return dict(items=set_item(state.items, status))
+    return dict(
+        items=set_item(state.items, status), item_history=remember(state.item_history, status)
+    )
 
 
 def add_sample(track: tuple[Sample, ...], sample: Sample) -> tuple[Sample, ...]:
@@ -393,6 +445,99 @@ def set_item(items: tuple[ItemStatus, ...], status: ItemStatus) -> tuple[ItemSta
     current = next((item for item in items if item.item_id == status.item_id), None)
     others = [item for item in items if item.item_id != status.item_id]
     return tuple(sorted([*others, latest(current, status)], key=lambda item: item.item_id))
+
+
+# ---------------------------------------------------------------- as of an instant
+
+
+def as_of(state: OrderState, instant: datetime) -> OrderState:
+    """The state with only the events that happened by `instant` (occurred_at <= instant): what
+    the rules would have seen had they judged then. The courier track keeps its TRACK_LIMIT
+    newest samples, so a view far behind the newest ones has fewer samples."""
+    if state.newest_at is not None and state.newest_at <= instant:
+        return state
+    by: Callable[[_Keyed | None], Any] = lambda kept: _by(kept, instant)  # noqa: E731
+    return replace(
+        state,
+        placed=by(state.placed),
+        authorized=by(state.authorized),
+        accepted=by(state.accepted),
+        rejected=by(state.rejected),
+        ready=by(state.ready),
+        picked_up=by(state.picked_up),
+        delivered=by(state.delivered),
+        cancelled=by(state.cancelled),
+        payment_failure=_latest_by(state.payment_failures, state.payment_failure, instant),
+        ready_estimate=_latest_by(state.ready_estimates, state.ready_estimate, instant),
+        assignment=_latest_by(state.assignments, state.assignment, instant),
+        arrival=_latest_by(state.arrivals, state.arrival, instant),
+        items=_items_by(state, instant),
+        track=_track_by(state.track, instant),
+        newest_at=instant,
+    )
+
+
+def _track_by(track: tuple[Sample, ...], instant: datetime) -> tuple[Sample, ...]:
+    kept = [sample for sample in track if sample.fact.at <= instant]
+    return track if len(kept) == len(track) else tuple(kept)
+
+
+def _at(kept: Any) -> datetime:
+    return kept.at if isinstance(kept, Fact) else kept.fact.at
+
+
+def _by(kept: Any, instant: datetime) -> Any:
+    return kept if kept is not None and _at(kept) <= instant else None
+
+
+def _latest_by(history: tuple[K, ...], current: K | None, instant: datetime) -> K | None:
+    """The register's latest value by `instant`, from its history (or its latest value, for a
+    state stored before histories were kept)."""
+    if not history:
+        return _by(current, instant)
+    known = [kept for kept in history if _at(kept) <= instant]
+    return known[-1] if known else None
+
+
+def _items_by(state: OrderState, instant: datetime) -> tuple[ItemStatus, ...]:
+    if not state.item_history:
+        return tuple(item for item in state.items if item.fact.at <= instant)
+    items: tuple[ItemStatus, ...] = ()
+    for status in state.item_history:
+        if status.fact.at <= instant:
+            items = set_item(items, status)
+    return items
+
+
+def event_times(
+    state: OrderState, after: datetime, until: datetime, samples: bool = False
+) -> list[datetime]:
+    """The instants in (after, until] at which an event of the order happened, in order;
+    location samples only with `samples` (they are most of an order's events, and the one
+    rule that reads them, courier_stuck, names the instant its verdict can change next:
+    judging at its timers sees what the samples did meanwhile)."""
+    times = state.event_times if not samples else _times(state, samples=True)
+    return list(times[bisect_right(times, after) : bisect_right(times, until)])
+
+
+def _times(state: OrderState, samples: bool) -> tuple[datetime, ...]:
+    facts: list[Any] = [
+        state.placed,
+        state.authorized,
+        state.accepted,
+        state.rejected,
+        state.ready,
+        state.picked_up,
+        state.delivered,
+        state.cancelled,
+        *state.payment_failures,
+        *state.ready_estimates,
+        *state.assignments,
+        *state.arrivals,
+        *state.item_history,
+        *(state.track if samples else ()),
+    ]
+    return tuple(sorted({_at(f) for f in facts if f is not None}))
 
 
 _HANDLERS: dict[type, Handler] = {

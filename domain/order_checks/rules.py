@@ -70,7 +70,8 @@ class Verdict:
     next_check_at: datetime | None = None
     severity: Severity = "warning"
     details: Mapping[str, Any] = field(default_factory=dict)  # JSON-ready, for support agents
-    muted: bool = False  # inhibited by an open venue-level problem
+    muted: bool = False  # inhibited by an open cause (`Rule.mutes`)
+    muted_by: tuple[str, ...] = ()  # the open causes that mute it (rule names)
 
 
 def still_open(was_open: bool, verdict: Verdict) -> bool:
@@ -524,8 +525,10 @@ class Rule:
     """One rule, described once: the checks, the store, the simulator and the docs read it.
 
     - `level`: "order" rules judge one order's state; "venue" rules judge a venue's activity.
-    - `mutes`: for a venue rule, the per-order rules it inhibits on the venue's orders while it
-      is open (Alertmanager's inhibition: the records are kept, and marked muted).
+    - `mutes`: the per-order rules this rule is a cause of, inhibited while it is open
+      (Alertmanager's inhibition: the records are kept, and marked muted): a venue rule mutes
+      them on the venue's orders, a per-order rule on the same order (root cause first: an
+      order the venue has not accepted is late *because* of that, one card, not two).
     - `reads`: for a venue rule, the per-order rules whose live records on the venue's orders
       are its input (`VenueActivity.live_orders`); opening or ending one of those makes the
       venue due for a check.
@@ -547,12 +550,14 @@ RULES: tuple[Rule, ...] = (
         "order",
         venue_not_accepting,
         "The order is paid, and the venue has neither accepted nor rejected it in time.",
+        mutes=frozenset({RUNNING_LATE}),
     ),
     Rule(
         PAYMENT_PENDING,
         "order",
         payment_pending,
         "The order was placed, and its payment has not been authorised in time.",
+        mutes=frozenset({RUNNING_LATE}),
     ),
     Rule(
         NO_COURIER,
@@ -597,8 +602,13 @@ RULES: tuple[Rule, ...] = (
 BY_NAME: Mapping[str, Rule] = {rule.name: rule for rule in RULES}
 ORDER_RULES: Mapping[str, OrderRule] = {r.name: r.judge for r in RULES if r.level == "order"}
 VENUE_RULES: Mapping[str, Rule] = {r.name: r for r in RULES if r.level == "venue"}
-# Venue-level rule -> the per-order rules it mutes for that venue's orders while open.
+# Cause -> the per-order rules it mutes while open (on the venue's orders for a venue rule, on
+# the same order for a per-order rule): one mechanism, both levels.
 INHIBITS: Mapping[str, frozenset[str]] = {r.name: r.mutes for r in RULES if r.mutes}
+VENUE_INHIBITS: Mapping[str, frozenset[str]] = {
+    name: muted for name, muted in INHIBITS.items() if BY_NAME[name].level == "venue"
+}
+ORDER_CAUSES: frozenset[str] = frozenset(n for n in INHIBITS if BY_NAME[n].level == "order")
 # Per-order rules whose records venue-level rules read.
 VENUE_INPUTS: frozenset[str] = frozenset().union(*(r.reads for r in VENUE_RULES.values()))
 
@@ -611,11 +621,18 @@ def lookback_minutes(config: RulesConfig) -> float:
     )
 
 
-def _check_table() -> None:
-    for rule in RULES:
-        unknown = (rule.mutes | rule.reads) - set(BY_NAME)
-        if unknown or (rule.level == "order" and (rule.mutes or rule.reads or rule.lookback)):
+def _check_table(table: Sequence[Rule] = RULES) -> None:
+    """Names known; causes mute only other per-order rules, and no symptom is a cause itself
+    on the same order (so one judgement decides inhibition in one pass)."""
+    by_name = {rule.name: rule for rule in table}
+    for rule in table:
+        unknown = (rule.mutes | rule.reads) - set(by_name)
+        if unknown or (rule.level == "order" and (rule.reads or rule.lookback)):
             raise ValueError(f"rule {rule.name}: bad mutes/reads/lookback {sorted(unknown)}")
+        if any(by_name[m].level != "order" or m == rule.name for m in rule.mutes):
+            raise ValueError(f"rule {rule.name}: mutes only other per-order rules")
+        if rule.level == "order" and any(by_name[m].mutes for m in rule.mutes):
+            raise ValueError(f"rule {rule.name}: a symptom it mutes is a cause itself")
 
 
 _check_table()
@@ -624,19 +641,29 @@ _check_table()
 # ---------------------------------------------------------------- inhibition and evaluation
 
 
-def is_muted(rule: str, open_venue_rules: AbstractSet[str]) -> bool:
-    """Whether an order's `rule` is muted by the venue-level problems open on its venue."""
-    return any(rule in INHIBITS.get(venue_rule, ()) for venue_rule in open_venue_rules)
+def causes_of(rule: str, open_causes: AbstractSet[str]) -> tuple[str, ...]:
+    """The open causes (venue-level rules open on the order's venue, per-order rules open on
+    the order) that mute `rule`, sorted."""
+    if not open_causes:
+        return ()
+    return tuple(sorted(c for c in open_causes if rule in INHIBITS.get(c, ())))
 
 
-def inhibit(verdicts: Iterable[Verdict], open_venue_rules: AbstractSet[str]) -> tuple[Verdict, ...]:
-    """The verdicts of one order, those muted by its venue's open problems marked `muted`.
+def is_muted(rule: str, open_causes: AbstractSet[str]) -> bool:
+    """Whether an order's `rule` is muted by these open causes."""
+    return bool(causes_of(rule, open_causes))
+
+
+def inhibit(verdicts: Iterable[Verdict], open_causes: AbstractSet[str]) -> tuple[Verdict, ...]:
+    """The verdicts of one order, those muted by an open cause marked `muted` (`muted_by`).
 
     A muted problem is still opened, kept and resolved as usual (so it still counts towards
-    venue_struggling); it is only not notified."""
-    return tuple(
-        replace(v, muted=True) if is_muted(v.rule, open_venue_rules) else v for v in verdicts
-    )
+    venue_struggling); it is only not notified: the inbox shows it under its cause."""
+    marked = []
+    for verdict in verdicts:
+        causes = causes_of(verdict.rule, open_causes)
+        marked.append(replace(verdict, muted=True, muted_by=causes) if causes else verdict)
+    return tuple(marked)
 
 
 def evaluate(state: OrderState, now: datetime, config: RulesConfig) -> tuple[Verdict, ...]:

@@ -28,6 +28,9 @@ def inbox() -> None:
 @click.option("--rule", help="Only this rule's problems.")
 @click.option("--assignee", help="Only this agent's problems ('' for nobody's).")
 @click.option("--by-severity", is_flag=True, help="Critical first, then the oldest trouble.")
+@click.option(
+    "--cards", is_flag=True, help="One entry per cause: its muted records shown under it."
+)
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--json", "as_json", is_flag=True)
 def list_problems(
@@ -36,6 +39,7 @@ def list_problems(
     rule: str | None,
     assignee: str | None,
     by_severity: bool,
+    cards: bool,
     limit: int,
     as_json: bool,
 ) -> None:
@@ -45,7 +49,7 @@ def list_problems(
     from workers.broker import database
 
     state = None if status == "all" else status
-    filters = records.Filters(state, city_id, rule, assignee, limit, by_severity)
+    filters = records.Filters(state, city_id, rule, assignee, limit, by_severity, cards)
     with database.unit_of_work(single_statement=True) as uow:
         found = records.list_problems(uow.connection, filters, clock.now())
     if as_json:
@@ -53,6 +57,8 @@ def list_problems(
         return
     for problem in found:
         click.echo(problem_line(problem))
+        for symptom in problem.symptoms or ():
+            click.echo("  under it: " + problem_line(symptom).replace("\n", "\n  "))
     if not found:
         click.echo(f"no {'' if status == 'all' else status + ' '}problems")
 
@@ -66,7 +72,7 @@ def problem_line(problem: Any) -> str:
     flags = [f"ack by {problem.acknowledged_by}"] if problem.acknowledged_by else []
     flags += [f"assigned to {problem.assigned_to}"] if problem.assigned_to else []
     flags += [f"silenced until {problem.silenced_until:%H:%M:%S}"] if problem.silenced_until else []
-    flags += ["muted"] if problem.muted else []
+    flags += [f"muted by {problem.muted_by or 'a cause'}"] if problem.muted else []
     flags += [f"resolved ({problem.resolution})"] if problem.resolved_at else []
     facts = ", ".join(
         f"{key}={value}" for key, value in problem.details.items() if not isinstance(value, list)

@@ -250,10 +250,21 @@ def _require_migrated_database(url: str) -> None:
 
 
 def _simulation_report(outcome: Any, as_json: bool) -> None:
-    from synthetic.order_checks import missed, report
+    from synthetic.order_checks import (
+        cards_per_order,
+        missed,
+        one_card_per_order,
+        report,
+        report_secondary,
+        score_secondary,
+    )
 
     bar = 0.95
+    faults, detections = outcome.simulation.faults, outcome.detections
+    secondary = score_secondary(faults, detections)
+    cards = cards_per_order(faults, detections)
     passed = all(s.precision >= bar and s.recall >= bar for s in outcome.scores)
+    passed = passed and all(s.recall >= bar for s in secondary) and one_card_per_order(cards)
     if as_json:
         rows = [
             {
@@ -264,20 +275,46 @@ def _simulation_report(outcome: Any, as_json: bool) -> None:
                 "recall": s.recall,
                 "lag_p50_s": None if s.lag(0.5) is None else s.lag(0.5) / outcome.speed,
                 "lag_p95_s": None if s.lag(0.95) is None else s.lag(0.95) / outcome.speed,
+                **{
+                    f"{name}_p95_s": None if lag is None else lag / outcome.speed
+                    for name, lag in (
+                        ("backlog", s.lag(0.95, "backlog_s")),
+                        ("rule_lag", s.lag(0.95, "rule_lags_s")),
+                    )
+                },
             }
             for s in outcome.scores
         ]
-        wrong = missed(outcome.simulation.faults, outcome.detections)
-        click.echo(json.dumps({"passed": passed, "rules": rows, **wrong}, default=str, indent=2))
+        wrong = missed(faults, detections)
+        muted = [
+            {
+                "rule": s.rule,
+                "cause": s.cause,
+                "injected": s.injected,
+                "detected": s.detected,
+                "muted_by_cause": s.muted,
+            }
+            for s in secondary
+        ]
+        found = {"secondary": muted, "cards_per_order": {str(n): cards[n] for n in sorted(cards)}}
+        click.echo(
+            json.dumps({"passed": passed, "rules": rows, **found, **wrong}, default=str, indent=2)
+        )
     else:
         click.echo(report(outcome.scores, outcome.speed))
         click.echo(
-            f"(lag: from `since` to the record opening, in real seconds at {outcome.speed:g}x)"
+            f"(lag: from `since` to the record opening, in real seconds at {outcome.speed:g}x;"
+            " backlog: how far behind now the rules judged when they found it (the workers'"
+            " backlog); rule lag: from `since` to that instant (the rule's own)\n"
         )
-        for kind, keys in missed(outcome.simulation.faults, outcome.detections).items():
+        click.echo(report_secondary(secondary, cards))
+        for kind, keys in missed(faults, detections).items():
             if keys:
                 click.echo(f"{kind}: {keys[:20]}")
-        click.echo(f"{'PASS' if passed else 'FAIL'}: precision and recall >= {bar} for every rule")
+        click.echo(
+            f"{'PASS' if passed else 'FAIL'}: precision and recall >= {bar} for every rule,"
+            " symptoms found, one card per faulty order"
+        )
     if not passed:
         sys.exit(1)
 

@@ -27,7 +27,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,13 +37,13 @@ import psycopg
 from domain.order_checks.checks import (
     Judgement,
     LiveProblem,
-    check_order,
+    check_order_through,
     check_venue,
     muted_rules,
 )
 from domain.order_checks.projection import OrderState, fold
 from domain.order_checks.rules import (
-    INHIBITS,
+    VENUE_INHIBITS,
     VENUE_INPUTS,
     RulesConfig,
     VenueActivity,
@@ -117,7 +117,7 @@ def apply_events(
         by_order[event.order_id].append(event)
     order_ids = sorted(by_order)
     conn.execute(queries.ORDER_PLACEHOLDERS, {"order_ids": order_ids})
-    stored, judged = _states(conn.execute(queries.LOCK_ORDERS, {"order_ids": order_ids}))
+    stored, judged, dues = _states(conn.execute(queries.LOCK_ORDERS, {"order_ids": order_ids}))
     fresh = _record_events(conn, events)
     report = Report(events=len(events), duplicates=len(events) - len(fresh))
     changed: dict[str, tuple[OrderState | None, OrderState]] = {}
@@ -133,7 +133,8 @@ def apply_events(
         now = clock()
         judge_at = batch_instant(conn, events, now, behind)
         instants = _instants(changed, judged, judge_at, now)
-        _judge_orders(conn, changed, instants, now, config, report, write_states=True)
+        times = (judged, dues, instants)
+        _judge_orders(conn, changed, times, now, config, report, write_states=True)
     return report
 
 
@@ -166,15 +167,16 @@ def _record_events(conn: psycopg.Connection[Any], events: Sequence[LifecycleEven
 
 
 def _states(
-    rows: Iterable[tuple[str, datetime | None, str | None]],
-) -> tuple[dict[str, OrderState | None], dict[str, datetime | None]]:
-    """(state, instant last judged at) of each order row."""
+    rows: Iterable[tuple[str, datetime | None, str | None, datetime | None]],
+) -> tuple[dict[str, OrderState | None], dict[str, datetime | None], dict[str, datetime | None]]:
+    """(state, instant last judged at, timer) of each order row."""
     states: dict[str, OrderState | None] = {}
     judged: dict[str, datetime | None] = {}
-    for order_id, judged_at, text in rows:
+    dues: dict[str, datetime | None] = {}
+    for order_id, judged_at, text, due in rows:
         states[order_id] = decode_state(text) if text else None
-        judged[order_id] = judged_at
-    return states, judged
+        judged[order_id], dues[order_id] = judged_at, due
+    return states, judged, dues
 
 
 def _instants(
@@ -205,12 +207,12 @@ def sweep_orders(
     workers are behind (see `sweep_instants`)."""
     judge_at, now = instants
     params = {"now": judge_at, "limit": limit}
-    stored, judged = _states(conn.execute(queries.CLAIM_DUE_ORDERS, params))
+    stored, judged, dues = _states(conn.execute(queries.CLAIM_DUE_ORDERS, params))
     report = Report()
     states = {order_id: (state, state) for order_id, state in stored.items() if state is not None}
     if states:
         at = _instants(states, judged, judge_at, now)
-        _judge_orders(conn, states, at, now, config, report, write_states=False)
+        _judge_orders(conn, states, (judged, dues, at), now, config, report, write_states=False)
     return report
 
 
@@ -299,30 +301,78 @@ def advance_watermark(
 def _judge_orders(
     conn: psycopg.Connection[Any],
     orders: Mapping[str, tuple[OrderState | None, OrderState]],
-    instants: Mapping[str, datetime],
+    instants: tuple[
+        Mapping[str, datetime | None], Mapping[str, datetime | None], Mapping[str, datetime]
+    ],
     now: datetime,
     config: RulesConfig,
     report: Report,
     write_states: bool,
 ) -> None:
-    """Judge each order at its instant; records change at now."""
+    """Judge each order through to its instant, from the instant it was last judged at, its
+    timer included (`check_order_through`: as of each instant a verdict can change); records
+    change at now."""
+    starts, dues, ends = instants
     venues = {after.venue_id for _, after in orders.values() if after.venue_id is not None}
     live, venue_rules = _live(conn, list(orders), venues)
-    judged: list[tuple[Subject, Judgement]] = []
+    steps: dict[str, tuple[Subject, tuple[Judgement, ...]]] = {}
     for order_id, (_, state) in orders.items():
         rules = venue_rules.get(state.venue_id, set()) if state.venue_id is not None else set()
-        at = instants[order_id]
-        judgement = check_order(state, live.get(order_id, {}), rules, at, config)
-        judged.append((Subject(order_id, state.venue_id, state.city_id), judgement))
-    report.orders += len(judged)
-    due = {subject.order_id: j.due_at for subject, j in judged}
+        through = check_order_through(
+            state,
+            live.get(order_id, {}),
+            rules,
+            starts.get(order_id),
+            ends[order_id],
+            config,
+            now,
+            dues.get(order_id),
+        )
+        steps[order_id] = (Subject(order_id, state.venue_id, state.city_id), through)
+    report.orders += len(steps)
+    due = {order_id: through[-1].due_at for order_id, (_, through) in steps.items()}
     if write_states:
-        _write_states(conn, orders, due, instants)
+        _write_states(conn, orders, due, ends)
     else:
         params = {"order_ids": list(due), "due": list(due.values())}
-        conn.execute(queries.SET_ORDER_TIMERS, {**params, "judged_at": list(instants.values())})
-    write_judgements(conn, judged, now, report)
+        conn.execute(queries.SET_ORDER_TIMERS, {**params, "judged_at": list(ends.values())})
+    judged = _write_steps(conn, list(steps.values()), now, report)
     _venue_inputs(conn, orders, judged)
+
+
+def _write_steps(
+    conn: psycopg.Connection[Any],
+    steps: Sequence[tuple[Subject, tuple[Judgement, ...]]],
+    now: datetime,
+    report: Report,
+) -> list[tuple[Subject, Judgement]]:
+    """Write each order's judgements in order: round k holds every order's k-th (one round in
+    the usual case). A record opened in one round goes by a placeholder id in the later ones
+    of its order until then."""
+    ids: dict[tuple[str | None, str], int] = {}
+    written: list[tuple[Subject, Judgement]] = []
+    for k in range(max((len(through) for _, through in steps), default=0)):
+        batch = [(s, _resolve(through[k], s, ids)) for s, through in steps if k < len(through)]
+        ids.update(write_judgements(conn, batch, now, report))
+        written += batch
+    return written
+
+
+def _resolve(
+    judgement: Judgement, subject: Subject, ids: Mapping[tuple[str | None, str], int]
+) -> Judgement:
+    """The judgement with the placeholder ids of records opened by earlier rounds replaced."""
+    if not ids:
+        return judgement
+
+    def real(problem_id: int, rule: str) -> int:
+        return ids[subject.order_id, rule] if problem_id < 0 else problem_id
+
+    return replace(
+        judgement,
+        updated=tuple(replace(u, problem_id=real(u.problem_id, u.rule)) for u in judgement.updated),
+        ended=tuple(replace(e, problem_id=real(e.problem_id, e.rule)) for e in judgement.ended),
+    )
 
 
 def _live(
@@ -347,7 +397,7 @@ def _live(
 def _write_states(
     conn: psycopg.Connection[Any],
     orders: Mapping[str, tuple[OrderState | None, OrderState]],
-    due: Mapping[str | None, datetime | None],
+    due: Mapping[str, datetime | None],
     instants: Mapping[str, datetime],
 ) -> None:
     rows = [
@@ -413,28 +463,45 @@ def write_judgements(
     judged: Sequence[tuple[Subject, Judgement]],
     now: datetime,
     report: Report,
-) -> None:
-    """Open, update and end records as judged; every change worth it goes to the history."""
+) -> dict[tuple[str | None, str], int]:
+    """Open, update and end records as judged; every change worth it goes to the history.
+    Returns the ids of the records opened, by (order id, rule)."""
     opened = [(s, o) for s, j in judged for o in j.opened]
     updated = [u for _, j in judged for u in j.updated]
     ended = [e for _, j in judged for e in j.ended]
     touched = sorted({u.problem_id for u in updated} | {e.problem_id for e in ended})
     if touched:
         conn.execute(queries.LOCK_PROBLEMS, {"problem_ids": touched})
-    if opened:
-        _open(conn, opened, now)
-        report.opened += [(o.rule, (now - o.since).total_seconds()) for _, o in opened]
-    if updated:
-        _update(conn, updated, now)
-    if ended:
+    if ended:  # first: the same rule may open a new episode of the order in this round
         rows = [{"problem_id": e.problem_id, "how": e.how} for e in ended]
         cursor = conn.execute(queries.END_PROBLEMS, {"rows": json.dumps(rows), "now": now})
         report.resolved += [(rule, how) for rule, how in cursor]
+    ids: dict[tuple[str | None, str], int] = {}
+    if opened:
+        ids = _open(conn, opened, now)
+        report.opened += [(o.rule, (now - o.since).total_seconds()) for _, o in opened]
+    if updated:
+        _update(conn, updated, now)
+    return ids
 
 
 def _open(
     conn: psycopg.Connection[Any], opened: Sequence[tuple[Subject, Any]], now: datetime
-) -> None:
+) -> dict[tuple[str | None, str], int]:
+    """Causes (and records nothing mutes) first, then the records they mute: a muted record
+    names its cause's record, which must be there."""
+    loud = [(s, o) for s, o in opened if o.muted_by is None]
+    muted = [(s, o) for s, o in opened if o.muted_by is not None]
+    ids: dict[tuple[str | None, str], int] = {}
+    for part in (loud, muted):
+        if part:
+            ids.update(_insert(conn, part, now))
+    return ids
+
+
+def _insert(
+    conn: psycopg.Connection[Any], opened: Sequence[tuple[Subject, Any]], now: datetime
+) -> dict[tuple[str | None, str], int]:
     rows = [
         {
             "rule": o.rule,
@@ -445,10 +512,13 @@ def _open(
             "muted": o.muted,
             "since": o.since.isoformat(),
             "details": o.details,
+            "muted_by": o.muted_by,
+            "as_of": (o.as_of or now).isoformat(),
         }
         for s, o in opened
     ]
-    conn.execute(queries.OPEN_PROBLEMS, {"rows": json.dumps(rows), "now": now})
+    cursor = conn.execute(queries.OPEN_PROBLEMS, {"rows": json.dumps(rows), "now": now})
+    return {(order_id, rule): problem_id for problem_id, order_id, rule in cursor}
 
 
 def _update(conn: psycopg.Connection[Any], updated: Sequence[Any], now: datetime) -> None:
@@ -459,6 +529,7 @@ def _update(conn: psycopg.Connection[Any], updated: Sequence[Any], now: datetime
             "muted": u.muted,
             "mute_changed": u.mute_changed,
             "details": u.details,
+            "muted_by": u.muted_by,
         }
         for u in updated
     ]
@@ -469,7 +540,8 @@ def _update(conn: psycopg.Connection[Any], updated: Sequence[Any], now: datetime
             "change": change,
             "actor": "larder",
             "note": None,
-            "details": {"severity": u.severity, "muted": u.muted},
+            "details": {"severity": u.severity, "muted": u.muted}
+            | ({"muted_by": u.muted_by} if u.muted_by else {}),
         }
         for u in updated
         for change in u.changes
@@ -524,7 +596,8 @@ def _judge_venues(
         judgement = check_venue(
             activity[venue_id], live.get(venue_id, {}), judge_at, config.for_city(city_id)
         )
-        judged.append((Subject(None, venue_id, city_id), judgement))
+        opened = tuple(replace(o, as_of=judge_at) for o in judgement.opened)
+        judged.append((Subject(None, venue_id, city_id), replace(judgement, opened=opened)))
     report.orders += len(judged)
     write_judgements(conn, judged, now, report)
     due = [j.due_at for _, j in judged]
@@ -577,8 +650,8 @@ def _inhibit(
         rules = set(live_before.get(subject.venue_id, {}))
         rules |= {o.rule for o in judgement.opened}
         live_after[subject.venue_id] = rules - {e.rule for e in judgement.ended}
-    for rule in sorted(frozenset().union(*INHIBITS.values())):
-        by = sorted(venue_rule for venue_rule, muted in INHIBITS.items() if rule in muted)
+    for rule in sorted(frozenset().union(*VENUE_INHIBITS.values())):
+        by = sorted(venue_rule for venue_rule, muted in VENUE_INHIBITS.items() if rule in muted)
         mute = [v for v, rules in sorted(live_after.items()) if rule in muted_rules(rules)]
         unmute = [v for v in sorted(live_after) if v not in mute]
         for venue_ids, muted in ((mute, True), (unmute, False)):
@@ -596,7 +669,10 @@ def _set_muted(
 ) -> None:
     params = {"venue_ids": list(venue_ids), "rules": [rule], "now": now, "muted": muted}
     conn.execute(queries.LOCK_VENUE_ORDER_PROBLEMS, params)
-    conn.execute(queries.SET_MUTED, {**params, "muted_by": json.dumps({"muted_by": list(by)})})
+    conn.execute(
+        queries.SET_MUTED,
+        {**params, "muted_by": json.dumps({"muted_by": list(by)}), "cause": by[0]},
+    )
 
 
 # ---------------------------------------------------------------- housekeeping and reports
@@ -621,7 +697,17 @@ def open_problem_counts(conn: psycopg.Connection[Any]) -> list[tuple[str, int, i
 def run_problems(
     conn: psycopg.Connection[Any], order_pattern: str, venues: tuple[int, int]
 ) -> list[tuple[Any, ...]]:
-    """(rule, order_id, venue_id, since, opened_at) of every record of a simulation run: its
-    orders (ids matching `order_pattern`) and its venues' venue-level rules."""
+    """(rule, order_id, venue_id, since, opened_at, problem_id) of every record of a
+    simulation run: its orders (ids matching `order_pattern`) and its venues' venue-level
+    rules."""
     params = {"orders": order_pattern, "low": venues[0], "high": venues[1]}
     return conn.execute(queries.SIMULATED_PROBLEMS, params).fetchall()
+
+
+def run_problem_history(
+    conn: psycopg.Connection[Any], order_pattern: str, venues: tuple[int, int]
+) -> list[tuple[Any, ...]]:
+    """(problem_id, at, change, muted, muted_by) of the history of a run's records, in order
+    (`muted`, `muted_by`: as written at opening and at mute changes)."""
+    params = {"orders": order_pattern, "low": venues[0], "high": venues[1]}
+    return conn.execute(queries.SIMULATED_PROBLEM_HISTORY, params).fetchall()

@@ -47,7 +47,9 @@ class StaleVersion(ProblemConflict):
 @dataclass(frozen=True)
 class Filters:
     """What to list: `state` one of STATES (None: every record), city, rule, assignee ('' for
-    nobody), at most `limit`, newest first or (`by_severity`) critical then oldest first."""
+    nobody), at most `limit`, newest first or (`by_severity`) critical then oldest first;
+    with `cards`, one entry per cause: records muted under a listed cause are attached to it
+    (`symptoms`) instead of listed."""
 
     state: str | None = "open"
     city_id: int | None = None
@@ -55,6 +57,7 @@ class Filters:
     assignee: str | None = None
     limit: int = 100
     by_severity: bool = False
+    cards: bool = False
 
 
 def list_problems(conn: psycopg.Connection[Any], filters: Filters, now: datetime) -> list[Problem]:
@@ -69,7 +72,32 @@ def list_problems(conn: psycopg.Connection[Any], filters: Filters, now: datetime
     }
     query = queries.INBOX_BY_SEVERITY if filters.by_severity else queries.INBOX
     with conn.cursor(row_factory=dict_row) as cursor:
-        return [Problem(**row) for row in cursor.execute(query, params)]
+        listed = [Problem(**row) for row in cursor.execute(query, params)]
+    status = STATUS_OF.get(filters.state or "all")
+    return as_cards(conn, listed, status) if filters.cards else listed
+
+
+# The records' status a listed state selects (symptoms are attached whatever their state).
+STATUS_OF = {"open": "open", "acknowledged": "open", "silenced": "open", "resolved": "resolved"}
+
+
+def as_cards(
+    conn: psycopg.Connection[Any], listed: list[Problem], status: str | None
+) -> list[Problem]:
+    """The records as cards: each cause with its muted records attached (whether the filter
+    listed them or not), and no record listed twice."""
+    params = {"cause_ids": [p.problem_id for p in listed], "status": status}
+    symptoms: dict[int, list[Problem]] = {}
+    with conn.cursor(row_factory=dict_row) as cursor:
+        for row in cursor.execute(queries.PROBLEM_SYMPTOMS, params):
+            symptom = Problem(**row)
+            symptoms.setdefault(symptom.cause_problem_id or 0, []).append(symptom)
+    attached = {s.problem_id for group in symptoms.values() for s in group}
+    return [
+        p.model_copy(update={"symptoms": symptoms.get(p.problem_id, [])})
+        for p in listed
+        if p.problem_id not in attached
+    ]
 
 
 def get_problem(conn: psycopg.Connection[Any], problem_id: int) -> Problem:

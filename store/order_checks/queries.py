@@ -18,7 +18,7 @@ ORDER_PLACEHOLDERS = """
 """
 
 LOCK_ORDERS = """
-    SELECT order_id, judged_at, state::text FROM order_states
+    SELECT order_id, judged_at, state::text, next_due_at FROM order_states
     WHERE order_id = ANY(%(order_ids)s::text[])
     ORDER BY order_id
     FOR UPDATE
@@ -26,7 +26,7 @@ LOCK_ORDERS = """
 
 # Timers: a partial index holds only rows with a due time, so a sweep reads due rows only.
 CLAIM_DUE_ORDERS = """
-    SELECT order_id, judged_at, state::text FROM order_states
+    SELECT order_id, judged_at, state::text, next_due_at FROM order_states
     WHERE next_due_at <= %(now)s
     ORDER BY next_due_at
     LIMIT %(limit)s
@@ -89,32 +89,59 @@ LIVE_PROBLEMS = """
            OR (order_id IS NULL AND venue_id = ANY(%(venue_ids)s::bigint[])))
 """
 
-OPEN_PROBLEMS = """
+
+def _cause(muted_by: str, order_id: str, venue_id: str) -> str:
+    """The live record of the cause `muted_by` names: a rule of the same order, else a venue
+    rule of its venue (both through the partial unique indexes of live records)."""
+    return f"""coalesce(
+        (SELECT c.problem_id FROM order_problems c WHERE c.ended_at IS NULL
+            AND c.order_id = {order_id} AND c.rule = {muted_by}),
+        (SELECT c.problem_id FROM order_problems c WHERE c.ended_at IS NULL
+            AND c.order_id IS NULL AND c.venue_id = {venue_id} AND c.rule = {muted_by}))"""
+
+
+# Records muted by a cause are opened after their causes (a second statement when needed), so
+# that the cause's record is there to be named.
+OPEN_PROBLEMS = f"""
     WITH opened AS (
         INSERT INTO order_problems (rule, order_id, venue_id, city_id, severity, status, muted,
-                                    since, opened_at, last_seen_at, details)
+                                    since, opened_at, last_seen_at, details, muted_by,
+                                    cause_problem_id, judged_as_of)
         SELECT rule, order_id, venue_id, city_id, severity, 'open', muted, since, %(now)s,
-               %(now)s, details
+               %(now)s, details, muted_by,
+               CASE WHEN muted_by IS NOT NULL THEN
+                   {_cause("x.muted_by", "x.order_id", "x.venue_id")} END,
+               as_of
         FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(rule text, order_id text, venue_id bigint,
-             city_id bigint, severity text, muted boolean, since timestamptz, details jsonb)
-        RETURNING problem_id, severity, muted
+             city_id bigint, severity text, muted boolean, since timestamptz, details jsonb,
+             muted_by text, as_of timestamptz)
+        RETURNING problem_id, order_id, rule, severity, muted, muted_by
+    ), logged AS (
+        INSERT INTO problem_history (problem_id, at, change, actor, details)
+        SELECT problem_id, %(now)s, 'opened', 'larder',
+               jsonb_strip_nulls(jsonb_build_object('severity', severity, 'muted', muted,
+                                                    'muted_by', muted_by))
+        FROM opened
     )
-    INSERT INTO problem_history (problem_id, at, change, actor, details)
-    SELECT problem_id, %(now)s, 'opened', 'larder',
-           jsonb_build_object('severity', severity, 'muted', muted)
-    FROM opened
+    SELECT problem_id, order_id, rule FROM opened
 """
 
 # `muted` is written only when this evaluation changed it, so a stale read of the venue's
 # problems never undoes what the venue sweep just did.
-SEE_PROBLEMS = """
+SEE_PROBLEMS = f"""
     UPDATE order_problems p SET
         severity = x.severity,
         muted = CASE WHEN x.mute_changed THEN x.muted ELSE p.muted END,
+        muted_by = CASE WHEN x.mute_changed THEN x.muted_by ELSE p.muted_by END,
+        cause_problem_id = CASE
+            WHEN NOT x.mute_changed THEN p.cause_problem_id
+            WHEN x.muted_by IS NOT NULL THEN {_cause("x.muted_by", "p.order_id", "p.venue_id")}
+        END,
         details = x.details,
         last_seen_at = %(now)s
     FROM jsonb_to_recordset(%(rows)s::jsonb)
-        AS x(problem_id bigint, severity text, muted boolean, mute_changed boolean, details jsonb)
+        AS x(problem_id bigint, severity text, muted boolean, mute_changed boolean, details jsonb,
+             muted_by text)
     WHERE p.problem_id = x.problem_id AND p.ended_at IS NULL
 """
 
@@ -225,25 +252,31 @@ LOCK_VENUE_ORDER_PROBLEMS = """
     FOR UPDATE
 """
 
-SET_MUTED = """
+SET_MUTED = f"""
     WITH changed AS (
-        UPDATE order_problems SET
+        UPDATE order_problems p SET
             muted = %(muted)s,
             details = CASE WHEN %(muted)s THEN details || %(muted_by)s::jsonb
-                           ELSE details - 'muted_by' END
+                           ELSE details - 'muted_by' END,
+            muted_by = CASE WHEN %(muted)s THEN %(cause)s::text END,
+            cause_problem_id = CASE WHEN %(muted)s THEN
+                {_cause("%(cause)s::text", "p.order_id", "p.venue_id")} END
         WHERE ended_at IS NULL AND order_id IS NOT NULL AND rule = ANY(%(rules)s::text[])
           AND venue_id = ANY(%(venue_ids)s::bigint[]) AND muted <> %(muted)s
         RETURNING problem_id
     )
-    INSERT INTO problem_history (problem_id, at, change, actor)
-    SELECT problem_id, %(now)s, CASE WHEN %(muted)s THEN 'muted' ELSE 'unmuted' END, 'larder'
+    INSERT INTO problem_history (problem_id, at, change, actor, details)
+    SELECT problem_id, %(now)s, CASE WHEN %(muted)s THEN 'muted' ELSE 'unmuted' END, 'larder',
+           jsonb_strip_nulls(jsonb_build_object('muted', %(muted)s::boolean,
+                                                'muted_by', CASE WHEN %(muted)s THEN %(cause)s::text END))
     FROM changed
 """
 
 PROBLEM_COLUMNS = """
     problem_id, rule, status, severity, muted, order_id, venue_id, city_id, since, opened_at,
     last_seen_at, ended_at, acknowledged_at, acknowledged_by, resolved_at, resolution,
-    resolved_by, details, version, assigned_to, silenced_until, silenced_by
+    resolved_by, details, version, assigned_to, silenced_until, silenced_by,
+    muted_by, cause_problem_id
 """
 
 # ---------------------------------------------------------------- the support inbox (inbox.py)
@@ -274,6 +307,14 @@ INBOX_BY_SEVERITY = f"""
     SELECT {PROBLEM_COLUMNS} FROM order_problems {_INBOX_WHERE}
     ORDER BY severity = 'critical' DESC, since, problem_id
     LIMIT %(limit)s
+"""
+
+# The records muted under these causes (the inbox attaches them to their cause's card).
+PROBLEM_SYMPTOMS = f"""
+    SELECT {PROBLEM_COLUMNS} FROM order_problems
+    WHERE cause_problem_id = ANY(%(cause_ids)s::bigint[])
+      AND (%(status)s::text IS NULL OR status = %(status)s)
+    ORDER BY opened_at, problem_id
 """
 
 PROBLEM_BY_ID = f"SELECT {PROBLEM_COLUMNS} FROM order_problems WHERE problem_id = %(problem_id)s"
@@ -373,9 +414,11 @@ END_SILENCES = """
 REOPEN_SILENCED = """
     WITH opened AS (
         INSERT INTO order_problems (rule, order_id, venue_id, city_id, severity, status, muted,
-                                    since, opened_at, last_seen_at, details)
-        SELECT rule, order_id, venue_id, city_id, severity, 'open', muted, since, %(now)s,
-               %(now)s, details || jsonb_build_object('after_silence_of', problem_id)
+                                    muted_by, cause_problem_id, since, opened_at, last_seen_at,
+                                    judged_as_of, details)
+        SELECT rule, order_id, venue_id, city_id, severity, 'open', muted, muted_by,
+               cause_problem_id, since, %(now)s, %(now)s, %(now)s,
+               details || jsonb_build_object('after_silence_of', problem_id)
         FROM order_problems
         WHERE problem_id = ANY(%(problem_ids)s::bigint[])
         ORDER BY problem_id
@@ -422,7 +465,18 @@ PRUNE_VENUE_OUTCOMES = """
 
 # `larder simulate`: every record of one run (its orders, and its venues' venue-level rules).
 SIMULATED_PROBLEMS = """
-    SELECT rule, order_id, venue_id, since, opened_at FROM order_problems
+    SELECT rule, order_id, venue_id, since, opened_at, problem_id, judged_as_of
+    FROM order_problems
     WHERE order_id LIKE %(orders)s
        OR (order_id IS NULL AND venue_id BETWEEN %(low)s AND %(high)s)
+"""
+
+# ... and their history: when each was muted or loud (the cards an order had at once).
+SIMULATED_PROBLEM_HISTORY = """
+    SELECT h.problem_id, h.at, h.change, (h.details->>'muted')::boolean,
+           h.details->>'muted_by'
+    FROM problem_history h JOIN order_problems p USING (problem_id)
+    WHERE p.order_id LIKE %(orders)s
+       OR (p.order_id IS NULL AND p.venue_id BETWEEN %(low)s AND %(high)s)
+    ORDER BY h.id
 """

@@ -75,6 +75,17 @@ order_problems = Table(
     Column("assigned_to", Text),
     Column("silenced_until", DateTime(timezone=True)),
     Column("silenced_by", Text),
+    # While muted: the open cause muting it (a rule of the same order, or a venue rule of its
+    # venue; `Rule.mutes`) and that cause's record: the inbox shows it under its cause.
+    Column("muted_by", Text),
+    Column(
+        "cause_problem_id",
+        BigInteger,
+        ForeignKey("order_problems.problem_id", ondelete="SET NULL"),
+    ),
+    # The instant the rules found it at: now, or behind now when the workers were behind
+    # (opened_at - judged_as_of is the backlog's age, judged_as_of - since the rule's own lag).
+    Column("judged_as_of", DateTime(timezone=True)),
     Index(
         "uq_order_problems_live_order",
         "order_id",
@@ -96,6 +107,7 @@ order_problems = Table(
         "silenced_until",
         postgresql_where=text("silenced_until IS NOT NULL AND ended_at IS NULL"),
     ),
+    Index(None, "cause_problem_id", postgresql_where=text("cause_problem_id IS NOT NULL")),
 )
 
 # Every change of a problem record: opened, severity, muted, unmuted, acknowledged, assigned,

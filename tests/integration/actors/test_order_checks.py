@@ -234,6 +234,93 @@ def test_running_late_has_hysteresis(db: Any, now: clock.FixedClock) -> None:
     assert late["status"] == "resolved" and late["resolution"] == "condition_cleared"
 
 
+def test_single_event_messages_share_commits_and_end_as_if_applied_one_by_one(
+    db: Any, now: clock.FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import actors.order_checks
+    from actors.order_checks import check_order_events
+
+    transactions: list[int] = []
+    real = actors.order_checks._apply
+
+    def counted(events: list[Any], holding: Any) -> Any:
+        transactions.append(len(events))
+        return real(events, holding)
+
+    monkeypatch.setattr(actors.order_checks, "_apply", counted)
+
+    # Given 40 orders' lifecycles, one event per message, every event twice, shuffled
+    messages = [
+        raw(kind, sequence, sequence / 2, order_id=f"G{n}")
+        for n in range(40)
+        for sequence, kind in enumerate(("order.created", "payment.authorized"), start=1)
+    ]
+    messages += [accepted(f"G{n}", 3, 2, 30) for n in range(40)]
+    delivered = random.Random(3).sample(messages * 2, len(messages) * 2)
+    now.set(at(3))
+    # When 16 threads take them as a worker's threads do (small messages: group commit)
+    chunks = [delivered[k::16] for k in range(16)]
+    errors: list[BaseException] = []
+
+    def take(chunk: list[dict[str, Any]]) -> None:
+        try:
+            for body in chunk:
+                check_order_events.fn(body)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=take, args=(chunk,)) for chunk in chunks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then every state is the one-by-one fold, each event recorded once, nothing failed
+    assert errors == []
+    assert scalar(db, "SELECT count(*) FROM processed_events") == len(messages)
+    for n in range(40):
+        mine = [parse_lifecycle(m) for m in messages if m["order_id"] == f"G{n}"]
+        row = order_row(db, f"G{n}")
+        assert decode_state(row["state_text"]) == fold(mine)
+    # And messages shared transactions (16 threads at once: fewer commits than messages)
+    assert sum(transactions) == len(delivered) and len(transactions) < len(delivered)
+
+
+def test_a_bad_message_in_a_shared_commit_fails_alone(
+    db: Any, now: clock.FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import actors.order_checks
+    from actors.order_checks import check_order_events
+
+    # Given an order whose computation fails, among others' messages
+    real = actors.order_checks._apply
+
+    def failing(events: list[Any], holding: Any) -> Any:
+        if any(e.order_id == "BAD" for e in events):
+            raise RuntimeError("a bug in one order's computation")
+        return real(events, holding)
+
+    monkeypatch.setattr(actors.order_checks, "_apply", failing)
+    bodies = [raw("order.created", 1, 0, order_id=f"ok{n}") for n in range(20)]
+    bodies.insert(7, raw("order.created", 1, 0, order_id="BAD"))
+    now.set(at(1))
+    failed: list[str] = []
+
+    def take(body: dict[str, Any]) -> None:
+        try:
+            check_order_events.fn(body)
+        except RuntimeError:
+            failed.append(body["order_id"])
+
+    threads = [threading.Thread(target=take, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then only its message failed, and every other order was applied
+    assert failed == ["BAD"]
+    assert scalar(db, "SELECT count(*) FROM order_states WHERE known") == 20
+
+
 def test_concurrent_copies_of_a_batch_open_one_problem(db: Any, now: clock.FixedClock) -> None:
     # Given a batch that makes venue_not_accepting fire at once (paid 10 minutes ago, and a
     # location sample just now: the batch is current, so it is judged now)
@@ -278,6 +365,8 @@ def test_venue_struggling_mutes_its_orders_venue_not_accepting(
     assert len(waiting) == 3 and all(p["muted"] for p in waiting)
     assert all(p["details"]["muted_by"] == ["venue_struggling"] for p in waiting)
     assert history(db, waiting[0]["problem_id"]) == ["opened", "muted"]
+    assert {p["muted_by"] for p in waiting} == {"venue_struggling"}
+    assert {p["cause_problem_id"] for p in waiting} == {venue["problem_id"]}
     # When a fourth order waits on the struggling venue, it opens muted
     apply(paid_order("O4", minute=1))
     now.set(at(7))
@@ -293,6 +382,45 @@ def test_venue_struggling_mutes_its_orders_venue_not_accepting(
     apply(events(accepted("O4", 3, 7.5, 30)))
     sweep_order_checks()
     assert {p["status"] for p in problems(db)} == {"resolved"}
+
+
+def test_one_card_per_order_the_late_order_shows_under_its_cause(
+    db: Any, now: clock.FixedClock
+) -> None:
+    from store.order_checks.inbox import Filters, list_problems
+
+    # Given a paid order nobody accepts, swept every few minutes until it is late too
+    unaccepted_until_six(now)
+    for minute in (12, 18, 24, 30):
+        now.set(at(minute))
+        sweep_order_checks()
+    # Then running_late is open but muted, naming its cause and the cause's record
+    [cause] = problems(db, "venue_not_accepting")
+    [late] = problems(db, "running_late")
+    assert not cause["muted"] and late["muted"]
+    assert late["muted_by"] == "venue_not_accepting"
+    assert late["cause_problem_id"] == cause["problem_id"]
+    assert late["details"]["muted_by"] == ["venue_not_accepting"]
+    # And the inbox as cards holds one card for the order, with its symptom attached
+    with db.unit_of_work() as uow:
+        [card] = list_problems(uow.connection, Filters(cards=True), now.now())
+        listed = list_problems(uow.connection, Filters(), now.now())
+    assert card.problem_id == cause["problem_id"]
+    assert [s.problem_id for s in card.symptoms or []] == [late["problem_id"]]
+    assert {p.problem_id for p in listed} == {cause["problem_id"], late["problem_id"]}
+    # When the venue accepts at last, with the order still late
+    now.set(at(31))
+    apply(events(accepted("ORD-1", 3, 31, 46)))
+    # Then the cause resolves and running_late is the card now
+    assert problems(db, "venue_not_accepting")[0]["status"] == "resolved"
+    [late] = problems(db, "running_late")
+    assert late["status"] == "open" and not late["muted"]
+    assert late["muted_by"] is None and late["cause_problem_id"] is None
+    assert history(db, late["problem_id"]) == ["opened", "unmuted"]
+    with db.unit_of_work() as uow:
+        assert [c.rule for c in list_problems(uow.connection, Filters(cards=True), now.now())] == [
+            "running_late"
+        ]
 
 
 def test_venue_struggling_from_rejections_ages_out_on_its_timer(
@@ -403,6 +531,26 @@ def test_a_batch_taken_late_is_judged_at_its_own_time_and_swept_after(
     sweep_order_checks()
     [problem] = problems(db)
     assert problem["since"] == at(5.5) and problem["opened_at"] == quiet
+
+
+def test_a_condition_that_ended_behind_a_backlog_is_still_found(
+    db: Any, now: clock.FixedClock
+) -> None:
+    # Given a paid order whose acceptance came 7 minutes late, all taken 20 minutes on (a
+    # backlog: by then the state already holds the acceptance)
+    now.set(at(20))
+    # When the batch is applied (judged through to its newest event plus the grace)
+    apply(paid_order() + events(accepted("ORD-1", 3, 7.5, 30)))
+    # Then venue_not_accepting was found as of its deadline and ended as of the acceptance
+    [record] = problems(db, "venue_not_accepting")
+    assert record["since"] == at(5.5) and record["judged_as_of"] == at(5.5)
+    assert record["opened_at"] == at(20) and record["ended_at"] == at(20)
+    assert record["status"] == "resolved" and record["resolution"] == "condition_cleared"
+    assert history(db, record["problem_id"]) == ["opened", "resolved"]
+    # And once idle, the sweeps judge it on to now without reopening anything
+    now.advance(seconds=2.5)
+    sweep_order_checks()
+    assert len(problems(db)) == 1
 
 
 def test_a_late_batch_does_not_take_back_what_a_later_judgement_opened(

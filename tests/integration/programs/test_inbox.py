@@ -329,3 +329,23 @@ def test_agents_racing_on_one_version_one_wins_the_rest_are_refused(
     [record] = [p for p in problems(db) if p["problem_id"] == first]
     assert record["version"] == 2 and record["assigned_to"] == winners[0]
     assert history(db, first) == ["opened", "assigned"]
+
+
+def test_cli_cards_show_a_late_order_under_its_cause(db: Any, now: clock.FixedClock) -> None:
+    # Given a paid order nobody accepts until it runs late as well
+    now.set(at(1))
+    apply(paid_order("ORD-1"))
+    for minute in (6, 30):
+        now.set(at(minute))
+        sweep_order_checks()
+    # When an agent lists the inbox as cards
+    cards = json.loads(invoke("list", "--cards", "--json").output)
+    text = invoke("list", "--cards").output
+    # Then one card: the cause, with running_late attached under it
+    assert [(c["rule"], [s["rule"] for s in c["symptoms"]]) for c in cards] == [
+        ("venue_not_accepting", ["running_late"])
+    ]
+    assert cards[0]["symptoms"][0]["muted_by"] == "venue_not_accepting"
+    assert "under it: " in text and "muted by venue_not_accepting" in text
+    # And without --cards both records are listed, as before
+    assert len(json.loads(invoke("list", "--json").output)) == 2

@@ -18,7 +18,7 @@ from actors.order_checks import sweep_order_checks
 from programs import simulate_orders as sim
 from programs.cli import main
 from store.server import database_name, drop_database, schema_problem
-from synthetic.order_checks import RULES, SimulationConfig
+from synthetic.order_checks import RULES, SimulationConfig, cards_per_order, score_secondary
 from tests.conftest import TEST_DB_URL, scalar
 from workers import clock, queues
 
@@ -55,6 +55,11 @@ def test_small_simulation_reaches_the_precision_and_recall_bar(
     assert set(scores) == set(RULES) and all(s.injected for s in scores.values())
     for rule, s in scores.items():
         assert s.precision >= 0.95 and s.recall >= 0.95, (rule, s)
+    # And the symptoms of the cascades were found muted under their causes: one card per order
+    faults, detections = outcome.simulation.faults, outcome.detections
+    for secondary in score_secondary(faults, detections):
+        assert secondary.injected and secondary.detected == secondary.muted == secondary.injected
+    assert set(cards_per_order(faults, detections)) == {1}
     # And the timers were caught within 2 s (real) of their due time -- unless the machine was
     # too busy for the workers to keep up at 120x: then the sweeps judged behind now, at the
     # workers' watermark (no false alarm, a later detection), and only a loose bound holds

@@ -96,3 +96,17 @@ def test_a_failed_write_releases_the_message(inflight: InFlight, rec: Recorder) 
         inflight.begin(minutes(5), minutes(10))
     # Then the message is not held (it will be retried and held again)
     assert inflight.mark() is None
+
+
+def test_a_shared_transaction_leaves_its_own_messages_out_of_what_is_held(
+    inflight: InFlight,
+) -> None:
+    from collections import Counter
+
+    # Given three messages held, two of them applied together in one transaction
+    for oldest in (minutes(2), minutes(3), minutes(3)):
+        inflight.begin(oldest, minutes(10))
+    # Then that transaction waits only on the third one's news
+    assert inflight.others(Counter({minutes(2): 1, minutes(3): 1})) == minutes(3)
+    assert inflight.others(Counter({minutes(3): 2})) == minutes(2)
+    assert inflight.others(Counter({minutes(2): 1, minutes(3): 2})) is None
