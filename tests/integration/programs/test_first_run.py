@@ -20,6 +20,7 @@ import pika
 import psycopg
 import pytest
 
+from domain.recs.surfaces import STORED_NAMES as STORED
 from store.server import drop_database
 from tests.conftest import SERVER_URL, SESSION, wait_for
 from tests.integration.programs.test_procfile_worker import free_port, procfile
@@ -109,9 +110,10 @@ def test_the_readme_order_on_a_fresh_database_ends_with_every_users_lists(
     try:
         # When a world is seeded through intake, as the README says
         _run(["larder", "simulate", "world", "--users", str(USERS), "--venues", "30"], fresh)
-        # Then, with nobody training by hand, every seeded user gets lists
+        # Then, with nobody training by hand, every seeded user gets a row of every stored
+        # surface (lists, brands, food categories, banners)
         wait_for(
-            lambda: _query(url, "SELECT count(DISTINCT user_id) FROM recommendations") >= USERS,
+            lambda: _query(url, "SELECT count(*) FROM recommendations") >= USERS * len(STORED),
             timeout=240,
             interval=1.0,
         )
@@ -125,7 +127,13 @@ def test_the_readme_order_on_a_fresh_database_ends_with_every_users_lists(
     assert _query(url, "SELECT count(*) FROM model_versions WHERE active") == 1
     users = _query(url, "SELECT count(*) FROM users")
     assert users == USERS
-    assert _query(url, "SELECT count(DISTINCT user_id) FROM recommendations") >= users
+    per_surface = "SELECT count(*) FROM recommendations WHERE surface = '{}'"
+    assert {name: _query(url, per_surface.format(name)) for name in STORED} == dict.fromkeys(
+        STORED, users
+    )
+    # And banners are served (a small world has four, some of their flights over by now)
+    served = "SELECT count(*) FROM recommendations WHERE surface = 'banners' AND ids <> '{}'"
+    assert _query(url, served) > 0
     # And nothing was dead-lettered, in Postgres's record or in RabbitMQ
     assert _query(url, "SELECT count(*) FROM rejected_messages") == 0
     assert _dead_letters(rabbitmq, fresh["LARDER_QUEUE_PREFIX"]) == 0
