@@ -15,6 +15,14 @@ from programs.cli.text import plural, sent
 from workers.settings import get_settings
 
 
+def fleet_option(help: str) -> Any:
+    """`--fleet spawn|running`: where a simulation's events are consumed."""
+    choice = click.Choice(["spawn", "running"])
+    return click.option(
+        "--fleet", "fleet_mode", default="spawn", show_default=True, type=choice, help=help
+    )
+
+
 @click.group()
 def simulate() -> None:
     """End-to-end simulations through RabbitMQ."""
@@ -99,15 +107,10 @@ def seed(
     help="Simulated seconds per real second (the checks run on the same scaled clock).",
 )
 @click.option("--seed", default=7, show_default=True, type=int)
-@click.option(
-    "--fleet",
-    "fleet_mode",
-    default="spawn",
-    show_default=True,
-    type=click.Choice(["spawn", "running"]),
-    help="spawn: start a private worker and scheduler for the run; running: use the fleet "
-    "already consuming the configured queues (started with LARDER_CLOCK_SPEED=SPEED): the "
-    "problems go into that fleet's database, the configured one.",
+@fleet_option(
+    "spawn: start a private worker and scheduler for the run; running: use the fleet already"
+    " consuming the configured queues (started with LARDER_CLOCK_SPEED=SPEED): the problems go"
+    " into that fleet's database, the configured one."
 )
 @click.option(
     "--keep-db",
@@ -324,14 +327,9 @@ def _simulation_report(outcome: Any, as_json: bool) -> None:
 @click.option("--venues", default=40, show_default=True, type=click.IntRange(5, 10_000))
 @click.option("--rounds", default=24, show_default=True, type=click.IntRange(3, 10_000))
 @click.option("--seed", default=7, show_default=True, type=int)
-@click.option(
-    "--fleet",
-    "fleet_mode",
-    default="spawn",
-    show_default=True,
-    type=click.Choice(["spawn", "running"]),
-    help="spawn: a database of the run's own and a private worker (events and recs queues); "
-    "running: the configured database and the fleet already consuming the configured queues.",
+@fleet_option(
+    "spawn: a database of the run's own and a private worker (events and recs queues);"
+    " running: the configured database and the fleet already consuming the configured queues."
 )
 @click.option("--keep-db", is_flag=True, help="Keep the run's own database afterwards.")
 @click.option("--json", "as_json", is_flag=True)
