@@ -186,7 +186,7 @@ def precompute_lists(recs: Any) -> int | None:
 
 
 def show_lists(database: Any, run_id: int) -> int | None:
-    """The run's outcome and one user's four surfaces, read as product teams read them."""
+    """The run's outcome and one user's surfaces, read as product teams read them."""
     from store import recs
     from store.recs import runs
 
@@ -202,6 +202,9 @@ def show_lists(database: Any, run_id: int) -> int | None:
             (f"category {category}", recs.read(uow.connection, user, "category", category or 0)),
             (f"items at venue {venue}", recs.read(uow.connection, user, "items", venue)),
             (f"cart with items {cart}", recs.read_cart(uow.connection, user, cart or [])),
+            ("brands", recs.read(uow.connection, user, "brands")),
+            ("food categories (now)", recs.read(uow.connection, user, "food_categories")),
+            ("banners", recs.read(uow.connection, user, "banners")),
         ]
     click.echo(
         f"\nrefresh run {run_id}: {status.get('done_chunks')}/{status.get('total_chunks')} chunks done,"
@@ -211,6 +214,9 @@ def show_lists(database: Any, run_id: int) -> int | None:
     for name, result in found:
         kind = "-" if result is None else ("fallback" if result.fallback else "personal")
         click.echo(f"  {name:<28} {kind:<9} {result.ids[:8] if result else []}")
+        if result is not None and result.propensities:
+            shown = ", ".join(f"{p:.2f}" for p in result.propensities[:8])
+            click.echo(f"  {'':<28} {'':<9} propensities logged with their impressions: {shown}")
     return int(user)
 
 

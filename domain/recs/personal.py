@@ -105,18 +105,24 @@ NO_INPUTS = PersonalInputs()
 
 
 def lists_of(
-    user_ids: Sequence[int], contexts: Any, ids: Any, matrix: FloatArray, k: int
+    user_ids: Sequence[int],
+    contexts: Any,
+    ids: Any,
+    matrix: FloatArray,
+    k: int,
+    keep_empty: bool = False,
 ) -> FlatLists:
     """One list per (row, context) pair of `matrix` (rows: users, columns: `ids`): its finite
-    entries, best first (ties: lower column), at most k; users with an empty list get none."""
+    entries, best first (ties: lower column), at most k; users with an empty list get none,
+    or (`keep_empty`) an empty list: "nothing for you now", not "no list"."""
     users, columns = matrix.shape
-    if users == 0 or columns == 0:
+    if users == 0 or (columns == 0 and not keep_empty):
         return FlatLists.empty()
     order = np.argsort(-matrix, axis=1, kind="stable")[:, :k]
     values = np.take_along_axis(matrix, order, axis=1)
     keep = np.isfinite(values)
     lengths = keep.sum(axis=1)
-    has = lengths > 0
+    has = np.ones(users, bool) if keep_empty else lengths > 0
     bounds = np.concatenate([[0], np.cumsum(lengths[has])]).astype(np.int64)
     return FlatLists(
         np.asarray(user_ids, dtype=np.int64)[has],
@@ -192,7 +198,9 @@ def rank_categories(
     for part in DAYPARTS:
         ids, matrix = category_matrix(catalog, scored, dayparts, part.id, members=members)
         contexts = np.full(len(scored.user_ids), part.id, np.int64)
-        found.append(lists_of(scored.user_ids, contexts, ids, matrix, k))
+        # every day-part gets a list, empty where nothing is open: a read at 03:00 answers
+        # "nothing now" instead of "no list"
+        found.append(lists_of(scored.user_ids, contexts, ids, matrix, k, keep_empty=True))
     return FlatLists.concat(found)
 
 

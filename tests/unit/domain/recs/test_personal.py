@@ -164,6 +164,19 @@ def test_breakfast_is_not_offered_by_venues_that_open_for_dinner() -> None:
     assert lists[4] == [108]
 
 
+def test_a_day_part_with_nothing_open_is_an_empty_list_not_a_missing_one() -> None:
+    # Given three venues of one category, open at dinner only
+    dinner_only = compile_hours(
+        {"weekday": d, "opens": "17:00", "closes": "23:30"} for d in range(7)
+    )
+    catalog, scores = scored([venue(v, 7, 0.0) for v in (1, 2, 3)], home(10))
+    parts = {v: daypart_mask(dinner_only) for v in (1, 2, 3)}
+    # When the user's categories are ranked
+    lists = {c: ids for _, c, ids, _ in rank_categories(catalog, scores, parts, 20).each()}
+    # Then every day-part has a list: dinner's category, and "nothing now" at the others
+    assert lists == {1: [], 2: [], 3: [], 4: [107], 5: []}
+
+
 # --- overrides ------------------------------------------------------------------------------------
 
 
