@@ -6,12 +6,16 @@ one (`benchmarks.refresh` at --users, then kept); or pass `--db URL` of one kept
 `python -m benchmarks.refresh --keep`.
 
 Load: `--orders` order events/s (each a new order of a random user, placed now) plus
-`--activity` venue-activity events/s (each also marks its user changed), for `--seconds`.
-Latency of an order: from its publish to the `computed_at` of the user's discovery list whose
-`inputs_at` is the order's `placed_at` (both clocks are this machine's). Baseline in the same
-run: the intake alone, publish -> the order row committed (`orders.loaded_at`).
+`--activity` venue-activity events/s (each also marks its user changed) plus `--banner-clicks`
+banner clicks/s, for `--seconds`. Latency of an order: from its publish to the `computed_at` of
+the user's discovery list whose `inputs_at` is the order's `placed_at` (both clocks are this
+machine's). Latency of a banner click: from its publish to the first re-rank of the user's
+banners after it (by design a minute later: a session's clicks coalesce into one re-rank).
+Baseline in the same run: the intake alone, publish -> the order row committed
+(`orders.loaded_at`); a click's statistics are updated in that same intake statement.
 
-    python -m benchmarks.freshness [--db URL] [--orders 20] [--activity 100] [--seconds 60]
+    python -m benchmarks.freshness [--db URL] [--orders 20] [--activity 100] [--banner-clicks 5]
+                                   [--seconds 60]
 """
 
 from __future__ import annotations
@@ -85,6 +89,11 @@ def sample(db_url: str) -> tuple[list[tuple[int, int]], dict[int, list[tuple[int
     return users, by_city
 
 
+def banner_ids(db_url: str) -> list[int]:
+    with psycopg.connect(db_url) as conn:
+        return [row[0] for row in conn.execute("SELECT banner_id FROM banners ORDER BY 1")]
+
+
 def order_event(user: int, city: int, venue: int, item: int, placed: datetime) -> dict[str, Any]:
     tag = uuid.uuid4().hex
     return {
@@ -114,28 +123,49 @@ def activity_event(user: int, venue: int) -> dict[str, Any]:
     }
 
 
-def load(
-    args: argparse.Namespace, prefix: str, db_url: str, sent: dict[str, tuple[float, datetime, int]]
-) -> None:
-    """Publish the steady load, recording order id -> (publish wall time, placed_at, user)."""
+def banner_click(user: int, banner: int) -> dict[str, Any]:
+    return {
+        "type": "activity",
+        "schema_version": 1,
+        "event_id": f"fresh-banner-{uuid.uuid4().hex}",
+        "kind": "click",
+        "surface": "banners",
+        "user_id": user,
+        "banner_id": banner,
+        "position": 0,
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+
+
+Sent = dict[str, tuple[float, datetime, int]]
+
+
+def load(args: argparse.Namespace, prefix: str, db_url: str, sent: Sent, clicks: Sent) -> None:
+    """Publish the steady load, recording order id -> (publish wall time, placed_at, user) and
+    banner click id -> (publish wall time, its occurred_at, user)."""
     users, menu = sample(db_url)
+    banners = banner_ids(db_url)
     rng = random.Random(7)
     channel = pika.BlockingConnection(pika.URLParameters(RABBITMQ)).channel()
     queue = prefix + "events"
-    tick = 1.0 / (args.orders + args.activity)
-    share = args.orders / (args.orders + args.activity)
+    rates = (args.orders, args.activity, args.banner_clicks if banners else 0.0)
+    tick = 1.0 / sum(rates)
     next_at = time.monotonic()
     end = next_at + args.seconds
     while next_at < end:
         time.sleep(max(0.0, next_at - time.monotonic()))
         user, city = rng.choice(users)
         venue, item = rng.choice(menu[city])
-        if rng.random() < share:
+        draw = rng.random() * sum(rates)
+        if draw < rates[0]:
             placed = datetime.now(UTC)
             event = order_event(user, city, venue, item, placed)
             sent[event["order_id"]] = (time.time(), placed, user)
-        else:
+        elif draw < rates[0] + rates[1]:
             event = activity_event(user, venue)
+        else:
+            event = banner_click(user, rng.choice(banners))
+            clicks[event["event_id"]] = (time.time(), datetime.now(UTC), user)
         channel.basic_publish("", queue, envelope(queue, "ingest", event))
         next_at += tick
 
@@ -144,10 +174,11 @@ class Watcher(threading.Thread):
     """Polls the pending orders' users every 50 ms and keeps, per order, the `computed_at` of the
     first discovery list that reflects it (a later refresh of the same user must not count)."""
 
-    def __init__(self, db_url: str, sent: dict[str, tuple[float, datetime, int]]) -> None:
+    def __init__(self, db_url: str, sent: Sent, clicks: Sent) -> None:
         super().__init__(daemon=True)
-        self.db_url, self.sent = db_url, sent
+        self.db_url, self.sent, self.clicks = db_url, sent, clicks
         self.fresh: dict[str, float] = {}
+        self.reranked: dict[str, float] = {}
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -158,6 +189,25 @@ class Watcher(threading.Thread):
             self.poll(conn)
 
     def poll(self, conn: psycopg.Connection[Any]) -> None:
+        self.poll_orders(conn)
+        self.poll_clicks(conn)
+
+    def poll_clicks(self, conn: psycopg.Connection[Any]) -> None:
+        """A click's user re-ranked: their banners computed after the click was published."""
+        pending = {c: v for c, v in list(self.clicks.items()) if c not in self.reranked}
+        if not pending:
+            return
+        rows = conn.execute(
+            "SELECT user_id, extract(epoch FROM computed_at) FROM recommendations"
+            " WHERE surface = 'banners' AND user_id = ANY(%s)",
+            ([user for _, _, user in pending.values()],),
+        ).fetchall()
+        computed = {user: float(at) for user, at in rows}
+        for click, (published, _, user) in pending.items():
+            if computed.get(user, 0.0) > published:
+                self.reranked[click] = computed[user]
+
+    def poll_orders(self, conn: psycopg.Connection[Any]) -> None:
         pending = {o: v for o, v in list(self.sent.items()) if o not in self.fresh}
         if not pending:
             return
@@ -200,7 +250,7 @@ def latencies(
 def warm_up(args: argparse.Namespace, prefix: str, db_url: str) -> None:
     """Ten seconds of the same load, not measured: every worker process loads the model and
     the catalog on its first job (a steady state is what is measured)."""
-    load(argparse.Namespace(**{**vars(args), "seconds": 10.0}), prefix, db_url, {})
+    load(argparse.Namespace(**{**vars(args), "seconds": 10.0}), prefix, db_url, {}, {})
     time.sleep(3)
 
 
@@ -219,6 +269,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20_000, help="World size when building.")
     parser.add_argument("--orders", type=float, default=20.0)
     parser.add_argument("--activity", type=float, default=100.0)
+    parser.add_argument("--banner-clicks", type=float, default=5.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--sweep-every", type=float, default=0.5)
     args = parser.parse_args()
@@ -226,18 +277,21 @@ def main() -> None:
     prefix = f"fresh{uuid.uuid4().hex[:6]}."
     with psycopg.connect(db_url) as conn:  # a steady state: no backlog left by an earlier run
         conn.execute("TRUNCATE user_changes")
-    sent: dict[str, tuple[float, datetime, int]] = {}
-    watcher = Watcher(db_url, sent)
+    sent: Sent = {}
+    clicks: Sent = {}
+    watcher = Watcher(db_url, sent, clicks)
     with fleet(prefix, db_url, args.sweep_every):
         warm_up(args, prefix, db_url)
         watcher.start()
         started = time.perf_counter()
-        load(args, prefix, db_url, sent)
+        load(args, prefix, db_url, sent, clicks)
         rate = len(sent) / (time.perf_counter() - started)
-        wait_settled(db_url, 10.0)
+        wait_settled(db_url, 75.0 if clicks else 10.0)  # a click's re-rank waits a minute
         watcher.stop.set()
         watcher.join()
     found = latencies(db_url, sent, watcher.fresh)
+    found["banners"] = [watcher.reranked[c] - clicks[c][0] for c in clicks if c in watcher.reranked]
+    found["banners_missing"] = [float(len(clicks) - len(found["banners"]))]
     delete_queues(RABBITMQ, prefix)
     report(args, rate, found)
 
@@ -255,18 +309,24 @@ def build(users: int) -> str:
 
 def report(args: argparse.Namespace, rate: float, found: dict[str, list[Any]]) -> None:
     print(
-        f"load: {args.orders:g} orders/s + {args.activity:g} activity events/s for"
-        f" {args.seconds:g} s ({rate:.1f} orders/s published); sweep every {args.sweep_every} s"
+        f"load: {args.orders:g} orders/s + {args.activity:g} activity events/s +"
+        f" {args.banner_clicks:g} banner clicks/s for {args.seconds:g} s ({rate:.1f} orders/s"
+        f" published); sweep every {args.sweep_every} s"
     )
     print("| publish -> | p50 | p95 | p99 | n |")
     print("|---|---|---|---|---|")
-    for name, label in (("intake", "order row committed"), ("fresh", "user's lists fresh")):
+    for name, label in (
+        ("intake", "order row committed"),
+        ("fresh", "user's lists fresh"),
+        ("banners", "banner click: user's banners re-ranked"),
+    ):
         values = found[name]
         print(
             f"| {label} | {percentile(values, 0.5):.2f} s | {percentile(values, 0.95):.2f} s |"
             f" {percentile(values, 0.99):.2f} s | {len(values)} |"
         )
     print(f"orders whose lists never refreshed: {int(found['missing'][0])}")
+    print(f"banner clicks whose user was never re-ranked: {int(found['banners_missing'][0])}")
     print(f"slowest (lag, published at): {', '.join(found['slowest'])}")
 
 

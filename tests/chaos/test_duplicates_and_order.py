@@ -31,7 +31,12 @@ STATE = {
     " resolution, muted FROM order_problems ORDER BY 1, 2, 4",
     "lists": "SELECT user_id, surface, contexts, bounds, ids,"
     " (SELECT array_agg(round(s::numeric, 3)) FROM unnest(scores) s)"
-    " FROM recommendations ORDER BY 1, 2",
+    " FROM recommendations WHERE surface <> 'banners' ORDER BY 1, 2",
+    # A banner ordering is a Thompson sample (a fresh draw per refresh, by design): the same
+    # events must give each user the same eligible banners, not the same draw.
+    "banners": "SELECT user_id, contexts, bounds,"
+    " (SELECT array_agg(i ORDER BY i) FROM unnest(ids[1:bounds[2]]) i)"
+    " FROM recommendations WHERE surface = 'banners' ORDER BY 1",
 }
 
 
