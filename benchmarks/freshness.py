@@ -129,7 +129,7 @@ def banner_click(user: int, banner: int) -> dict[str, Any]:
         "schema_version": 1,
         "event_id": f"fresh-banner-{uuid.uuid4().hex}",
         "kind": "click",
-        "surface": "banners",
+        "surface": "banner",
         "user_id": user,
         "banner_id": banner,
         "position": 0,
@@ -138,6 +138,7 @@ def banner_click(user: int, banner: int) -> dict[str, Any]:
 
 
 Sent = dict[str, tuple[float, datetime, int]]
+REJECTED = "SELECT count(*) FROM rejected_messages WHERE rejected_at > now() - interval '1 hour'"
 
 
 def load(args: argparse.Namespace, prefix: str, db_url: str, sent: Sent, clicks: Sent) -> None:
@@ -292,6 +293,8 @@ def main() -> None:
     found = latencies(db_url, sent, watcher.fresh)
     found["banners"] = [watcher.reranked[c] - clicks[c][0] for c in clicks if c in watcher.reranked]
     found["banners_missing"] = [float(len(clicks) - len(found["banners"]))]
+    with psycopg.connect(db_url) as conn:  # a refused event measures nothing: say so
+        found["rejected"] = [float(conn.execute(REJECTED).fetchone()[0])]  # type: ignore[index]
     delete_queues(RABBITMQ, prefix)
     report(args, rate, found)
 
@@ -304,7 +307,7 @@ def build(users: int) -> str:
         text=True,
         check=True,
     ).stdout
-    return out.rsplit("database kept: ", 1)[1].strip()
+    return out.rsplit("database kept: ", 1)[1].split()[0]
 
 
 def report(args: argparse.Namespace, rate: float, found: dict[str, list[Any]]) -> None:
@@ -327,6 +330,7 @@ def report(args: argparse.Namespace, rate: float, found: dict[str, list[Any]]) -
         )
     print(f"orders whose lists never refreshed: {int(found['missing'][0])}")
     print(f"banner clicks whose user was never re-ranked: {int(found['banners_missing'][0])}")
+    print(f"dead-lettered during the run: {int(found['rejected'][0])}")
     print(f"slowest (lag, published at): {', '.join(found['slowest'])}")
 
 
