@@ -4,11 +4,11 @@ same run:
   single-event messages  vs  a no-op Dramatiq actor fed the same messages
   1,000-event batches    vs  a plain COPY of the same rows into the same tables
 
-Workers run as the Procfile runs them (`dramatiq workers.broker ...`, 2 processes x 16 threads by
-default). Each queue is prefilled with raw pika, then the workers start; the clock runs from the
+Workers run as the Procfile runs them (`dramatiq workers.broker ...`, 2 processes x 48 threads by
+default: the intake pool's, workers/pools.py). Each queue is prefilled with raw pika, then the workers start; the clock runs from the
 first message consumed to the last row written (for the no-op: to the queue being empty).
 
-    python -m benchmarks.intake [--single 20000] [--batched 200000] [--processes 2 --threads 16]
+    python -m benchmarks.intake [--single 20000] [--batched 200000] [--processes 2 --threads 48]
                                 [--signed]
 
 With --signed, every message is published signed (docs/security.md) and the workers require
@@ -40,6 +40,7 @@ from domain.intake import plan
 from schemas import parse_event
 from store.intake.queries import CATALOG
 from synthetic.world import WorldConfig, generate
+from workers.pools import POOLS
 from workers.queues import WORKLOADS, delete_queues
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -297,7 +298,7 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=20_000)
     parser.add_argument("--batched", type=int, default=200_000)
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=POOLS["intake"].threads)
     parser.add_argument("--signed", action="store_true", help="sign; workers require it")
     args = parser.parse_args()
     global SIGNED

@@ -12,7 +12,7 @@
    live an hour ahead of the real clock the workers judge by, so timers are set and none
    comes due during the run (`larder simulate` measures detection). The queue is prefilled,
    then the workers start (the Procfile's command, `dramatiq workers.broker actors.order_checks`,
-   2 processes x 16 threads by default) and the clock runs from the first message consumed
+   2 processes x 48 threads by default, the intake pool's) and the clock runs from the first message consumed
    to the last event recorded. Twice, from the same freshly written, vacuumed tables:
    batched as `larder intake publish` batches (16 streams split by order: concurrent messages never
    wait for each other's order locks), and 1,000 at a time in delivery order.
@@ -25,7 +25,7 @@
    `next_due_at` into the past); median of `--repeats` runs each.
 
     python -m benchmarks.orders [--live 100000] [--per-order 2] [--single 20000]
-                                [--processes 2 --threads 16]
+                                [--processes 2 --threads 48]
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ from domain.order_checks.projection import Fact, OrderState, Sample, fold
 from domain.order_checks.rules import RulesConfig, evaluate, next_check
 from schemas.order_checks import parse_lifecycle
 from store.order_checks import encode_state, sweep_orders
+from workers.pools import POOLS
 from workers.publishing import batches
 from workers.queues import WORKLOADS, delete_queues
 
@@ -401,7 +402,7 @@ def main() -> None:
     parser.add_argument("--live", type=int, default=100_000)
     parser.add_argument("--per-order", type=int, default=2, help="events streamed per order")
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=POOLS["intake"].threads)
     parser.add_argument("--sweeps", default="100,1000,10000")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--single", type=int, default=20_000, help="single-event messages")

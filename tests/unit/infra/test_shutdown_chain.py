@@ -109,3 +109,23 @@ def test_every_compose_worker_keeps_the_chain() -> None:
 def test_a_broken_chain_is_reported() -> None:
     problems = chain_problems(30, 600, 1200, 3600)
     assert len(problems) == 3
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_deployment_and_compose_worker_runs_its_pools_processes_and_threads(
+    overlay: str,
+) -> None:
+    # Given the overlay's worker Deployments and the compose file's worker services
+    deployments = objects(build(overlay), "Deployment")
+    services = compose()["services"]
+    for name, chosen in POOLS.items():
+        [container] = deployments[f"larder-{name}"]["spec"]["template"]["spec"]["containers"]
+        [service] = [s for s in services.values() if s.get("command") == ["worker", name]]
+        # Then each runs the pool table's threads and processes (workers/pools.py), or says
+        # nothing and gets them from `larder worker POOL`
+        for values in (env(container), service.get("environment", {})):
+            threads = values.get("WORKER_THREADS")
+            assert threads is None or int(threads) == chosen.threads, (overlay, name)
+            processes = values.get("WORKER_PROCESSES")
+            if chosen.processes and processes is not None:  # 0: one per core of the node
+                assert int(processes) == chosen.processes, (overlay, name)
