@@ -115,7 +115,13 @@ def rabbit_broker(rabbitmq: str) -> Iterator[Any]:
 @pytest.fixture
 def broker(rabbit_broker: Any, db: Any) -> Any:
     """The real RabbitMQ broker with this session's queues emptied, and a clean database."""
-    rabbit_broker.flush_all()
+    import pika.exceptions
+
+    try:
+        rabbit_broker.flush_all()
+    except pika.exceptions.AMQPError:  # its connection was closed meanwhile (another test
+        del rabbit_broker.connection  # run's `rabbitmqctl close_all_connections`): reconnect
+        rabbit_broker.flush_all()
     return rabbit_broker
 
 
