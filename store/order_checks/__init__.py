@@ -400,22 +400,19 @@ def _write_states(
     due: Mapping[str, datetime | None],
     instants: Mapping[str, datetime],
 ) -> None:
-    rows = [
-        {
-            "order_id": order_id,
-            "state": encode_state(state),
-            "last_sequence": state.last_sequence,
-            "venue_id": state.venue_id,
-            "city_id": state.city_id,
-            "known": state.known,
-            "terminal": state.terminal,
-            "due": due[order_id],
-            "judged_at": instants[order_id],
-        }
-        for order_id, (_, state) in orders.items()
-    ]
-    with conn.cursor() as cursor:
-        cursor.executemany(queries.WRITE_ORDER_STATE, rows)
+    states = [state for _, state in orders.values()]
+    params = {
+        "order_ids": list(orders),
+        "states": [encode_state(state) for state in states],
+        "last_sequences": [state.last_sequence for state in states],
+        "venue_ids": [state.venue_id for state in states],
+        "city_ids": [state.city_id for state in states],
+        "known": [state.known for state in states],
+        "terminal": [state.terminal for state in states],
+        "due": [due[order_id] for order_id in orders],
+        "judged_at": [instants[order_id] for order_id in orders],
+    }
+    conn.execute(queries.WRITE_ORDER_STATE, params)
 
 
 def _venue_inputs(

@@ -42,16 +42,21 @@ RECORD_ORDER_EVENTS = """
     RETURNING event_id
 """
 
-# One statement per order, sent with executemany (pipelined: one round trip). Passing the
-# states as one array instead costs more in the client than everything else (array quoting
-# of ~10 kB strings); COPY into a scratch table and one UPDATE measured the same.
+# One statement for every order of a transaction, its values as binary arrays (`%b`: no text
+# quoting of ~4-10 kB states, which made a text array cost more than a statement per order);
+# measured beside executemany (pipelined) on 20,000 states: client CPU 41 against 55-74 us per
+# order in groups of 48, 27 against 33-37 in groups of 1,000; the server's the same.
 WRITE_ORDER_STATE = """
-    UPDATE order_states SET
-        state = %(state)s::json, version = version + 1, last_sequence = %(last_sequence)s,
-        venue_id = %(venue_id)s, city_id = %(city_id)s, known = %(known)s,
-        terminal = %(terminal)s, next_due_at = %(due)s, judged_at = %(judged_at)s,
+    UPDATE order_states s SET
+        state = u.state::json, version = s.version + 1, last_sequence = u.last_sequence,
+        venue_id = u.venue_id, city_id = u.city_id, known = u.known,
+        terminal = u.terminal, next_due_at = u.due, judged_at = u.judged_at,
         updated_at = now()
-    WHERE order_id = %(order_id)s
+    FROM unnest(%(order_ids)b::text[], %(states)b::text[], %(last_sequences)b::bigint[],
+                %(venue_ids)b::bigint[], %(city_ids)b::bigint[], %(known)b::boolean[],
+                %(terminal)b::boolean[], %(due)b::timestamptz[], %(judged_at)b::timestamptz[])
+        AS u(order_id, state, last_sequence, venue_id, city_id, known, terminal, due, judged_at)
+    WHERE s.order_id = u.order_id
 """
 
 SET_ORDER_TIMERS = """
