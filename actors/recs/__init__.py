@@ -336,6 +336,6 @@ def _job(
     return job
 
 
-from actors.recs import training  # noqa: E402  (its actor and duty: one capability, one import)
+from actors.recs import banner_audiences, training  # noqa: E402  (one capability, one import)
 
-__all__ = ["training"]
+__all__ = ["banner_audiences", "training"]

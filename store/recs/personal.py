@@ -151,3 +151,12 @@ def _count(connection: psycopg.Connection[Any], query: str, params: dict[str, An
 def banner_impression_log(connection: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
     """(at, banner, 1-based slot, clicked, propensity, city) of every logged banner impression."""
     return connection.execute(queries.BANNER_IMPRESSION_LOG).fetchall()
+
+
+def mark_banner_audiences(
+    connection: psycopg.Connection[Any], since: datetime, until: datetime
+) -> int:
+    """Mark for a re-rank the users of the cities of every banner that went live in
+    (since, until]; returns how many users were marked."""
+    cursor = connection.execute(queries.MARK_BANNER_AUDIENCES, {"since": since, "until": until})
+    return max(cursor.rowcount, 0)

@@ -487,3 +487,31 @@ BANNER_IMPRESSION_LOG = """
     FROM shown i LEFT JOIN users u USING (user_id)
     ORDER BY i.occurred_at
 """
+
+# Banners that went live in (since, until] -- their flight started, they were created or changed
+# while in flight, or a pause of theirs ran out -- mark the users of their cities (every user
+# for a banner of every city) for a re-rank, once each: a user already waiting for a refresh
+# is not marked again. (Orderings are precomputed from the banners live at the time: a banner
+# that starts later would otherwise reach a user only at their next re-rank.)
+MARK_BANNER_AUDIENCES = """
+    WITH went_live AS (
+        SELECT b.city_ids FROM banners b
+        WHERE b.active AND b.starts_at <= %(until)s AND b.ends_at > %(until)s
+          AND (b.starts_at > %(since)s
+               OR (b.updated_at > %(since)s AND b.updated_at <= %(until)s)
+               OR EXISTS (SELECT 1 FROM recs_overrides o
+                          WHERE o.action = 'pause' AND o.target = 'banner'
+                            AND o.target_id = b.banner_id
+                            AND o.ends_at > %(since)s AND o.ends_at <= %(until)s))
+          AND NOT EXISTS (SELECT 1 FROM recs_overrides o
+                          WHERE o.action = 'pause' AND o.target = 'banner'
+                            AND o.target_id = b.banner_id AND o.starts_at <= %(until)s
+                            AND (o.ends_at IS NULL OR o.ends_at > %(until)s))
+    ), audience AS (
+        SELECT DISTINCT u.user_id FROM users u, went_live b
+        WHERE cardinality(b.city_ids) = 0 OR u.city_id = ANY(b.city_ids)
+    )
+    INSERT INTO user_changes (user_id, due_at)
+    SELECT a.user_id, now() FROM audience a
+    WHERE NOT EXISTS (SELECT 1 FROM user_changes c WHERE c.user_id = a.user_id)
+"""

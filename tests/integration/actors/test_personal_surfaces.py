@@ -3,6 +3,7 @@ the guarded reads (flights, deliverability) and overrides taking effect at the n
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from actors.recs import refresh_fallbacks, refresh_lists
 from programs.cli import main
 from schemas import parse_intake
 from store import recs
+from store.recs import personal
 from tests.conftest import scalar
 from tests.integration.store.recs.test_registry import load_history
 from tests.support.factories import activity, batch, venue
@@ -224,3 +226,81 @@ def test_overrides_cli_refuses_an_ambiguous_exclusion_and_lists_as_json(db: Any)
     ]
     missing = CliRunner().invoke(main, ["recs", "overrides", "remove", "999999"])
     assert missing.exit_code != 0 and "no override 999999" in missing.output
+
+
+def marked_users(db: Any, since: datetime, until: datetime) -> list[int]:
+    """The users `store.recs.personal.mark_banner_audiences` marks for (since, until], from
+    nobody waiting; the marks are then cleared."""
+    with db.unit_of_work() as uow:
+        uow.connection.execute("DELETE FROM user_changes")
+        count = personal.mark_banner_audiences(uow.connection, since, until)
+    found = scalar(db, "SELECT array_agg(user_id ORDER BY user_id) FROM user_changes") or []
+    assert count == len(found)
+    with db.unit_of_work() as uow:
+        uow.connection.execute("DELETE FROM user_changes")
+    return list(found)
+
+
+def test_a_banner_whose_flight_starts_reaches_its_citys_users_at_the_next_re_rank(
+    world: Any,
+) -> None:
+    # Given user 9 in city 2, banner 4 of city 1 starting in a second, banner 5 of city 2 in
+    # two hours, and every user's banners ranked before either started
+    starts = datetime.now(UTC) + timedelta(seconds=1)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    ingest(
+        {**user(9), "city_id": 2},
+        banner(4, starts_at=starts.isoformat()),
+        banner(5, city_ids=[2], starts_at=later.isoformat()),
+    )
+    refresh_lists.fn({"schema_version": 1, "user_ids": [1, 2, 3, 9]})
+    assert 4 not in read(world, 1, "banners").ids
+    ingested = datetime.now(UTC)
+    time.sleep(max(0.0, (starts - datetime.now(UTC)).total_seconds()) + 0.1)
+    # When a window holding banner 4's start is marked / Then city 1's users, not user 9
+    assert marked_users(world, ingested, datetime.now(UTC)) == [1, 2, 3]
+    # And a window where nothing started or changed marks nobody; banner 5's start, user 9
+    assert marked_users(world, datetime.now(UTC), later - timedelta(seconds=1)) == []
+    assert marked_users(world, later - timedelta(seconds=1), later) == [9]
+    # And the re-rank of the marked users serves banner 4
+    refresh_lists.fn({"schema_version": 1, "user_ids": [1, 2, 3]})
+    assert 4 in read(world, 1, "banners").ids
+
+
+def test_a_banner_unpaused_or_created_in_flight_marks_its_audience(world: Any) -> None:
+    # Given banner 1 (city 1) paused until a minute from now
+    until = datetime.now(UTC) + timedelta(minutes=1)
+    with world.unit_of_work() as uow:
+        personal.add_override(
+            uow.connection,
+            **dict.fromkeys(("city_id", "user_id", "slot", "starts_at"), None),
+            action="pause",
+            target="banner",
+            target_id=1,
+            ends_at=until,
+            reason="test",
+        )
+    before = datetime.now(UTC)
+    # When its pause runs out / Then city 1's users are marked
+    assert marked_users(world, until - timedelta(seconds=1), until) == [1, 2, 3]
+    # And while it is paused, a window holding nothing marks nobody
+    assert marked_users(world, before, until - timedelta(seconds=1)) == []
+    # And a banner created in flight marks them from its creation on
+    ingest(banner(6))
+    assert marked_users(world, before, datetime.now(UTC)) == [1, 2, 3]
+
+
+def test_the_duty_marks_each_window_once(world: Any, monkeypatch: Any) -> None:
+    from actors.recs import banner_audiences
+
+    # Given a scheduler that has just taken the duty over (banners 1-3 created a moment ago)
+    monkeypatch.setattr(banner_audiences, "_since", None)
+    # When it runs / Then its first window reaches two periods back: city 1's users
+    assert banner_audiences.mark_banner_audiences() == 3
+    with world.unit_of_work() as uow:
+        uow.connection.execute("DELETE FROM user_changes")
+    # And its next run starts where the last ended: nothing new, nobody marked
+    assert banner_audiences.mark_banner_audiences() == 0
+    # And a banner created since is found by the run after it
+    ingest(banner(6))
+    assert banner_audiences.mark_banner_audiences() == 3
