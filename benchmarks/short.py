@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from workers.pools import POOLS
+
 ROOT = Path(__file__).resolve().parents[1]
 NOISE = 0.25  # runs on a 2-core VM vary +-20 % (benchmarks/README.md): flag drops beyond 25 %
 HEADING = "### Benchmarks, short"
@@ -39,7 +41,7 @@ def intake() -> dict[str, float]:
     db_url, prefix = bench.fresh_database(), f"bench{uuid.uuid4().hex[:6]}."
 
     def start() -> Any:
-        return bench.workers(prefix, db_url, 2, 16)
+        return bench.workers(prefix, db_url, 2, POOLS["intake"].threads)
 
     try:
         bench.declare_queues(start, prefix)
@@ -65,7 +67,7 @@ def orders() -> dict[str, float]:
     db_url, prefix = bench.fresh_database(), f"bench{uuid.uuid4().hex[:6]}."
 
     def start() -> Any:
-        return bench.workers(prefix, db_url, 2, 16)
+        return bench.workers(prefix, db_url, 2, POOLS["intake"].threads)
 
     try:
         later = datetime.now(UTC) + timedelta(hours=1)
