@@ -82,4 +82,5 @@ SURFACE = Surface(
     ),
     rank=rank,
     fallback=fallback,
+    personal=True,
 )
