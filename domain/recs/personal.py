@@ -172,22 +172,31 @@ def category_matrix(
     part: int,
     min_supply: int = MIN_SUPPLY,
     members: Mapping[int, IntArray] | None = None,
+    masks: IntArray | None = None,
 ) -> tuple[IntArray, FloatArray]:
     """(category ids, users x categories score in day-part `part`; -inf: too few venues that
-    deliver to the user and are open then)."""
+    deliver to the user and are open then). `masks`: the columns' day-part masks, when known."""
     members = category_members(catalog, scored) if members is None else members
-    bit = 1 << (part - 1)
-    venue_ids = catalog.venue_ids[scored.positions].tolist()
-    open_then = np.array([dayparts.get(v, ALL_DAYPARTS) & bit != 0 for v in venue_ids], bool)
-    scores = np.where(open_then[None, :], scored.scores, -np.inf)
+    masks = venue_masks(catalog, scored, dayparts) if masks is None else masks
+    open_then = (masks & (1 << (part - 1))) != 0
     ids = np.array([c for c, cols in members.items() if open_then[cols].any()], np.int64)
-    matrix = np.full((scores.shape[0], len(ids)), -np.inf)
-    for j, category in enumerate(ids.tolist()):
-        sub = scores[:, members[category]]
-        supply = np.isfinite(sub).sum(axis=1)
-        best = sub.max(axis=1) + SUPPLY_WEIGHT * np.log1p(supply)
-        matrix[:, j] = np.where(supply >= min_supply, best, -np.inf)
-    return ids, matrix
+    users = scored.scores.shape[0]
+    if len(ids) == 0:
+        return ids, np.full((users, 0), -np.inf)
+    # every category's columns end to end, reduced per category in one pass each
+    columns = [members[c] for c in ids.tolist()]
+    flat = np.concatenate(columns)
+    starts = np.concatenate([[0], np.cumsum([len(c) for c in columns[:-1]])]).astype(np.int64)
+    sub = np.where(open_then[flat][None, :], scored.scores[:, flat], -np.inf)
+    supply = np.add.reduceat(np.isfinite(sub).astype(np.int64), starts, axis=1)
+    best = np.maximum.reduceat(sub, starts, axis=1) + SUPPLY_WEIGHT * np.log1p(supply)
+    return ids, np.where(supply >= min_supply, best, -np.inf).reshape(users, len(ids))
+
+
+def venue_masks(catalog: VenueCatalog, scored: CityScores, dayparts: Mapping[int, int]) -> IntArray:
+    """Per column of the city's scores: the day-parts its venue is open in (default: all)."""
+    venue_ids = catalog.venue_ids[scored.positions].tolist()
+    return np.array([dayparts.get(v, ALL_DAYPARTS) for v in venue_ids], np.int64)
 
 
 def rank_categories(
@@ -195,8 +204,11 @@ def rank_categories(
 ) -> FlatLists:
     """One list per day-part (context = its id) per user."""
     found, members = [], category_members(catalog, scored)
+    masks = venue_masks(catalog, scored, dayparts)
     for part in DAYPARTS:
-        ids, matrix = category_matrix(catalog, scored, dayparts, part.id, members=members)
+        ids, matrix = category_matrix(
+            catalog, scored, dayparts, part.id, members=members, masks=masks
+        )
         contexts = np.full(len(scored.user_ids), part.id, np.int64)
         # every day-part gets a list, empty where nothing is open: a read at 03:00 answers
         # "nothing now" instead of "no list"
@@ -254,13 +266,17 @@ def _spread(scores: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Per user: the best and the median score of the venues that deliver (nan-free; 0 and 0
     for a user nothing delivers to). Affinity to a target is where its best venue falls
     between the two: 1 at the user's best venue, 0 at (or below) a middling one."""
-    users = scores.shape[0]
-    if scores.shape[1] == 0:
+    users, width = scores.shape
+    if width == 0:
         return np.zeros(users), np.zeros(users)
-    deliverable = np.isfinite(scores)
-    finite = np.where(deliverable, scores, np.nan)
-    finite[~deliverable.any(axis=1)] = 0.0  # nothing delivers: 0 and 0
-    return np.nanmax(finite, axis=1), np.nanmedian(finite, axis=1)
+    ordered = np.sort(scores, axis=1)  # the -inf of venues that do not deliver first
+    count = np.isfinite(scores).sum(axis=1)
+    rows = np.arange(users)
+    low = ordered[rows, np.maximum(width - count + (count - 1) // 2, 0)]
+    high = ordered[rows, width - count + count // 2 - (count == 0)]
+    none = count == 0  # nothing delivers: 0 and 0
+    best = np.where(none, 0.0, ordered[:, -1])
+    return best, np.where(none, 0.0, (low + high) / 2)  # as np.median: the middle two's mean
 
 
 def rank_banners(
