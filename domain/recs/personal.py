@@ -165,6 +165,21 @@ def category_members(catalog: VenueCatalog, scored: CityScores) -> dict[int, Int
     return {c: np.array(cols, np.int64) for c, cols in sorted(members.items())}
 
 
+class _Members(NamedTuple):
+    """Every category's columns end to end (category i's from starts[i]), categories by id."""
+
+    ids: IntArray
+    columns: IntArray
+    starts: IntArray
+
+    @classmethod
+    def of(cls, members: Mapping[int, IntArray]) -> _Members:
+        ids = np.fromiter(members, np.int64, len(members))
+        lengths = np.fromiter((len(c) for c in members.values()), np.int64, len(members))
+        columns = np.concatenate([np.zeros(0, np.int64), *members.values()]).astype(np.int64)
+        return cls(ids, columns, (np.cumsum(lengths) - lengths).astype(np.int64))
+
+
 def category_matrix(
     catalog: VenueCatalog,
     scored: CityScores,
@@ -175,22 +190,20 @@ def category_matrix(
     masks: IntArray | None = None,
 ) -> tuple[IntArray, FloatArray]:
     """(category ids, users x categories score in day-part `part`; -inf: too few venues that
-    deliver to the user and are open then). `masks`: the columns' day-part masks, when known."""
-    members = category_members(catalog, scored) if members is None else members
+    deliver to the user and are open then). `masks`: the columns' day-part masks, when known.
+    The categories with a venue open then are kept (one column each, by id)."""
+    flat = _Members.of(category_members(catalog, scored) if members is None else members)
     masks = venue_masks(catalog, scored, dayparts) if masks is None else masks
-    open_then = (masks & (1 << (part - 1))) != 0
-    ids = np.array([c for c, cols in members.items() if open_then[cols].any()], np.int64)
     users = scored.scores.shape[0]
-    if len(ids) == 0:
-        return ids, np.full((users, 0), -np.inf)
-    # every category's columns end to end, reduced per category in one pass each
-    columns = [members[c] for c in ids.tolist()]
-    flat = np.concatenate(columns)
-    starts = np.concatenate([[0], np.cumsum([len(c) for c in columns[:-1]])]).astype(np.int64)
-    sub = np.where(open_then[flat][None, :], scored.scores[:, flat], -np.inf)
-    supply = np.add.reduceat(np.isfinite(sub).astype(np.int64), starts, axis=1)
-    best = np.maximum.reduceat(sub, starts, axis=1) + SUPPLY_WEIGHT * np.log1p(supply)
-    return ids, np.where(supply >= min_supply, best, -np.inf).reshape(users, len(ids))
+    if len(flat.ids) == 0:
+        return flat.ids, np.full((users, 0), -np.inf)
+    open_then = (masks[flat.columns] & (1 << (part - 1))) != 0
+    kept = np.logical_or.reduceat(open_then, flat.starts)
+    sub = np.where(open_then[None, :], scored.scores[:, flat.columns], -np.inf)
+    supply = np.add.reduceat(np.isfinite(sub).astype(np.int64), flat.starts, axis=1)[:, kept]
+    best = np.maximum.reduceat(sub, flat.starts, axis=1)[:, kept]
+    best = best + SUPPLY_WEIGHT * np.log1p(supply)
+    return flat.ids[kept], np.where(supply >= min_supply, best, -np.inf)
 
 
 def venue_masks(catalog: VenueCatalog, scored: CityScores, dayparts: Mapping[int, int]) -> IntArray:

@@ -93,11 +93,13 @@ ACTIVE_MODEL_AGE = """
 ACTIVE_MODEL_VERSION = "SELECT version FROM model_versions WHERE kind = %(kind)s AND active"
 
 # Bulk list writes: rows are COPied into a temporary table (dropped at commit), then merged.
+# No index on it: nothing probes it since lists are packed per user and surface (migration
+# 0008), and building one cost ~5-10 % of a job's write. The rows are unique per (user_id,
+# surface) by construction (store/recs/pgcopy.py).
 INCOMING_LISTS = """
     CREATE TEMP TABLE incoming_lists (
         user_id bigint, surface text, contexts bigint[], bounds int[], ids bigint[],
-        scores real[], inputs_at timestamptz,
-        PRIMARY KEY (user_id, surface)  -- the delete below probes it per stored row
+        scores real[], inputs_at timestamptz
     ) WITH (toast_tuple_target = 8160) ON COMMIT DROP  -- as `recommendations`: no TOAST work
 """
 COPY_INCOMING_LISTS = "COPY incoming_lists FROM STDIN (FORMAT binary)"  # store/pgcopy.py
