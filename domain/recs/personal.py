@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
+from itertools import chain
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -245,11 +247,26 @@ def target_scores(
     elif banner.kind == "brand":
         hit = np.isin(catalog.brand[positions], banner.brand_ids)
     else:
-        wanted = set(banner.category_ids)
-        hit = np.array([bool(wanted.intersection(catalog.categories[p])) for p in positions])
+        hit = _in_categories(catalog, banner.category_ids)[positions]
     if not hit.any():
         return np.full(scored.scores.shape[0], -np.inf)
     return np.asarray(scored.scores[:, hit].max(axis=1))
+
+
+def _in_categories(catalog: VenueCatalog, category_ids: tuple[int, ...]) -> BoolArray:
+    """Per catalog position: whether the venue is in any of `category_ids`."""
+    positions, categories = _category_entries(catalog)
+    hit = np.zeros(len(catalog.venue_ids), bool)
+    hit[positions[np.isin(categories, category_ids)]] = True
+    return hit
+
+
+@lru_cache(maxsize=4)  # per catalog snapshot: the same for every refresh job
+def _category_entries(catalog: VenueCatalog) -> tuple[IntArray, IntArray]:
+    """(catalog position, category) of every category of every venue."""
+    counts = np.fromiter(map(len, catalog.categories), np.int64, len(catalog.categories))
+    flat = np.fromiter(chain.from_iterable(catalog.categories), np.int64, int(counts.sum()))
+    return np.repeat(np.arange(len(counts), dtype=np.int64), counts), flat
 
 
 def eligibility(
@@ -309,9 +326,10 @@ def rank_banners(
         return FlatLists.empty()
     tags = [inputs.tags.get(u) for u in scored.user_ids]
     for j, banner in enumerate(live):
-        eligible[:, j] &= [
-            banner.targets_segment(s, t) for s, t in zip(segments, tags, strict=True)
-        ]
+        if banner.segments:  # (a banner without segments targets everyone)
+            eligible[:, j] &= [
+                banner.targets_segment(s, t) for s, t in zip(segments, tags, strict=True)
+            ]
     found = []
     ids = np.array([b.banner_id for b in live], np.int64)
     of = np.asarray(segments)
