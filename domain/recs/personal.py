@@ -189,23 +189,38 @@ def category_matrix(
     part: int,
     min_supply: int = MIN_SUPPLY,
     members: Mapping[int, IntArray] | None = None,
-    masks: IntArray | None = None,
 ) -> tuple[IntArray, FloatArray]:
     """(category ids, users x categories score in day-part `part`; -inf: too few venues that
-    deliver to the user and are open then). `masks`: the columns' day-part masks, when known.
-    The categories with a venue open then are kept (one column each, by id)."""
-    flat = _Members.of(category_members(catalog, scored) if members is None else members)
-    masks = venue_masks(catalog, scored, dayparts) if masks is None else masks
-    users = scored.scores.shape[0]
-    if len(flat.ids) == 0:
-        return flat.ids, np.full((users, 0), -np.inf)
-    open_then = (masks[flat.columns] & (1 << (part - 1))) != 0
-    kept = np.logical_or.reduceat(open_then, flat.starts)
-    sub = np.where(open_then[None, :], scored.scores[:, flat.columns], -np.inf)
-    supply = np.add.reduceat(np.isfinite(sub).astype(np.int64), flat.starts, axis=1)[:, kept]
-    best = np.maximum.reduceat(sub, flat.starts, axis=1)[:, kept]
-    best = best + SUPPLY_WEIGHT * np.log1p(supply)
-    return flat.ids[kept], np.where(supply >= min_supply, best, -np.inf)
+    deliver to the user and are open then). The categories with a venue open then are kept
+    (one column each, by id)."""
+    members = category_members(catalog, scored) if members is None else members
+    return _CityCategories(scored, members, venue_masks(catalog, scored, dayparts)).matrix(
+        part, min_supply
+    )
+
+
+class _CityCategories:
+    """A city's scores gathered per category (every category's columns end to end, once for
+    every day-part), and each gathered column's day-part mask."""
+
+    def __init__(self, scored: CityScores, members: Mapping[int, IntArray], masks: IntArray):
+        self.flat = _Members.of(members)
+        self.scores = scored.scores[:, self.flat.columns]
+        self.finite = np.isfinite(self.scores)
+        self.masks = masks[self.flat.columns]
+
+    def matrix(self, part: int, min_supply: int) -> tuple[IntArray, FloatArray]:
+        flat, users = self.flat, self.scores.shape[0]
+        if len(flat.ids) == 0:
+            return flat.ids, np.full((users, 0), -np.inf)
+        open_then = (self.masks & (1 << (part - 1))) != 0
+        kept = np.logical_or.reduceat(open_then, flat.starts)
+        sub = np.where(open_then[None, :], self.scores, -np.inf)
+        supply = (self.finite & open_then[None, :]).astype(np.int64)
+        supply = np.add.reduceat(supply, flat.starts, axis=1)[:, kept]
+        best = np.maximum.reduceat(sub, flat.starts, axis=1)[:, kept]
+        best = best + SUPPLY_WEIGHT * np.log1p(supply)
+        return flat.ids[kept], np.where(supply >= min_supply, best, -np.inf)
 
 
 def venue_masks(catalog: VenueCatalog, scored: CityScores, dayparts: Mapping[int, int]) -> IntArray:
@@ -218,12 +233,12 @@ def rank_categories(
     catalog: VenueCatalog, scored: CityScores, dayparts: Mapping[int, int], k: int
 ) -> FlatLists:
     """One list per day-part (context = its id) per user."""
-    found, members = [], category_members(catalog, scored)
-    masks = venue_masks(catalog, scored, dayparts)
+    found = []
+    city = _CityCategories(
+        scored, category_members(catalog, scored), venue_masks(catalog, scored, dayparts)
+    )
     for part in DAYPARTS:
-        ids, matrix = category_matrix(
-            catalog, scored, dayparts, part.id, members=members, masks=masks
-        )
+        ids, matrix = city.matrix(part.id, MIN_SUPPLY)
         contexts = np.full(len(scored.user_ids), part.id, np.int64)
         # every day-part gets a list, empty where nothing is open: a read at 03:00 answers
         # "nothing now" instead of "no list"
