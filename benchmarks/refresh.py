@@ -134,6 +134,41 @@ def peak_rss_mib(group: int) -> dict[int, float]:
     return peaks
 
 
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU time of each process still there, seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def group_pids(group: int) -> list[int]:
+    pids = []
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(status.read_text().rsplit(")", 1)[1].split()[2]) == group:
+                pids.append(int(status.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return pids
+
+
+def backend_pids(db_url: str) -> list[int]:
+    """The Postgres backends connected to the world's database (the workers' pools), this
+    connection's own excepted."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in rows]
+
+
 def run_status(db_url: str, run_id: int) -> dict[str, Any]:
     with psycopg.connect(db_url) as conn:
         from store.recs import runs
@@ -160,10 +195,14 @@ def full_refresh(
         while (depth := queue_depth(queue)) is None or depth >= chunks:
             time.sleep(0.01)
         started = time.perf_counter()
+        workers_cpu = cpu_seconds(group_pids(group))
+        backends_cpu = cpu_seconds(backend_pids(db_url))
         while not (status := run_status(db_url, run_id)).get("finished"):
             time.sleep(0.25)
             memory |= peak_rss_mib(group)
         elapsed = time.perf_counter() - started
+        workers_s = _spent(workers_cpu, cpu_seconds(group_pids(group)))
+        backends_s = _spent(backends_cpu, cpu_seconds(backend_pids(db_url)))
         memory |= peak_rss_mib(group)
     with psycopg.connect(db_url, autocommit=True) as conn:  # as `larder recs refresh` does
         recs.analyze(conn)
@@ -174,7 +213,17 @@ def full_refresh(
         "failed_chunks": status["failed_chunks"],
         "fallbacks_s": fallbacks_s,
         "memory_mib": sorted(memory.values()),
+        "cpu_ms_per_1k_users": {
+            "workers": workers_s / len(users) * 1e6,
+            "postgres": backends_s / len(users) * 1e6,
+        },
     }
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes spent between two readings (a process that left is not
+    counted; one that came counts from its start; Postgres' parallel workers are missed)."""
+    return sum(after[pid] - before.get(pid, 0.0) for pid in after)
 
 
 def copy_ceiling(db_url: str, users: int, chunk: int) -> dict[str, float]:
@@ -275,6 +324,12 @@ def main() -> None:
         f" ({lists_only['seconds']:.1f} s) | all seven take {per_user:.2f}x their time per user"
         " (ceiling 1.3) |"
     )
+    for name, run in (("four list surfaces", lists_only), ("all seven", refresh)):
+        cpu = run["cpu_ms_per_1k_users"]
+        print(
+            f"CPU per 1,000 users, {name}: workers {cpu['workers']:,.0f} ms,"
+            f" their Postgres backends {cpu['postgres']:,.0f} ms"
+        )
 
 
 def report(

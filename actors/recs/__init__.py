@@ -22,6 +22,7 @@ from domain.recs.items import Basket
 from domain.recs.lists import Activity, UserLists, fallback_lists, user_lists
 from domain.recs.personal import NO_INPUTS as NO_PERSONAL_INPUTS
 from domain.recs.personal import PersonalInputs
+from domain.recs.surfaces import ranked
 from domain.recs.venues import VenueCatalog
 from schemas.base import InvalidMessage, parse
 from schemas.recs import RefreshLists
@@ -98,6 +99,13 @@ def personal_inputs(connection: Any, user_ids: Sequence[int]) -> PersonalInputs:
     )
 
 
+def _personal_inputs_if_needed(connection: Any, user_ids: Sequence[int]) -> PersonalInputs:
+    """`personal_inputs` when a ranked surface reads them (none of the list surfaces does)."""
+    if any(surface.personal for surface in ranked(_surfaces())):
+        return personal_inputs(connection, user_ids)
+    return NO_PERSONAL_INPUTS
+
+
 def _surfaces() -> frozenset[str] | None:
     """LARDER_REFRESH_SURFACES: rank only these stored surfaces (None: all of them)."""
     from workers.settings import get_settings
@@ -144,7 +152,7 @@ def refresh_lists(job: dict[str, Any]) -> None:
             recs.users(uow.connection, parsed.user_ids),
             _histories(recs.user_baskets(uow.connection, parsed.user_ids)),
             recs.activity(uow.connection, parsed.user_ids),
-            personal_inputs(uow.connection, parsed.user_ids),
+            _personal_inputs_if_needed(uow.connection, parsed.user_ids),
         )
     if version is None:  # nothing trained yet: readers get fallbacks; try these users later
         with database.unit_of_work() as uow:

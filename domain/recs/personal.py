@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
+from itertools import chain
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -165,6 +167,21 @@ def category_members(catalog: VenueCatalog, scored: CityScores) -> dict[int, Int
     return {c: np.array(cols, np.int64) for c, cols in sorted(members.items())}
 
 
+class _Members(NamedTuple):
+    """Every category's columns end to end (category i's from starts[i]), categories by id."""
+
+    ids: IntArray
+    columns: IntArray
+    starts: IntArray
+
+    @classmethod
+    def of(cls, members: Mapping[int, IntArray]) -> _Members:
+        ids = np.fromiter(members, np.int64, len(members))
+        lengths = np.fromiter((len(c) for c in members.values()), np.int64, len(members))
+        columns = np.concatenate([np.zeros(0, np.int64), *members.values()]).astype(np.int64)
+        return cls(ids, columns, (np.cumsum(lengths) - lengths).astype(np.int64))
+
+
 def category_matrix(
     catalog: VenueCatalog,
     scored: CityScores,
@@ -174,29 +191,54 @@ def category_matrix(
     members: Mapping[int, IntArray] | None = None,
 ) -> tuple[IntArray, FloatArray]:
     """(category ids, users x categories score in day-part `part`; -inf: too few venues that
-    deliver to the user and are open then)."""
+    deliver to the user and are open then). The categories with a venue open then are kept
+    (one column each, by id)."""
     members = category_members(catalog, scored) if members is None else members
-    bit = 1 << (part - 1)
+    return _CityCategories(scored, members, venue_masks(catalog, scored, dayparts)).matrix(
+        part, min_supply
+    )
+
+
+class _CityCategories:
+    """A city's scores gathered per category (every category's columns end to end, once for
+    every day-part), and each gathered column's day-part mask."""
+
+    def __init__(self, scored: CityScores, members: Mapping[int, IntArray], masks: IntArray):
+        self.flat = _Members.of(members)
+        self.scores = scored.scores[:, self.flat.columns]
+        self.finite = np.isfinite(self.scores)
+        self.masks = masks[self.flat.columns]
+
+    def matrix(self, part: int, min_supply: int) -> tuple[IntArray, FloatArray]:
+        flat, users = self.flat, self.scores.shape[0]
+        if len(flat.ids) == 0:
+            return flat.ids, np.full((users, 0), -np.inf)
+        open_then = (self.masks & (1 << (part - 1))) != 0
+        kept = np.logical_or.reduceat(open_then, flat.starts)
+        sub = np.where(open_then[None, :], self.scores, -np.inf)
+        supply = (self.finite & open_then[None, :]).astype(np.int64)
+        supply = np.add.reduceat(supply, flat.starts, axis=1)[:, kept]
+        best = np.maximum.reduceat(sub, flat.starts, axis=1)[:, kept]
+        best = best + SUPPLY_WEIGHT * np.log1p(supply)
+        return flat.ids[kept], np.where(supply >= min_supply, best, -np.inf)
+
+
+def venue_masks(catalog: VenueCatalog, scored: CityScores, dayparts: Mapping[int, int]) -> IntArray:
+    """Per column of the city's scores: the day-parts its venue is open in (default: all)."""
     venue_ids = catalog.venue_ids[scored.positions].tolist()
-    open_then = np.array([dayparts.get(v, ALL_DAYPARTS) & bit != 0 for v in venue_ids], bool)
-    scores = np.where(open_then[None, :], scored.scores, -np.inf)
-    ids = np.array([c for c, cols in members.items() if open_then[cols].any()], np.int64)
-    matrix = np.full((scores.shape[0], len(ids)), -np.inf)
-    for j, category in enumerate(ids.tolist()):
-        sub = scores[:, members[category]]
-        supply = np.isfinite(sub).sum(axis=1)
-        best = sub.max(axis=1) + SUPPLY_WEIGHT * np.log1p(supply)
-        matrix[:, j] = np.where(supply >= min_supply, best, -np.inf)
-    return ids, matrix
+    return np.array([dayparts.get(v, ALL_DAYPARTS) for v in venue_ids], np.int64)
 
 
 def rank_categories(
     catalog: VenueCatalog, scored: CityScores, dayparts: Mapping[int, int], k: int
 ) -> FlatLists:
     """One list per day-part (context = its id) per user."""
-    found, members = [], category_members(catalog, scored)
+    found = []
+    city = _CityCategories(
+        scored, category_members(catalog, scored), venue_masks(catalog, scored, dayparts)
+    )
     for part in DAYPARTS:
-        ids, matrix = category_matrix(catalog, scored, dayparts, part.id, members=members)
+        ids, matrix = city.matrix(part.id, MIN_SUPPLY)
         contexts = np.full(len(scored.user_ids), part.id, np.int64)
         # every day-part gets a list, empty where nothing is open: a read at 03:00 answers
         # "nothing now" instead of "no list"
@@ -220,11 +262,26 @@ def target_scores(
     elif banner.kind == "brand":
         hit = np.isin(catalog.brand[positions], banner.brand_ids)
     else:
-        wanted = set(banner.category_ids)
-        hit = np.array([bool(wanted.intersection(catalog.categories[p])) for p in positions])
+        hit = _in_categories(catalog, banner.category_ids)[positions]
     if not hit.any():
         return np.full(scored.scores.shape[0], -np.inf)
     return np.asarray(scored.scores[:, hit].max(axis=1))
+
+
+def _in_categories(catalog: VenueCatalog, category_ids: tuple[int, ...]) -> BoolArray:
+    """Per catalog position: whether the venue is in any of `category_ids`."""
+    positions, categories = _category_entries(catalog)
+    hit = np.zeros(len(catalog.venue_ids), bool)
+    hit[positions[np.isin(categories, category_ids)]] = True
+    return hit
+
+
+@lru_cache(maxsize=4)  # per catalog snapshot: the same for every refresh job
+def _category_entries(catalog: VenueCatalog) -> tuple[IntArray, IntArray]:
+    """(catalog position, category) of every category of every venue."""
+    counts = np.fromiter(map(len, catalog.categories), np.int64, len(catalog.categories))
+    flat = np.fromiter(chain.from_iterable(catalog.categories), np.int64, int(counts.sum()))
+    return np.repeat(np.arange(len(counts), dtype=np.int64), counts), flat
 
 
 def eligibility(
@@ -254,13 +311,17 @@ def _spread(scores: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Per user: the best and the median score of the venues that deliver (nan-free; 0 and 0
     for a user nothing delivers to). Affinity to a target is where its best venue falls
     between the two: 1 at the user's best venue, 0 at (or below) a middling one."""
-    users = scores.shape[0]
-    if scores.shape[1] == 0:
+    users, width = scores.shape
+    if width == 0:
         return np.zeros(users), np.zeros(users)
-    deliverable = np.isfinite(scores)
-    finite = np.where(deliverable, scores, np.nan)
-    finite[~deliverable.any(axis=1)] = 0.0  # nothing delivers: 0 and 0
-    return np.nanmax(finite, axis=1), np.nanmedian(finite, axis=1)
+    ordered = np.sort(scores, axis=1)  # the -inf of venues that do not deliver first
+    count = np.isfinite(scores).sum(axis=1)
+    rows = np.arange(users)
+    low = ordered[rows, np.maximum(width - count + (count - 1) // 2, 0)]
+    high = ordered[rows, width - count + count // 2 - (count == 0)]
+    none = count == 0  # nothing delivers: 0 and 0
+    best = np.where(none, 0.0, ordered[:, -1])
+    return best, np.where(none, 0.0, (low + high) / 2)  # as np.median: the middle two's mean
 
 
 def rank_banners(
@@ -280,9 +341,10 @@ def rank_banners(
         return FlatLists.empty()
     tags = [inputs.tags.get(u) for u in scored.user_ids]
     for j, banner in enumerate(live):
-        eligible[:, j] &= [
-            banner.targets_segment(s, t) for s, t in zip(segments, tags, strict=True)
-        ]
+        if banner.segments:  # (a banner without segments targets everyone)
+            eligible[:, j] &= [
+                banner.targets_segment(s, t) for s, t in zip(segments, tags, strict=True)
+            ]
     found = []
     ids = np.array([b.banner_id for b in live], np.int64)
     of = np.asarray(segments)

@@ -37,19 +37,25 @@ def encode(lists: UserLists, users: Iterable[int] = ()) -> bytes:
     input. Each of `users` also gets a row without lists for every surface of STORED_NAMES it
     has no list on, so that upserting the rows replaces everything the users had."""
     merged = _Merged(lists)
-    ids = _elements(merged.ids, ">i8")
-    scores = _elements(merged.scores, ">f4")
-    contexts = _elements(merged.contexts, ">i8")
-    offsets = _elements(merged.offsets, ">i4")
+    ids = memoryview(_elements(merged.ids, ">i8"))  # slices of views: no copies until the join
+    scores = memoryview(_elements(merged.scores, ">f4"))
+    contexts = memoryview(_elements(merged.contexts, ">i8"))
+    offsets = memoryview(_elements(merged.offsets, ">i4"))
     first = {key: n for n, key in enumerate(merged.keys)}
     everyone = set(first) | {(user, s) for user in users for s in range(len(STORED_NAMES))}
-    parts = [HEADER]
+    heads: dict[int, tuple[bytes, bytes]] = {}  # per user: field count and user_id; inputs_at
+    parts: list[bytes | memoryview] = [HEADER]
     for user, surface in sorted(everyone):
         n = first.get((user, surface))
         a, b = (merged.packs[n], merged.packs[n + 1]) if n is not None else (0, 0)
         start, stop = merged.ends[a], merged.ends[b]
+        if (head := heads.get(user)) is None:
+            head = heads[user] = (
+                _ROW_HEAD(7, 8, user),
+                _stamp(lists.inputs_at.get(user, NO_INPUTS)),
+            )
         parts += [
-            struct.pack(">hiq", 7, 8, user),  # the field count, then user_id
+            head[0],
             _SURFACES[surface],
             _array_head(INT8_OID, 8, b - a),
             contexts[a * 12 : b * 12],
@@ -59,7 +65,7 @@ def encode(lists: UserLists, users: Iterable[int] = ()) -> bytes:
             ids[start * 12 : stop * 12],
             _array_head(FLOAT4_OID, 4, stop - start),
             scores[start * 8 : stop * 8],
-            _stamp(lists.inputs_at.get(user, NO_INPUTS)),
+            head[1],
         ]
     parts.append(TRAILER)
     return b"".join(parts)
@@ -115,6 +121,7 @@ def _elements(values: npt.NDArray[np.generic], dtype: str) -> bytes:
     return laid.tobytes()
 
 
+_ROW_HEAD = struct.Struct(">hiq").pack  # the field count (7), then user_id's length and value
 _SURFACES = [struct.pack(">i", len(s)) + s.encode() for s in STORED_NAMES]  # text fields
 
 

@@ -25,6 +25,11 @@ STORED: tuple[Surface, ...] = tuple(s for s in SURFACES if s.stored)  # one row 
 STORED_NAMES: tuple[str, ...] = tuple(s.name for s in STORED)
 
 
+def ranked(only: frozenset[str] | None = None) -> tuple[Surface, ...]:
+    """The stored surfaces a refresh ranks: all of them, or those named in `only`, in order."""
+    return tuple(s for s in STORED if only is None or s.name in only)
+
+
 def get(name: str) -> Surface:
     """The surface called `name`; KeyError naming the known ones."""
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from operator import attrgetter
 
 import numpy as np
 
@@ -24,8 +25,13 @@ from domain.recs.surfaces.base import (
 
 def segment_of(history: Sequence[Basket], now: datetime) -> str:
     """The user's lifecycle segment now, from their order history."""
-    last = max((b.placed_at for b in history if b.placed_at <= now), default=None)
+    last = max(map(_PLACED_AT, history), default=None)  # (in C: this runs for every user)
+    if last is not None and last > now:  # an order after `now`: the newest one before it
+        last = max((b.placed_at for b in history if b.placed_at <= now), default=None)
     return lifecycle_segment(last, now)
+
+
+_PLACED_AT = attrgetter("placed_at")
 
 
 def rank(batch: Batch) -> FlatLists:
@@ -82,4 +88,5 @@ SURFACE = Surface(
     ),
     rank=rank,
     fallback=fallback,
+    personal=True,
 )

@@ -182,6 +182,7 @@ class Surface:
     fallback: FallbackBuilder  # the cold-start lists, built with every model version
     rank: Ranker | None = None  # per_user surfaces only
     needs: tuple[str, ...] = ()  # surfaces whose lists `rank` reads (ranked before it)
+    personal: bool = False  # `rank` reads `Batch.personal` (banners, day-parts, tags)
 
     def __post_init__(self) -> None:
         if (self.storage == "per_user") != (self.rank is not None):

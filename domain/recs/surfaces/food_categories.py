@@ -62,4 +62,5 @@ SURFACE = Surface(
     ),
     rank=rank,
     fallback=fallback,
+    personal=True,
 )

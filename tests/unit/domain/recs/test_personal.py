@@ -20,6 +20,7 @@ from domain.recs.banners import (
     serve,
 )
 from domain.recs.discovery import CityScores, UserRow, Visits, score_city
+from domain.recs.items import Basket
 from domain.recs.personal import (
     Served,
     apply_overrides,
@@ -29,6 +30,7 @@ from domain.recs.personal import (
     rank_brands,
     rank_categories,
 )
+from domain.recs.surfaces.banners import segment_of
 from domain.recs.venues import VenueCatalog, VenueRow, train_venues
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -130,6 +132,18 @@ def test_segment_and_city_targeting() -> None:
     assert lifecycle_segment(None, NOW) == "new"
     assert lifecycle_segment(last, NOW) == "returning"
     assert lifecycle_segment(last - timedelta(seconds=1), NOW) == "lapsed"
+
+
+def test_a_users_segment_is_read_from_the_orders_before_now() -> None:
+    # Given a user whose orders are 61 days old, plus one placed after `now` (a recompute of
+    # older inputs), and a user with only that later order
+    old, later = NOW - timedelta(days=61), NOW + timedelta(minutes=1)
+    history = [Basket(1, 5, old, (1,)), Basket(1, 5, later, (2,))]
+    # When their segments are read at `now`
+    # Then the later order is ignored: lapsed, and new
+    assert segment_of(history, NOW) == "lapsed"
+    assert segment_of(history[1:], NOW) == "new"
+    assert segment_of(history[:1], old + timedelta(days=1)) == "returning"
 
 
 # --- day-parts ------------------------------------------------------------------------------------

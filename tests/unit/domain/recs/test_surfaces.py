@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.recs.surfaces import BY_NAME, STORED, STORED_NAMES, SURFACES, get
+from domain.recs.surfaces import BY_NAME, STORED, STORED_NAMES, SURFACES, get, ranked
 from domain.recs.surfaces.base import NO_CONTEXT, Surface
 from programs.http.app import LISTED, create_app
 from store.db import Database
@@ -25,6 +25,16 @@ def test_names_are_unique_and_stored_surfaces_have_rankers() -> None:
         KeyError, match="known: discovery, category, items, cart, brands, food_categories, banners"
     ):
         get("nope")
+
+
+def test_only_the_personal_surfaces_read_personal_inputs() -> None:
+    # Given the four list surfaces (what a LARDER_REFRESH_SURFACES subset may name)
+    lists = ranked(frozenset({"discovery", "category", "items"}))
+    # When a refresh asks which of its surfaces read banners, day-parts and tags
+    # Then none of the list surfaces does (their jobs skip loading them), all seven include some
+    assert [s.name for s in lists] == ["discovery", "category", "items"]
+    assert not any(s.personal for s in lists)
+    assert [s.name for s in ranked() if s.personal] == ["food_categories", "banners"]
 
 
 def test_a_per_user_surface_without_a_ranker_is_refused() -> None:
