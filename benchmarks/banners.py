@@ -216,10 +216,11 @@ def report(args: argparse.Namespace, python: Any, http: Any, updates: dict[str, 
             k: [round(v.percentile_ms(50), 3), round(v.percentile_ms(99), 3)]
             for k, v in python.items()
         },
-        "http p50/p99 ms": {
-            k: [round(v.percentile_ms(50), 3), round(v.percentile_ms(99), 3)]
-            for k, v in http.items()
+        "http p50/p95/p99 ms": {
+            k: [round(v.percentile_ms(q), 3) for q in (50, 95, 99)] for k, v in http.items()
         },
+        # how late the load generator sent its 99th-percentile request (latencies include it)
+        "http client sent-late p99 ms": {k: round(v.lateness_ms(99), 3) for k, v in http.items()},
         "http achieved rate": {k: round(v.rate or 0, 1) for k, v in http.items()},
         "http errors": {k: v.errors for k, v in http.items()},
         "intake events/s": {k: round(v) for k, v in updates.items()},
