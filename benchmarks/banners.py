@@ -136,6 +136,7 @@ def http_reads(url: str, world: reads.World, rate: float, seconds: float, worker
     with reads.larder_serve(url, port := reads.free_port(), workers):
         reads.open_loop(port, paths[-per_slice:], rate, key)
         for s in range(slices):
+            reads.warm(url)  # the lists in memory, as on a database serving steady traffic
             parts["healthz"].append(reads.open_loop(port, ["/healthz"] * per_slice, rate))
             window = slice(s * per_slice, (s + 1) * per_slice)
             parts["discovery"].append(reads.open_loop(port, lists[window], rate, key))

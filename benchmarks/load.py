@@ -56,8 +56,9 @@ def open_loop(
         capture_output=True,
         text=True,
         cwd=ROOT,
-        check=True,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator failed: {done.stderr.strip()[-2000:]}")
     return Run(**json.loads(done.stdout))
 
 
