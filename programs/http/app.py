@@ -24,11 +24,18 @@ most of a read's time and all of its tail (benchmarks/README.md: p99 12.4 ms wit
 about 4 ms this way, at 500 requests/s). What bounds a stall is the serving connections'
 `statement_timeout` (SERVE_STATEMENT_TIMEOUT_MS; a cancelled read is a 503). The inbox
 endpoints, not on a hot path, stay plain `def` on the thread pool.
+
+A plain, valid list read skips FastAPI's routing and dependency solving: `ListReads`
+(programs/http/fastpath.py) runs the route's own auth check and `read_list` and renders errors
+with the app's handlers, so it answers byte for byte as the route; anything else (parameters to
+validate, other endpoints) goes through FastAPI. `larder serve` freezes the start-up heap out of
+the cyclic garbage collector (`settle_heap`).
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -53,6 +60,7 @@ from domain.recs.surfaces import STORED
 from domain.recs.surfaces.base import Surface
 from domain.security.rates import RateLimits
 from programs.http.console import add_console
+from programs.http.fastpath import ListReads
 from programs.http.inbox import inbox_router
 from programs.http.observability import add_observability
 from programs.http.security import (
@@ -165,6 +173,30 @@ def create_app(
     if docs:
         add_docs(app)
     app.state.access = access or access_from_settings(api_database)
+
+    def read_list(user_id: int, surface: str, context: int, limit: int) -> Response:
+        """The list read, as the route and its fast path (programs/http/fastpath.py) serve it."""
+        found_surface = LISTED.get(surface)
+        if found_surface is None:
+            raise HTTPException(404, unknown_surface(surface))
+        check_context(found_surface, context)
+        with database.unit_of_work(single_statement=True) as uow:
+            found = recs.read(uow.connection, user_id, surface, context, max_age)
+        if found is None:
+            raise HTTPException(
+                404, f"no {surface} list for user {user_id} (context {context}) and no fallback"
+            )
+        return respond(found, catalog.get().keeps(found_surface.ids, clock()), limit)
+
+    # innermost of the middleware: after the body limit and inside the request metrics
+    app.add_middleware(
+        ListReads,
+        read=read_list,
+        surfaces=frozenset(LISTED),
+        max_id=MAX_ID,
+        max_limit=MAX_LIMIT,
+        default_limit=DEFAULT_LIMIT,
+    )
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     add_observability(app, readiness)  # /readyz and /metrics: probes and scrapes carry no key
 
@@ -213,17 +245,7 @@ def create_app(
         ] = 0,
         limit: Limit = DEFAULT_LIMIT,
     ) -> Response:
-        found_surface = LISTED.get(surface)
-        if found_surface is None:
-            raise HTTPException(404, unknown_surface(surface))
-        check_context(found_surface, context)
-        with database.unit_of_work(single_statement=True) as uow:
-            found = recs.read(uow.connection, user_id, surface, context, max_age)
-        if found is None:
-            raise HTTPException(
-                404, f"no {surface} list for user {user_id} (context {context}) and no fallback"
-            )
-        return respond(found, catalog.get().keeps(found_surface.ids, clock()), limit)
+        return read_list(user_id, surface, context, limit)
 
     @app.get(
         "/v1/users/{user_id}/cart",
@@ -406,10 +428,21 @@ def app_from_settings() -> FastAPI:
 
         return health.as_json(health.check(reader, rabbitmq_url), detailed=False)
 
-    return create_app(
+    app = create_app(
         reader,
         api_database=api,
         docs=settings.docs_served,
         max_body_bytes=settings.api_max_body_bytes,
         readiness=readiness,
     )
+    settle_heap()
+    return app
+
+
+def settle_heap() -> None:
+    """Move everything alive now (modules, the app, its schemas and validators: ~120k objects)
+    out of the cyclic collector's reach (`gc.freeze`): a full collection then scans only what
+    came after (~9k objects), instead of stopping the event loop for ~100 ms (measured: 93-115
+    ms) with every request in flight waiting behind it."""
+    gc.collect()
+    gc.freeze()

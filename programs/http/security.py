@@ -144,20 +144,28 @@ class Access:
         return principal
 
 
-Credentials = Annotated[
-    HTTPAuthorizationCredentials | None,
-    Depends(HTTPBearer(auto_error=False, description="An API key: `larder keys create`.")),
-]
+BEARER = HTTPBearer(auto_error=False, description="An API key: `larder keys create`.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+def authorized(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    scope: ApiScope,
+    open_when_reads_are: bool = False,
+) -> Principal:
+    """The caller, authenticated by the app's `Access`, holding `scope` (else 401/403/429)."""
+    access = getattr(request.app.state, "access", None)
+    if not isinstance(access, Access):
+        raise RuntimeError("the app has no access policy: set app.state.access")
+    return access.authorize(request, credentials, scope, open_when_reads_are)
 
 
 def requires(scope: ApiScope, open_when_reads_are: bool = False) -> Any:
     """A dependency: the caller, authenticated by the app's `Access`, holding `scope`."""
 
     async def principal(request: Request, credentials: Credentials) -> Principal:
-        access = getattr(request.app.state, "access", None)
-        if not isinstance(access, Access):
-            raise RuntimeError("the app has no access policy: set app.state.access")
-        return access.authorize(request, credentials, scope, open_when_reads_are)
+        return authorized(request, credentials, scope, open_when_reads_are)
 
     return Depends(principal)
 
