@@ -3,12 +3,12 @@
 Request i is due at start + i / rate, whatever happened before; its latency runs from when it
 was due to when its whole response was read, so a stalled server (or client) is counted, not
 hidden (coordinated omission accounted for). The generator runs in a process of its own, on
-one thread, over non-blocking keep-alive connections and one `selectors` loop: no GIL shared
-with the benchmark's process, no hand-offs between client threads (the earlier client, eight
-threads in the benchmark's own process, waited up to the 5-ms switch interval for the GIL
-whenever another of its threads held it). What the client itself adds is reported beside the
-latencies: `lateness`, how long after its due time each request went out (the loop's wake-up
-granularity is a millisecond: `select` rounds its timeout up).
+one thread, over keep-alive connections and one `select(2)` loop (microsecond timeouts:
+`epoll` and `poll` round theirs up to the next millisecond, which sent requests ~0.5 ms late
+on average): no GIL shared with the benchmark's process, no hand-offs between client threads
+(the earlier client ran eight threads in the benchmark's own process). What the client itself
+adds is reported beside the latencies: `lateness`, how long after its due time each request
+went out.
 
 A request that finds every connection busy waits for one, still timed from its due time.
 """
@@ -76,7 +76,7 @@ def _drive(
     requests = [
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}\r\n".encode() for path in paths
     ]
-    selector = selectors.DefaultSelector()
+    selector = selectors.SelectSelector()  # microsecond timeouts, few sockets
     idle = [_connect(port, selector) for _ in range(connections)]
     count = len(requests)
     latencies, lateness = [0.0] * count, [0.0] * count
