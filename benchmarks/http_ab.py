@@ -16,44 +16,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import banners, reads
 from benchmarks.reads import Latencies
-
-
-@contextmanager
-def serve(tree: Path, url: str, port: int, workers: int) -> Iterator[None]:
-    """`larder serve` with `tree` first on the import path, until the block ends."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(tree),
-        "DATABASE_URL": url,
-        "LARDER_LOG_LEVEL": "WARNING",
-        "LARDER_API_RATE_PER_S": "100000",
-        "LARDER_API_RATE_BURST": "100000",
-    }
-    larder = str(Path(sys.executable).parent / "larder")
-    command = [larder, "serve", "--port", str(port), "--workers", str(workers)]
-    proc = subprocess.Popen(command, cwd=tree, env=env, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not reads._answers(port):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit(f"larder serve of {tree} did not start")
-            time.sleep(0.1)
-        yield
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
 
 
 def compare(
@@ -71,7 +40,7 @@ def compare(
     with ExitStack() as stack:
         ports = {tree: reads.free_port() for tree in trees}
         for tree, port in ports.items():
-            stack.enter_context(serve(tree, url, port, workers))
+            stack.enter_context(reads.larder_serve(url, port, workers, tree))
             warm_up = slice(per_slice * slices, None)
             for read in ("discovery", "banners"):
                 reads.open_loop(port, paths[read](warm_up), rate, key)

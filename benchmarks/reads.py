@@ -316,10 +316,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def larder_serve(url: str, port: int, workers: int) -> Iterator[None]:
-    """`larder serve` as ops run it, until the block ends."""
+def larder_serve(url: str, port: int, workers: int, tree: Path = ROOT) -> Iterator[None]:
+    """`larder serve` as ops run it, until the block ends; from the source tree `tree` (first
+    on the import path: `benchmarks.http_ab` compares two)."""
     env = {
         **os.environ,
+        **({"PYTHONPATH": str(tree)} if tree != ROOT else {}),
         "DATABASE_URL": url,
         "LARDER_LOG_LEVEL": "WARNING",
         # one key for the whole load: its rate limit must not be what is measured
@@ -328,12 +330,12 @@ def larder_serve(url: str, port: int, workers: int) -> Iterator[None]:
     }
     larder = str(Path(sys.executable).parent / "larder")
     command = [larder, "serve", "--port", str(port), "--workers", str(workers)]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    proc = subprocess.Popen(command, cwd=tree, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while not _answers(port):
             if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("larder serve did not start")
+                raise SystemExit(f"larder serve of {tree} did not start")
             time.sleep(0.1)
         yield
     finally:
