@@ -26,8 +26,25 @@ from programs.cli import (
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(context: click.Context) -> None:
     """larder: precompute fleet (RabbitMQ -> Dramatiq actors -> Postgres)."""
+    _own_metrics_registry(context.invoked_subcommand)
+
+
+# The commands that serve Prometheus metrics from several processes (multiprocess mode).
+MULTIPROCESS_METRICS = frozenset({"worker", "serve"})
+
+
+def _own_metrics_registry(command: str | None) -> None:
+    """Any other command (a publisher, a CLI job) keeps its metrics in its own registry: run
+    beside the workers with their PROMETHEUS_MULTIPROC_DIR in its environment, it would write
+    files into the directory a starting worker empties (`larder worker`), and fail when the
+    directory vanished under it (a race the first-run walk test met)."""
+    import os
+
+    if command not in MULTIPROCESS_METRICS:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 
 for command in (

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 
@@ -14,7 +13,6 @@ from domain.recs.personal import (
     PROPENSITY_CONTEXT,
     Served,
     apply_overrides,
-    daypart_at,
     daypart_mask,
 )
 from schemas.recs import RecommendationList
@@ -57,18 +55,6 @@ def user_tags(connection: psycopg.Connection[Any], user_ids: Sequence[int]) -> d
     return {int(u): str(s) for u, s in cursor}
 
 
-def current_daypart(
-    connection: psycopg.Connection[Any], user_id: int, now: datetime | None = None
-) -> int:
-    """The day-part now in the user's city's time zone (UTC for an unknown user or zone)."""
-    row = connection.execute(queries.USER_TIMEZONE, {"user_id": user_id}).fetchone()
-    try:
-        zone = ZoneInfo(row[0]) if row else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = UTC
-    return daypart_at((now or datetime.now(UTC)).astimezone(zone))
-
-
 def read(
     connection: psycopg.Connection[Any],
     user_id: int,
@@ -77,9 +63,8 @@ def read(
     max_age: timedelta,
 ) -> RecommendationList | None:
     """One query: the user's (or the fallback) ordering with what must never be served dropped,
-    then (banners) the city's pins placed."""
-    if surface == "food_categories" and context == 0:
-        context = current_daypart(connection, user_id)
+    then (banners) the city's pins placed. Food categories at context 0: the day-part now in
+    the user's city, chosen in the same query."""
     params = {
         "user_id": user_id,
         "surface": surface,
@@ -91,7 +76,7 @@ def read(
     row = connection.execute(READS[surface], params, prepare=True).fetchone()
     if row is None:
         return None
-    ids, scores, props, version, computed_at, fallback, pinned, slots = row
+    ids, scores, props, version, computed_at, fallback, pinned, slots, context = row
     served = Served(ids or [], scores or [], props if surface == "banners" else None)
     if surface == "banners" and served.propensities is None:
         served = Served(served.ids, served.scores, [1.0] * len(served.ids))

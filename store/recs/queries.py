@@ -3,6 +3,8 @@ inputs, bulk list writes, refresh runs and the one-lookup reads."""
 
 from __future__ import annotations
 
+from domain.recs.personal import DAYPARTS
+
 TRAINING_BASKETS = """
     SELECT o.order_id, o.user_id, o.venue_id, o.placed_at,
            array_agg(DISTINCT l.item_id ORDER BY l.item_id) AS items
@@ -346,12 +348,13 @@ USER_TAGS = """
 # the user's city in their period come back as (banner, slot) for the caller to place.
 _READ_PERSONAL_HEAD = """
     WITH u AS (SELECT city_id, home_lat, home_lon FROM users WHERE user_id = %(user_id)s),
+    ctx AS (SELECT {context} AS context),
     chosen AS (
         (SELECT r.ids[r.bounds[k] + 1 : r.bounds[k + 1]] AS ids,
                 r.scores[r.bounds[k] + 1 : r.bounds[k + 1]] AS scores,
                 r.scores[r.bounds[p] + 1 : r.bounds[p + 1]] AS props,
                 r.model_version, r.computed_at, false AS fallback
-         FROM recommendations r, array_position(r.contexts, %(context)s::bigint) AS k,
+         FROM recommendations r, array_position(r.contexts, (SELECT context FROM ctx)) AS k,
               array_position(r.contexts, %(propensities)s::bigint) AS p
          WHERE r.user_id = %(user_id)s AND r.surface = %(surface)s AND k IS NOT NULL
            AND r.computed_at > now() - %(max_age)s)
@@ -360,7 +363,7 @@ _READ_PERSONAL_HEAD = """
          FROM fallback_recommendations f
          LEFT JOIN fallback_recommendations p ON p.city_id = f.city_id
               AND p.surface = f.surface AND p.context = %(propensities)s
-         WHERE f.surface = %(surface)s AND f.context = %(context)s
+         WHERE f.surface = %(surface)s AND f.context = (SELECT context FROM ctx)
            AND f.city_id IN (0, (SELECT city_id FROM u))
          ORDER BY f.city_id DESC LIMIT 1)
         LIMIT 1
@@ -383,8 +386,35 @@ _LIVE_BANNER = """
           AND o.starts_at <= now() AND (o.ends_at IS NULL OR o.ends_at > now()))
     AND b.banner_id NOT IN (SELECT target_id FROM excluded)"""
 
+_GIVEN_CONTEXT = "%(context)s::bigint"
+
+
+def _daypart_of(hour: str) -> str:
+    """SQL: the day-part id of a local hour, from domain.recs.personal.DAYPARTS (as
+    `daypart_at`: hours are [starts, ends), a part past midnight wraps)."""
+    whens = [
+        f"WHEN {hour} >= {p.starts} AND {hour} < {p.ends} THEN {p.id}"
+        if p.starts < p.ends
+        else f"WHEN {hour} >= {p.starts} OR {hour} < {p.ends} THEN {p.id}"
+        for p in DAYPARTS
+    ]
+    return f"CASE {' '.join(whens)} END"
+
+
+# Food categories read at context 0 take the day-part now in the user's city's time zone (UTC
+# for an unknown user or zone: larder_local_hour, migration 0090), in the same statement.
+_DAYPART_NOW = f"""CASE WHEN %(context)s::bigint <> 0 THEN %(context)s::bigint ELSE (
+        SELECT {_daypart_of("h")} FROM (SELECT larder_local_hour(
+            (SELECT c.timezone FROM users uu JOIN cities c USING (city_id)
+             WHERE uu.user_id = %(user_id)s), now()) AS h) local) END"""
+
+
+def _head(context: str) -> str:
+    return _READ_PERSONAL_HEAD.replace("{context}", context)
+
+
 READ_BANNERS = (
-    _READ_PERSONAL_HEAD
+    _head(_GIVEN_CONTEXT)
     + f""", live AS (
         SELECT e.* FROM entries e JOIN banners b ON b.banner_id = e.id WHERE {_LIVE_BANNER}
     ), pins AS (
@@ -400,7 +430,7 @@ READ_BANNERS = (
            (SELECT array_agg(prop ORDER BY n) FROM live),
            chosen.model_version, chosen.computed_at, chosen.fallback,
            (SELECT array_agg(target_id ORDER BY slot) FROM pins),
-           (SELECT array_agg(slot ORDER BY slot) FROM pins)
+           (SELECT array_agg(slot ORDER BY slot) FROM pins), (SELECT context FROM ctx)
     FROM chosen
 """
 )
@@ -416,7 +446,7 @@ _DELIVERS = """
             <= v.delivery_radius_m))"""
 
 READ_BRANDS = (
-    _READ_PERSONAL_HEAD
+    _head(_GIVEN_CONTEXT)
     + f""", live AS (
         SELECT e.* FROM entries e
         WHERE e.id NOT IN (SELECT target_id FROM excluded)
@@ -424,27 +454,23 @@ READ_BRANDS = (
     )
     SELECT (SELECT array_agg(id ORDER BY n) FROM live), (SELECT array_agg(score ORDER BY n) FROM live),
            NULL::real[], chosen.model_version, chosen.computed_at, chosen.fallback,
-           NULL::bigint[], NULL::int[]
+           NULL::bigint[], NULL::int[], (SELECT context FROM ctx)
     FROM chosen
 """
 )
 
 READ_FOOD_CATEGORIES = (
-    _READ_PERSONAL_HEAD
+    _head(_DAYPART_NOW)
     + f""", live AS (
         SELECT e.* FROM entries e
         WHERE EXISTS (SELECT 1 FROM venues v WHERE e.id = ANY(v.category_ids) AND {_DELIVERS})
     )
     SELECT (SELECT array_agg(id ORDER BY n) FROM live), (SELECT array_agg(score ORDER BY n) FROM live),
            NULL::real[], chosen.model_version, chosen.computed_at, chosen.fallback,
-           NULL::bigint[], NULL::int[]
+           NULL::bigint[], NULL::int[], (SELECT context FROM ctx)
     FROM chosen
 """
 )
-
-USER_TIMEZONE = """
-    SELECT c.timezone FROM users u JOIN cities c USING (city_id) WHERE u.user_id = %(user_id)s
-"""
 
 # Overrides (`larder recs overrides`).
 ADD_OVERRIDE = """

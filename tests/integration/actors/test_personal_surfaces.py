@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -304,3 +305,36 @@ def test_the_duty_marks_each_window_once(world: Any, monkeypatch: Any) -> None:
     # And a banner created since is found by the run after it
     ingest(banner(6))
     assert banner_audiences.mark_banner_audiences() == 3
+
+
+def test_the_reads_day_part_is_the_one_python_computes_at_every_hour_and_zone(db: Any) -> None:
+    from domain.recs.personal import daypart_at
+    from store.recs.queries import _daypart_of
+
+    # Given every hour of a day, in zones east and west of UTC, one without DST, an unknown
+    # one and none at all
+    zones = ["Europe/Helsinki", "America/Los_Angeles", "Asia/Kolkata", "Mars/Base", None]
+    start = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # Helsinki's clocks go forward at 01:00
+    sql = f"SELECT {_daypart_of('larder_local_hour(%(zone)s, %(at)s)')}"
+    for zone in zones:
+        for step in range(48):
+            at = start + timedelta(minutes=30 * step)
+            # When Postgres picks the day-part (the read's statement) / Then it is Python's
+            with db.unit_of_work(single_statement=True) as uow:
+                found = uow.connection.execute(sql, {"zone": zone, "at": at}).fetchone()[0]
+            local = at.astimezone(ZoneInfo(zone)) if zone and zone != "Mars/Base" else at
+            assert found == daypart_at(local), (zone, at)
+
+
+def test_a_food_categories_read_without_a_day_part_reads_the_current_one_in_one_query(
+    world: Any,
+) -> None:
+    from domain.recs.personal import daypart_at
+
+    refresh_lists.fn({"schema_version": 1, "user_ids": [1]})
+    # When the user's food categories are read without a day-part
+    found = read(world, 1, "food_categories")
+    # Then the list is the one of the day-part now in Helsinki
+    assert found is not None
+    assert found.context == daypart_at(datetime.now(ZoneInfo("Europe/Helsinki")))
+    assert found.ids == read(world, 1, "food_categories", found.context).ids
