@@ -11,6 +11,8 @@ import json
 import logging
 import threading
 import time
+import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +30,7 @@ from dramatiq.middleware import Middleware, Retries, TimeLimit
 from domain.security.limits import PayloadLimits
 from domain.security.signing import Keyring, Verification, sign
 from store.db import Database
-from workers import amqp, logs, queues, tracing
+from workers import amqp, coalesce, logs, metrics, queues, tracing
 from workers.middleware import DatabaseLifecycle, DeadLetters, LogContext, retry_policy
 from workers.sentry import init_sentry
 from workers.settings import Settings, get_settings
@@ -82,6 +84,13 @@ class Screen:
         except (KeyError, TypeError) as error:
             return "undecodable", f"not a Dramatiq message: {envelope_problem(fields, error)}"
         return self._placed(message, queue_name, canonical)
+
+    def merge_limits(self, rule: coalesce.Coalescing) -> tuple[int, int]:
+        """(deliveries, bytes of their bodies) a merged message may hold: what this screen
+        admits again when a retry re-publishes it, with room to spare for the envelope and
+        JSON's escapes."""
+        count = min(rule.limit, self.limits.max_batch, self.limits.max_list)
+        return count, self.max_bytes // 4
 
     def _placed(
         self, message: Message[Any], queue_name: str, canonical: str
@@ -163,21 +172,35 @@ class _ScreeningConsumer(_RabbitmqConsumer):
         super().__init__(broker, queue_name, prefetch, timeout)
         self._acks_lock = threading.Lock()
         self._acks: list[int] = []
+        self._held: deque[_Delivery] = deque()  # taken while merging, not merged
 
     def ack(self, message: Any) -> None:
-        try:
-            self.known_tags.remove(message._tag)
-        except KeyError:
-            log.warning("Failed to ack message: not in known tags.")
+        tags = self._known(message, "ack")
+        if not tags:
             return
         with self._acks_lock:
-            self._acks.append(message._tag)
-            first = len(self._acks) == 1
+            first = not self._acks
+            self._acks += tags
         if first:
             try:
                 self.connection.add_callback_threadsafe(self._flush_acks)
             except pika.exceptions.AMQPError as error:
                 raise ConnectionClosed(error) from None
+
+    def nack(self, message: Any) -> None:
+        try:
+            for tag in self._known(message, "nack"):
+                self._nack(tag)
+        except pika.exceptions.AMQPError as error:
+            raise ConnectionClosed(error) from None
+
+    def _known(self, message: Any, what: str) -> list[int]:
+        """The delivery tags of a message (several for a merged one) still to settle."""
+        tags = [tag for tag in getattr(message, "tags", (message._tag,)) if tag in self.known_tags]
+        if not tags:
+            log.warning("Failed to %s message: not in known tags.", what)
+        self.known_tags.difference_update(tags)
+        return tags
 
     def _flush_acks(self) -> None:
         """On the connection's thread: ack every listed tag, flushing once."""
@@ -190,6 +213,15 @@ class _ScreeningConsumer(_RabbitmqConsumer):
         self.channel.basic_ack(tags[-1])
 
     def __next__(self) -> Any:
+        if self._held:
+            return self._held.popleft()
+        found = self._receive()
+        if found is None or not _mergeable(found):
+            return found
+        return self._merged(found)
+
+    def _receive(self) -> _Delivery | None:
+        """The next delivery as a message, or None (none came, or it was dead-lettered)."""
         try:
             method, properties, body = next(self.iterator)
         except (AssertionError, pika.exceptions.AMQPError) as error:  # as Dramatiq's consumer
@@ -204,7 +236,28 @@ class _ScreeningConsumer(_RabbitmqConsumer):
             self._reject(method.delivery_tag, body, found)
             return None
         self.known_tags.add(method.delivery_tag)
-        return _RabbitmqMessage(method.redelivered, method.delivery_tag, found)
+        return _Delivery(method.redelivered, method.delivery_tag, found, len(body))
+
+    def _merged(self, first: _Delivery) -> _Delivery:
+        """`first` with the deliveries of its actor already waiting (workers/coalesce.py);
+        others that wait with them come next, in their order."""
+        rule = coalesce.of(first.actor_name)
+        assert rule is not None
+        limit, room = self.broker.screen.merge_limits(rule)
+        parts, size = [first], first.size
+        while len(parts) < limit and self.channel.get_waiting_message_count():
+            found = self._receive()
+            if found is None:
+                continue
+            if found.actor_name == first.actor_name and _mergeable(found) and size < room:
+                parts.append(found)
+                size += found.size
+            else:
+                self._held.append(found)
+        if len(parts) == 1:
+            return first
+        metrics.MERGED.labels(q_name(self.queue_name)).inc(len(parts))
+        return _MergedMessage(parts, rule)
 
     def _reject(self, tag: int, body: bytes, problem: Problem) -> None:
         try:
@@ -214,6 +267,39 @@ class _ScreeningConsumer(_RabbitmqConsumer):
                 pika.exceptions.AMQPConnectionError(f"cannot record rejection: {error}")
             ) from error
         self._nack(tag)
+
+
+class _Delivery(_RabbitmqMessage):
+    """A screened delivery, with its body's size."""
+
+    def __init__(self, redelivered: bool, tag: int, message: Message[Any], size: int) -> None:
+        super().__init__(redelivered, tag, message)
+        self.size = size
+
+
+class _MergedMessage(_Delivery):
+    """One message made of several deliveries of the same actor (workers/coalesce.py): settled
+    (acked or nacked) together, as one."""
+
+    def __init__(self, parts: list[_Delivery], rule: coalesce.Coalescing) -> None:
+        first = parts[0]
+        options = {k: v for k, v in first.options.items() if k in coalesce.MERGEABLE_OPTIONS}
+        message: Message[Any] = Message(
+            queue_name=first.queue_name,
+            actor_name=first.actor_name,
+            args=(rule.merge([part.args[0] for part in parts]),),
+            kwargs={},
+            options={**options, "merged": len(parts)},
+            message_id=str(uuid.uuid4()),
+            message_timestamp=min(part.message_timestamp for part in parts),
+        )
+        redelivered = any(part.redelivered for part in parts)
+        super().__init__(redelivered, first._tag, message, sum(part.size for part in parts))
+        self.tags = tuple(part._tag for part in parts)
+
+
+def _mergeable(message: _Delivery) -> bool:
+    return coalesce.mergeable(message.actor_name, message.args, message.kwargs, message.options)
 
 
 class _SigningChannel:
@@ -279,6 +365,14 @@ class LarderRabbitmqBroker(RabbitmqBroker):
     def _actor_queue(self, actor_name: str) -> str | None:
         actor = self.actors.get(actor_name)
         return None if actor is None else str(actor.queue_name)
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Any:
+        """A consumer; on a queue whose actors merge deliveries, it prefetches enough of them
+        to merge (`coalesce.PREFETCH`: Dramatiq's default is two per thread)."""
+        actors = [a for a in self.actors.values() if a.queue_name == q_name(queue_name)]
+        if any(coalesce.of(actor.actor_name) for actor in actors):
+            prefetch = max(prefetch, coalesce.PREFETCH)
+        return super().consume(queue_name, prefetch, timeout)
 
     @property
     def consumer_class(self) -> type[_RabbitmqConsumer]:

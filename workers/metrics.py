@@ -23,6 +23,12 @@ EVENTS_INGESTED = Counter(
     "Intake events committed (a duplicate changes nothing but counts), by queue and type.",
     ["queue", "type"],
 )
+MERGED = Counter(
+    "larder_messages_merged_total",
+    "Deliveries merged with others of their actor into one message before a worker took them "
+    "(workers/coalesce.py), by queue.",
+    ["queue"],
+)
 LAG_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 86400.0)
 LIST_FRESHNESS = Histogram(
     "larder_list_freshness_seconds",

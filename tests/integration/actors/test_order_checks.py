@@ -321,6 +321,74 @@ def test_a_bad_message_in_a_shared_commit_fails_alone(
     assert scalar(db, "SELECT count(*) FROM order_states WHERE known") == 20
 
 
+@pytest.mark.parametrize("per_order", [1, 6])  # 20 events (shared commits), 120 (a big batch)
+def test_a_batch_whose_one_order_fails_leaves_the_other_orders_applied(
+    db: Any, now: clock.FixedClock, monkeypatch: pytest.MonkeyPatch, per_order: int
+) -> None:
+    import actors.order_checks
+    from actors.order_checks import check_order_events
+
+    # Given a batch (as merged one-event messages become) where one order's computation fails
+    real = actors.order_checks._apply
+
+    def failing(events: list[Any], holding: Any) -> Any:
+        if any(e.order_id == "BAD" for e in events):
+            raise RuntimeError("a bug in one order's computation")
+        return real(events, holding)
+
+    monkeypatch.setattr(actors.order_checks, "_apply", failing)
+    orders = [f"ok{n}" for n in range(19)] + ["BAD"]
+    body = {
+        "type": "batch",
+        "schema_version": 1,
+        "events": [
+            raw("order.created", 1, 0, order_id=order_id)
+            if k == 0
+            else raw("courier.location", k + 1, k / 10, order_id=order_id, lat=60.0, lon=24.0)
+            for order_id in orders
+            for k in range(per_order)
+        ],
+    }
+    now.set(at(1))
+    # When the actor takes it
+    with pytest.raises(RuntimeError, match="one order's computation"):
+        check_order_events.fn(body)
+    # Then the message fails (to be retried), but every other order was applied
+    assert scalar(db, "SELECT count(*) FROM order_states WHERE known") == 19
+    assert scalar(db, "SELECT count(*) FROM processed_events") == 19 * per_order
+    # And taken again, the orders applied count as duplicates; only BAD is still to come
+    monkeypatch.setattr(actors.order_checks, "_apply", real)
+    check_order_events.fn(body)
+    assert scalar(db, "SELECT count(*) FROM order_states WHERE known") == 20
+
+
+def test_a_transient_failure_of_a_batch_is_retried_whole_not_order_by_order(
+    db: Any, now: clock.FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    import actors.order_checks
+    from actors.order_checks import check_order_events
+
+    # Given Postgres gone while a batch of 10 orders is applied
+    calls: list[int] = []
+
+    def down(events: list[Any], holding: Any) -> Any:
+        calls.append(len(events))
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(actors.order_checks, "_apply", down)
+    body = {
+        "type": "batch",
+        "schema_version": 1,
+        "events": [raw("order.created", 1, 0, order_id=f"T{n}") for n in range(10)],
+    }
+    # When the actor takes it, then it fails at once, as one (Retries backs off and retries it)
+    with pytest.raises(psycopg.OperationalError):
+        check_order_events.fn(body)
+    assert calls == [10]
+
+
 def test_concurrent_copies_of_a_batch_open_one_problem(db: Any, now: clock.FixedClock) -> None:
     # Given a batch that makes venue_not_accepting fire at once (paid 10 minutes ago, and a
     # location sample just now: the batch is current, so it is judged now)

@@ -94,6 +94,41 @@ def test_invalid_lifecycle_message_is_dead_lettered_not_retried(
     wait_for(lambda: broker.get_queue_message_counts(ORDER_CHECKS)[2] == 1)
 
 
+def test_one_event_messages_waiting_are_merged_and_a_bad_one_dead_lettered_alone(
+    broker: Any, worker: Any, db: Any, now: clock.FixedClock
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def merged() -> float:
+        found = REGISTRY.get_sample_value("larder_messages_merged_total", {"queue": ORDER_CHECKS})
+        return found or 0.0
+
+    before = merged()
+    # Given 150 one-event messages of 75 orders, and among them one with a negative sequence,
+    # all waiting while the worker is paused
+    worker.pause()
+    try:
+        for n in range(75):
+            for event in lifecycle(f"M{n}"):
+                broker.enqueue(_message(event, str(uuid.uuid4())))
+            if n == 40:
+                bad = raw("order.ready", -1, 3, order_id="M40")
+                broker.enqueue(_message(bad, "one-bad-event"))
+    finally:
+        # When the worker resumes and finds them in its prefetch
+        worker.resume()
+    drain(broker, worker)
+    # Then every good event was applied, through merged messages
+    assert scalar(db, "SELECT count(*) FROM order_states WHERE known") == 75
+    assert scalar(db, "SELECT count(*) FROM processed_events") == 150
+    assert merged() > before
+    # And the bad one alone was dead-lettered, with its reason
+    rejected = wait_for(lambda: scalar(db, "SELECT count(*) FROM rejected_messages"))
+    assert rejected == 1
+    reason = scalar(db, "SELECT reason FROM rejected_messages WHERE message_id = 'one-bad-event'")
+    assert "sequence" in reason
+
+
 def test_scheduler_sweep_opens_a_problem_for_an_order_nobody_accepts(
     broker: Any, worker: Any, db: Any, now: clock.FixedClock
 ) -> None:

@@ -1,0 +1,212 @@
+"""Deliveries merged before a worker takes them (workers/coalesce.py), on the real RabbitMQ:
+what waits in a consumer's prefetch of a merging actor becomes one message of its batch shape;
+what the actor would not take alone, or that carries a retry, stays alone; a merged message is
+acked, dead-lettered or redelivered as all of its deliveries."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from dramatiq.message import Message
+
+from tests.conftest import RABBITMQ_URL, wait_for
+from workers import coalesce
+from workers.broker import build
+from workers.queues import delete_queues
+from workers.settings import get_settings
+
+ACTOR = "merge_probe"
+
+
+@pytest.fixture
+def rule() -> Iterator[coalesce.Coalescing]:
+    """A merging actor of this test: bodies {"n": int} merge; {"n": -1} it would refuse alone."""
+    merged = coalesce.register(
+        coalesce.Coalescing(
+            ACTOR,
+            single=lambda body: isinstance(body, dict) and body.get("n", -1) >= 0,
+            merge=lambda bodies: {"batch": list(bodies)},
+            limit=40,
+        )
+    )
+    yield merged
+    coalesce._BY_ACTOR.pop(ACTOR, None)
+
+
+@pytest.fixture
+def queue(rabbitmq: str, rule: coalesce.Coalescing) -> Iterator[tuple[Any, str]]:
+    """A broker built as a worker builds it, with a queue of its own that the probe consumes."""
+    import dramatiq
+
+    prefix = f"merge{uuid.uuid4().hex[:8]}."
+    broker, _ = build(get_settings())
+    name = prefix + "q"
+    dramatiq.actor(actor_name=ACTOR, queue_name=name, broker=broker)(lambda body: None)
+    try:
+        yield broker, name
+    finally:
+        broker.close()
+        delete_queues(RABBITMQ_URL, prefix, ("q",))
+
+
+def send(broker: Any, queue: str, bodies: list[Any], options: dict[str, Any] | None = None) -> None:
+    for body in bodies:
+        broker.enqueue(Message(queue, ACTOR, (body,), {}, dict(options or {})))
+
+
+def take(consumer: Any, deliveries: int) -> list[Any]:
+    """Messages from the consumer until they hold `deliveries` deliveries (or it times out)."""
+    found: list[Any] = []
+    for message in consumer:
+        if message is None:
+            break
+        found.append(message)
+        if sum(len(getattr(m, "tags", (m._tag,))) for m in found) >= deliveries:
+            break
+    return found
+
+
+def settle(consumer: Any) -> None:
+    """Wait until the consumer's connection has sent what its threads asked for."""
+    consumer.connection.process_data_events(time_limit=0.2)
+
+
+def counts(broker: Any, queue: str) -> tuple[int, int, int]:
+    return broker.get_queue_message_counts(queue)
+
+
+def consuming(broker: Any, queue: str) -> Any:
+    """A consumer already consuming (its first, empty, wait over)."""
+    started = broker.consume(queue, prefetch=1, timeout=200)
+    assert next(started) is None
+    return started
+
+
+def all_waiting(consumer: Any, deliveries: int) -> Any:
+    """The consumer, once its prefetch buffer holds `deliveries` deliveries."""
+    deadline = time.monotonic() + 10
+    while consumer.channel.get_waiting_message_count() < deliveries:
+        assert time.monotonic() < deadline, "the deliveries did not arrive"
+        consumer.connection.process_data_events(time_limit=0.05)
+    return consumer
+
+
+def test_waiting_single_deliveries_become_one_message_acked_as_all(queue: Any) -> None:
+    # Given 30 single bodies of a merging actor waiting for a consumer
+    broker, name = queue
+    consumer = consuming(broker, name)
+    send(broker, name, [{"n": n} for n in range(30)])
+    all_waiting(consumer, 30)
+    # When the consumer hands out its next message
+    [message] = take(consumer, 30)
+    # Then it is one message of the actor's batch shape, in delivery order
+    assert message.actor_name == ACTOR and message.options["merged"] == 30
+    assert message.args == ({"batch": [{"n": n} for n in range(30)]},)
+    # And acking it acks all 30: nothing is left in the queue, nothing is redelivered
+    consumer.ack(message)
+    settle(consumer)
+    consumer.close()
+    assert counts(broker, name) == (0, 0, 0)
+
+
+def test_what_the_actor_would_refuse_alone_or_a_retry_is_never_merged(queue: Any) -> None:
+    # Given single bodies with, among them, one the actor would refuse alone and one retry
+    broker, name = queue
+    consumer = consuming(broker, name)
+    send(broker, name, [{"n": 0}, {"n": 1}, {"n": -1}, {"n": 3}])
+    send(broker, name, [{"n": 4}], options={"retries": 1})
+    send(broker, name, [{"n": 5}])
+    all_waiting(consumer, 6)
+    # When the consumer hands them out
+    messages = take(consumer, 6)
+    # Then the mergeable ones are one message, the others come alone, after it, in order
+    assert [m.args[0] for m in messages] == [
+        {"batch": [{"n": 0}, {"n": 1}, {"n": 3}, {"n": 5}]},
+        {"n": -1},
+        {"n": 4},
+    ]
+    assert messages[2].options == {"retries": 1}
+    for message in messages:
+        consumer.ack(message)
+    settle(consumer)
+    consumer.close()
+    assert counts(broker, name) == (0, 0, 0)
+
+
+def test_a_merged_message_holds_at_most_the_actors_limit(queue: Any) -> None:
+    # Given 100 single bodies waiting, for an actor that merges at most 40
+    broker, name = queue
+    consumer = consuming(broker, name)
+    send(broker, name, [{"n": n} for n in range(100)])
+    all_waiting(consumer, 100)
+    # When the consumer hands them out
+    messages = take(consumer, 100)
+    # Then they come in messages of 40, 40 and 20, each body once
+    assert [m.options["merged"] for m in messages] == [40, 40, 20]
+    bodies = [body["n"] for m in messages for body in m.args[0]["batch"]]
+    assert bodies == list(range(100))
+    for message in messages:
+        consumer.ack(message)
+    settle(consumer)
+    consumer.close()
+
+
+def test_a_merged_message_dead_lettered_dead_letters_every_delivery(queue: Any) -> None:
+    # Given 12 single bodies merged into one message
+    broker, name = queue
+    consumer = consuming(broker, name)
+    send(broker, name, [{"n": n} for n in range(12)])
+    all_waiting(consumer, 12)
+    [message] = take(consumer, 12)
+    # When the message is nacked (given up: Dramatiq dead-letters it)
+    consumer.nack(message)
+    settle(consumer)
+    consumer.close()
+    # Then each of its 12 deliveries is in the dead-letter queue, none in the queue
+    wait_for(lambda: counts(broker, name) == (0, 0, 12))
+
+
+def test_a_merged_message_never_settled_is_redelivered_whole(queue: Any) -> None:
+    # Given 12 single bodies merged into one message that a worker took
+    broker, name = queue
+    consumer = consuming(broker, name)
+    send(broker, name, [{"n": n} for n in range(12)])
+    all_waiting(consumer, 12)
+    [message] = take(consumer, 12)
+    assert message.options["merged"] == 12
+    # When the worker's connection goes before the message is settled
+    consumer.close()
+    # Then all 12 deliveries come again, redelivered
+    again = broker.consume(name, prefetch=1, timeout=500)
+    messages = take(again, 12)
+    assert sorted(n for m in messages for n in numbers(m)) == list(range(12))
+    assert all(m.redelivered for m in messages)
+    for message in messages:
+        again.ack(message)
+    settle(again)
+    again.close()
+    assert counts(broker, name) == (0, 0, 0)
+
+
+def numbers(message: Any) -> list[int]:
+    body = message.args[0]
+    return [b["n"] for b in body["batch"]] if "batch" in body else [body["n"]]
+
+
+def test_a_delivery_alone_is_handed_out_alone(queue: Any) -> None:
+    # Given one single body waiting
+    broker, name = queue
+    consumer = consuming(broker, name)
+    send(broker, name, [{"n": 7}])
+    all_waiting(consumer, 1)
+    # When the consumer hands it out
+    [message] = take(consumer, 1)
+    # Then it is the delivery itself, not a batch of one
+    assert message.args == ({"n": 7},) and "merged" not in message.options
+    consumer.ack(message)
+    settle(consumer)
+    consumer.close()
