@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -169,10 +170,19 @@ class _ScreeningConsumer(_RabbitmqConsumer):
     broker: LarderRabbitmqBroker
 
     def __init__(self, broker: Any, queue_name: str, prefetch: int, timeout: int) -> None:
-        super().__init__(broker, queue_name, prefetch, timeout)
+        merges = broker.merges(queue_name) and not queue_name.endswith(".DQ")
+        most = max(prefetch, coalesce.PREFETCH) if merges else prefetch
+        super().__init__(broker, queue_name, most, timeout)  # the consumer's own limit
         self._acks_lock = threading.Lock()
         self._acks: list[int] = []
         self._held: deque[_Delivery] = deque()  # taken while merging, not merged
+        # While deliveries do not merge, the channel's limit keeps the consumer's to Dramatiq's
+        # (RabbitMQ applies a new consumer limit to later consumers only; a channel's at once).
+        self._prefetch, self._prefetch_merging = prefetch, most
+        self._prefetch_now = most
+        if most != prefetch:
+            self._set_prefetch(prefetch)
+        self._prefetch_set_at = -math.inf
 
     def ack(self, message: Any) -> None:
         tags = self._known(message, "ack")
@@ -216,9 +226,26 @@ class _ScreeningConsumer(_RabbitmqConsumer):
         if self._held:
             return self._held.popleft()
         found = self._receive()
-        if found is None or not _mergeable(found):
+        if found is None or self._prefetch_merging == self._prefetch:
             return found
-        return self._merged(found)
+        merging = _mergeable(found)
+        self._adapt_prefetch(merging)
+        return self._merged(found) if merging else found
+
+    def _adapt_prefetch(self, merging: bool, every_s: float = 1.0) -> None:
+        """Prefetch many deliveries while they merge, Dramatiq's two per thread otherwise:
+        a process holding a thousand batches of a thousand events would hold a million
+        events and leave the other processes none. Changed at most once per `every_s`."""
+        wanted = self._prefetch_merging if merging else self._prefetch
+        if wanted != self._prefetch_now and time.monotonic() - self._prefetch_set_at >= every_s:
+            self._set_prefetch(wanted)
+
+    def _set_prefetch(self, count: int) -> None:
+        try:
+            self.channel.basic_qos(prefetch_count=count, global_qos=True)
+        except pika.exceptions.AMQPError as error:
+            raise ConnectionClosed(error) from None
+        self._prefetch_now, self._prefetch_set_at = count, time.monotonic()
 
     def _receive(self) -> _Delivery | None:
         """The next delivery as a message, or None (none came, or it was dead-lettered)."""
@@ -366,13 +393,14 @@ class LarderRabbitmqBroker(RabbitmqBroker):
         actor = self.actors.get(actor_name)
         return None if actor is None else str(actor.queue_name)
 
-    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Any:
-        """A consumer; on a queue whose actors merge deliveries, it prefetches enough of them
-        to merge (`coalesce.PREFETCH`: Dramatiq's default is two per thread)."""
-        actors = [a for a in self.actors.values() if a.queue_name == q_name(queue_name)]
-        if any(coalesce.of(actor.actor_name) for actor in actors):
-            prefetch = max(prefetch, coalesce.PREFETCH)
-        return super().consume(queue_name, prefetch, timeout)
+    def merges(self, queue_name: str) -> bool:
+        """Whether an actor of this queue merges its deliveries (workers/coalesce.py)."""
+        canonical = q_name(queue_name)
+        return any(
+            coalesce.of(name) is not None
+            for name, actor in self.actors.items()
+            if actor.queue_name == canonical
+        )
 
     @property
     def consumer_class(self) -> type[_RabbitmqConsumer]:

@@ -79,9 +79,9 @@ def counts(broker: Any, queue: str) -> tuple[int, int, int]:
     return broker.get_queue_message_counts(queue)
 
 
-def consuming(broker: Any, queue: str) -> Any:
+def consuming(broker: Any, queue: str, prefetch: int = 200) -> Any:
     """A consumer already consuming (its first, empty, wait over)."""
-    started = broker.consume(queue, prefetch=1, timeout=200)
+    started = broker.consume(queue, prefetch=prefetch, timeout=200)
     assert next(started) is None
     return started
 
@@ -181,7 +181,7 @@ def test_a_merged_message_never_settled_is_redelivered_whole(queue: Any) -> None
     # When the worker's connection goes before the message is settled
     consumer.close()
     # Then all 12 deliveries come again, redelivered
-    again = broker.consume(name, prefetch=1, timeout=500)
+    again = broker.consume(name, prefetch=200, timeout=500)
     messages = take(again, 12)
     assert sorted(n for m in messages for n in numbers(m)) == list(range(12))
     assert all(m.redelivered for m in messages)
@@ -210,3 +210,32 @@ def test_a_delivery_alone_is_handed_out_alone(queue: Any) -> None:
     consumer.ack(message)
     settle(consumer)
     consumer.close()
+
+
+def test_the_prefetch_rises_while_deliveries_merge_and_falls_back_for_others(
+    queue: Any,
+) -> None:
+    # Given a consumer with a worker's small prefetch (5), and 105 single bodies sent: 5 reach it
+    broker, name = queue
+    consumer = consuming(broker, name, prefetch=5)
+    send(broker, name, [{"n": n} for n in range(105)])
+    all_waiting(consumer, 5)
+    consumer.connection.process_data_events(time_limit=0.3)
+    assert consumer.channel.get_waiting_message_count() == 5
+    # When it merges what waits (and leaves it unsettled)
+    [first] = take(consumer, 5)
+    # Then the rest of the 105 reach it all the same (5 was the most before), and merge
+    rest = 105 - len(first.tags)
+    all_waiting(consumer, rest)
+    later = take(consumer, rest)
+    assert sum(len(m.tags) for m in later) == rest
+    # And a delivery that does not merge sets it back to the worker's prefetch
+    consumer._prefetch_set_at = float("-inf")  # (it changes at most once a second)
+    send(broker, name, [{"n": -1}])
+    [alone] = take(consumer, 1)
+    assert alone.args == ({"n": -1},) and consumer._prefetch_now == 5
+    for message in [first, *later, alone]:
+        consumer.ack(message)
+    settle(consumer)
+    consumer.close()
+    assert counts(broker, name) == (0, 0, 0)
