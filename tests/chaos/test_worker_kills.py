@@ -10,6 +10,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.chaos import worlds
 from tests.chaos.fleet import Fleet, query, wait_for
 from workers.pools import POOLS
@@ -80,12 +82,17 @@ def lifecycle_events_applied(url: str) -> int:
     return int(query(url, "SELECT coalesce(sum(last_sequence), 0) FROM order_states"))
 
 
-def test_sigkill_mid_order_checks_burst(fleet: Fleet, scratch: Path, figures: Any) -> None:
+# Batches of 50, and one event per message as order services publish them (the worker merges
+# those waiting in its prefetch: workers/coalesce.py; a merged message dies with the worker).
+@pytest.mark.parametrize("batch_size", ["50", "1"])
+def test_sigkill_mid_order_checks_burst(
+    fleet: Fleet, scratch: Path, figures: Any, batch_size: str
+) -> None:
     # Given the lifecycles of 400 orders (~10k events) published, all confirmed
     events = worlds.lifecycles(scratch / "orders.jsonl", orders=400)
     expected_sequences = _last_sequences(events)
     confirmed = published(
-        fleet.run("larder", "intake", "publish", str(events.path), "--batch-size", "50")
+        fleet.run("larder", "intake", "publish", str(events.path), "--batch-size", batch_size)
     )
     # And the intake pool (events, order_checks) consuming them
     worker = fleet.worker("intake")
