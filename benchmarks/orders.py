@@ -18,8 +18,9 @@
    wait for each other's order locks), and 1,000 at a time in delivery order.
    **Ceiling** in the same run: a no-op Dramatiq actor fed the same messages. Then the first
    `--single` events again, one event per message (a producer that does not batch: the
-   process's threads share commits, `actors.order_checks.apply_together`), beside the no-op
-   actor fed those same single-event messages.
+   consumer merges the deliveries waiting in its prefetch into batches, `workers/coalesce.py`,
+   and small ones share commits across threads, `actors.order_checks.apply_together`), beside
+   the no-op actor fed those same single-event messages (which do not merge).
 3. **Sweeps**: with every live order holding a future timer, one `sweep_orders` transaction
    with 0 timers due, then with N due (N = 100, 1,000, 10,000, made due by moving their
    `next_due_at` into the past); median of `--repeats` runs each.
