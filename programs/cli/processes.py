@@ -35,12 +35,8 @@ def scheduler(
     order checks whose time has come, stale lists, retraining, pruning). Several schedulers
     may run: each duty fires once per period across them."""
     import logging
-    import os
 
-    # this process's own registry, never a multiprocess one: a PROMETHEUS_MULTIPROC_DIR left in
-    # the environment (the workers') must not be read, or required to exist, here
-    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    import actors
+    import actors  # (its own metrics registry: the CLI group left the workers' multiprocess one)
     from store.scheduling import Leases
     from workers import scheduling
     from workers.broker import database, settings
