@@ -704,19 +704,39 @@ def most_at_once(spans: Iterable[Span]) -> int:
 def cards_per_order(faults: Sequence[Fault], detections: Sequence[Detection]) -> Counter[int]:
     """For each faulty order the checks found: the most cards it had at once (its own loud
     records; an order whose records are all muted by a venue rule is held by the venue's card,
-    1). One card per order is the goal."""
-    by_order: dict[Subject, list[Detection]] = defaultdict(list)
-    for d in detections:
-        by_order[d.subject].append(d)
+    1). One card per order is the goal. Orders found only once their trouble was over are
+    left out (`found_after_it_ended`): never a card, so neither one nor two."""
     counts: Counter[int] = Counter()
-    for order in sorted({f.subject for f in faults if isinstance(f.subject, str)}):
-        found = by_order.get(order)
-        if not found:
+    for found in _found_by_order(faults, detections):
+        if all(_over_when_found(d) for d in found):
             continue
         most = most_at_once(span for d in found for span in d.loud)
         held = any(d.muted_by in VENUE_LEVEL for d in found)
         counts[most if most or not held else 1] += 1
     return counts
+
+
+def found_after_it_ended(faults: Sequence[Fault], detections: Sequence[Detection]) -> int:
+    """Faulty orders whose every record opened and ended in the same judgement: judged behind
+    a backlog, through an interval in which the trouble began and cleared (in the inbox's
+    history, never a card)."""
+    found = _found_by_order(faults, detections)
+    return sum(all(_over_when_found(d) for d in records) for records in found)
+
+
+def _found_by_order(
+    faults: Sequence[Fault], detections: Sequence[Detection]
+) -> list[list[Detection]]:
+    """The records of each faulty order the checks found, by order."""
+    by_order: dict[Subject, list[Detection]] = defaultdict(list)
+    for d in detections:
+        by_order[d.subject].append(d)
+    orders = sorted({f.subject for f in faults if isinstance(f.subject, str)})
+    return [by_order[order] for order in orders if by_order.get(order)]
+
+
+def _over_when_found(detection: Detection) -> bool:
+    return bool(detection.loud) and all(end == start for start, end in detection.loud)
 
 
 VENUE_LEVEL = frozenset(r.name for r in TABLE if r.level == "venue")
@@ -807,7 +827,9 @@ def score(faults: Sequence[Fault], detections: Sequence[Detection]) -> list[Rule
     return scores
 
 
-def report_secondary(scores: Sequence[SecondaryScore], cards: Counter[int]) -> str:
+def report_secondary(
+    scores: Sequence[SecondaryScore], cards: Counter[int], over_when_found: int = 0
+) -> str:
     """The symptoms muted under their causes, and the cards per faulty order."""
     lines = [
         "| secondary (muted) record | under cause | injected | detected | muted by it |",
@@ -816,6 +838,11 @@ def report_secondary(scores: Sequence[SecondaryScore], cards: Counter[int]) -> s
     lines += [f"| {s.rule} | {s.cause} | {s.injected} | {s.detected} | {s.muted} |" for s in scores]
     shown = ", ".join(f"{n} for {cards[n]}" for n in sorted(cards)) or "-"
     lines.append(f"\nloud cards per faulty order found (most at once): {shown}")
+    if over_when_found:
+        lines.append(
+            f"found only after their trouble had ended (opened and resolved in one judgement,"
+            f" behind a backlog: never a card): {over_when_found}"
+        )
     return "\n".join(lines)
 
 

@@ -255,6 +255,7 @@ def _require_migrated_database(url: str) -> None:
 def _simulation_report(outcome: Any, as_json: bool) -> None:
     from synthetic.order_checks import (
         cards_per_order,
+        found_after_it_ended,
         missed,
         one_card_per_order,
         report,
@@ -266,6 +267,7 @@ def _simulation_report(outcome: Any, as_json: bool) -> None:
     faults, detections = outcome.simulation.faults, outcome.detections
     secondary = score_secondary(faults, detections)
     cards = cards_per_order(faults, detections)
+    over = found_after_it_ended(faults, detections)
     passed = all(s.precision >= bar and s.recall >= bar for s in outcome.scores)
     passed = passed and all(s.recall >= bar for s in secondary) and one_card_per_order(cards)
     if as_json:
@@ -299,7 +301,11 @@ def _simulation_report(outcome: Any, as_json: bool) -> None:
             }
             for s in secondary
         ]
-        found = {"secondary": muted, "cards_per_order": {str(n): cards[n] for n in sorted(cards)}}
+        found = {
+            "secondary": muted,
+            "cards_per_order": {str(n): cards[n] for n in sorted(cards)},
+            "found_after_it_ended": over,
+        }
         click.echo(
             json.dumps({"passed": passed, "rules": rows, **found, **wrong}, default=str, indent=2)
         )
@@ -310,7 +316,7 @@ def _simulation_report(outcome: Any, as_json: bool) -> None:
             " backlog: how far behind now the rules judged when they found it (the workers'"
             " backlog); rule lag: from `since` to that instant (the rule's own)\n"
         )
-        click.echo(report_secondary(secondary, cards))
+        click.echo(report_secondary(secondary, cards, over))
         for kind, keys in missed(faults, detections).items():
             if keys:
                 click.echo(f"{kind}: {keys[:20]}")

@@ -228,6 +228,27 @@ def _real(judgement: Any, live: dict[str, LiveProblem]) -> Any:
     )
 
 
+def test_an_order_found_only_after_its_trouble_ended_is_counted_apart() -> None:
+    from synthetic.order_checks import Fault, found_after_it_ended
+
+    t = [START + timedelta(minutes=m) for m in range(50)]
+    # Given O1 running late from minute 0 to 30, judged only at 47 behind a backlog: its record
+    # opened and resolved in that one judgement; and O2 with a card from 1 to 5
+    over = loud_spans([(t[47], "opened", False), (t[47], "resolved", None)])
+    found = [
+        Detection("running_late", "O1", t[0], t[47], None, over),
+        Detection("running_late", "O2", t[1], t[1], None, ((t[1], t[5]),)),
+    ]
+    faults = [Fault("running_late", "O1", t[0]), Fault("running_late", "O2", t[1])]
+    # Then O1 is found after its trouble ended (never a card), O2 had one card
+    assert found_after_it_ended(faults, found) == 1
+    assert cards_per_order(faults, found) == Counter({1: 1})
+    # And an order with such a record beside a card still counts its card
+    found.append(Detection("courier_stuck", "O2", t[2], t[9], None, over))
+    assert cards_per_order(faults, found) == Counter({1: 1})
+    assert found_after_it_ended(faults, found) == 1
+
+
 @pytest.mark.parametrize("tick_s", [20.0, 300.0])
 def test_judged_ten_minutes_behind_the_news_every_fault_is_still_found(tick_s: float) -> None:
     # Given a simulation whose events are all known ten minutes before the checks judge them
