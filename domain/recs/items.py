@@ -426,14 +426,14 @@ class _PairLayout:
         self.by_column, self.sole_venue = _venues_of_columns(model)
         self.table = self._table()
 
-    def _table(self) -> IntArray | None:
+    def _table(self) -> npt.NDArray[np.int32] | None:
         """Pair of each (row, venue) key as a dense array, when it fits in BLOCK_CELLS cells (a
         refresh job's 500 users in a world of ~1,600 venues do): a lookup per term instead of a
         binary search. A key asked for twice maps to its first pair, as the search does."""
         size = int(self.keys.max(initial=-1)) + 1
         if size > BLOCK_CELLS:
             return None
-        table = np.full(size, -1, dtype=np.int64)
+        table = np.full(size, -1, dtype=np.int32)  # pairs: a job has thousands, not 2^31
         unique, first = np.unique(self.keys, return_index=True)
         table[unique[unique >= 0]] = first[unique >= 0]
         return table
