@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from itertools import chain
 from typing import NamedTuple
 
@@ -34,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from domain.geo import distance_m
-from domain.recs.flat import FlatLists
+from domain.recs.flat import FlatLists, ranges
 from domain.recs.items import _gather
 from domain.recs.venues import DAY_S, VenueCatalog, VenueModel, decay
 
@@ -92,6 +93,19 @@ class CityScores:
     positions: IntArray  # catalog positions of the columns
     scores: FloatArray  # -inf where the venue does not deliver to the user
     visited: BoolArray
+
+    @cached_property
+    def order(self) -> IntArray | None:
+        """Per row, the columns best first, those at -inf last in any order (one unstable
+        SIMD sort per row, ~3x faster than a stable one; shared by the discovery and category
+        lists); None when a row has two equal finite scores: callers then sort stably, so that
+        ties go to the lower column."""
+        negated = -self.scores
+        order = np.argsort(negated, axis=1)
+        ranked = np.take_along_axis(negated, order, axis=1)
+        if np.any((ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] < np.inf)):
+            return None
+        return order.astype(np.int64, copy=False)
 
 
 def score_city(
@@ -254,7 +268,9 @@ def discovery(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams
     """Each user's best deliverable venues, diversified, at most `params.k`."""
     width = min(len(scored.positions), params.k * 2)
     rows = np.arange(len(scored.user_ids))
-    flat, lengths = _deliverable(scored, rows, _top(scored.scores, width))
+    order = scored.order
+    top = order[:, :width] if order is not None else _top(scored.scores, width)
+    flat, lengths = _deliverable(scored, rows, top)
     brand = _slots(catalog.brand[scored.positions].tolist(), none=0)
     cuisine = _slots(catalog.cuisine[scored.positions].tolist(), none=-1)
     starts = (np.cumsum(lengths) - lengths).tolist()
@@ -267,9 +283,47 @@ def discovery(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams
 
 
 def categories(catalog: VenueCatalog, scored: CityScores, params: DiscoveryParams) -> FlatLists:
-    """Per category with at least `min_category_venues` deliverable venues: its venues, ranked."""
+    """Per category with at least `min_category_venues` deliverable venues: its venues, ranked.
+    Every category at once: each row's (category, venue) slots in its venues' order
+    (`CityScores.order`), then grouped by category by a stable sort of small codes."""
+    members = _category_columns(catalog, scored.positions)
+    if scored.order is None or not members:  # tied scores (ties go to the lower column), or none
+        return _categories_one_by_one(catalog, scored, params, members)
+    sizes = np.fromiter(map(len, members.values()), np.int64, len(members))
+    starts = np.cumsum(sizes) - sizes
+    column = np.concatenate(list(members.values()))  # each slot's column, category by category
+    category = np.repeat(np.arange(len(sizes)), sizes).astype(np.min_scalar_type(len(sizes)))
+    slots = _slots_in_order(scored.order, column)
+    grouped = np.argsort(category[slots], axis=1, kind="stable")  # radix: best first in each
+    ranked = column[np.take_along_axis(slots, grouped, axis=1)]
+    deliverable = np.add.reduceat((scored.scores[:, column] > -np.inf).astype(np.int64), starts, 1)
+    enough = deliverable >= params.min_category_venues
+    listed, row = np.nonzero(enough.T)  # categories in order, then rows
+    lengths = np.minimum(deliverable[row, listed], params.category_k)
+    columns = ranked.ravel()[ranges(row * len(column) + starts[listed], lengths)]
+    codes = np.fromiter(members, np.int64, len(members))
+    return _ranked(catalog, scored, row, codes[listed], columns, lengths)
+
+
+def _slots_in_order(order: IntArray, column: IntArray) -> IntArray:
+    """Per row of `order` (columns, best first), the slots of each column in that order (slot i
+    is column[i]'s; a column may have several slots, or none)."""
+    by_column = np.argsort(column, kind="stable")
+    count = np.bincount(column, minlength=order.shape[1])
+    first = np.cumsum(count) - count
+    flat = order.ravel()
+    return by_column[ranges(first[flat], count[flat])].reshape(len(order), len(column))
+
+
+def _categories_one_by_one(
+    catalog: VenueCatalog,
+    scored: CityScores,
+    params: DiscoveryParams,
+    members: dict[int, IntArray],
+) -> FlatLists:
+    """`categories` one category at a time (`members`: each category's columns)."""
     rows, contexts, flats, lengths = [], [], [], []
-    for category, columns in _category_columns(catalog, scored.positions).items():
+    for category, columns in members.items():
         sub = scored.scores[:, columns]
         enough = np.flatnonzero((sub > -np.inf).sum(axis=1) >= params.min_category_venues)
         if len(enough) == 0:
@@ -320,9 +374,22 @@ def _ranked(
 
 
 def _top(scores: FloatArray, k: int) -> IntArray:
-    """Per row, the columns of the k best scores, best first (ties: lower column)."""
+    """Per row, the columns of the k best scores, best first; ties between finite scores go to
+    the lower column, columns at -inf (venues that do not deliver: every caller drops them) come
+    last in any order. One unstable sort per row (SIMD, ~3x faster than a stable one); the
+    stable passes only when a row has two equal finite scores among its k + 1 best."""
     if k <= 0:
         return np.zeros((scores.shape[0], 0), dtype=np.int64)
+    negated = -scores
+    order = np.argsort(negated, axis=1)
+    ranked = np.take_along_axis(negated, order[:, : k + 1], axis=1)
+    if np.any((ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] < np.inf)):
+        return _stable_top(scores, k)
+    return order[:, :k].astype(np.int64, copy=False)
+
+
+def _stable_top(scores: FloatArray, k: int) -> IntArray:
+    """`_top` with every tie to the lower column, -inf ones too (k >= 1)."""
     if k < scores.shape[1]:  # the k best, in column order (so that a stable sort breaks ties)
         part = np.sort(np.argpartition(-scores, k - 1, axis=1)[:, :k], axis=1)
     else:
@@ -357,30 +424,66 @@ def _slots(codes: Sequence[int], none: int) -> _Slots:
 def _diversify(
     columns: Sequence[int], brand: _Slots, cuisine: _Slots, params: DiscoveryParams
 ) -> list[int]:
-    """`diversify` on slots. Plain Python on purpose: the first remaining venue almost always
-    fits, so a position costs a few list reads (this runs for every position of every
-    discovery list). Slot 0 starts at a count no list reaches the limit from."""
+    """`diversify` on slots. Plain Python on purpose: the next column almost always fits, so a
+    position costs a few list reads (this runs for every position of every discovery list).
+    Slot 0 starts at a count no list reaches the limit from. Each column is looked at on the way
+    down the list; one that does not fit waits (best first) and, after each pick, the waiting
+    ones are looked at again ahead of the columns not reached yet: the greedy's own order,
+    without removing picks from the middle of a list of everything left."""
     window, per_brand, per_cuisine = params.window, params.per_brand, params.per_cuisine
     brand_of, cuisine_of = brand.of, cuisine.of
     brands, cuisines = [0] * brand.size, [0] * cuisine.size
     brands[0] = cuisines[0] = -(1 << 62)
-    remaining, chosen = list(columns), list[int]()
-    for _ in range(min(params.k, len(remaining))):
-        i = 0
-        for column in remaining:
-            b, c = brand_of[column], cuisine_of[column]
-            if brands[b] < per_brand and cuisines[c] < per_cuisine:
+    chosen, waiting = list[int](), list[int]()
+    for column in columns:
+        b, c = brand_of[column], cuisine_of[column]
+        if brands[b] >= per_brand or cuisines[c] >= per_cuisine:
+            waiting.append(column)
+            continue
+        while True:  # pick `column`, then the first waiting column that fits now, if any
+            chosen.append(column)
+            brands[b] += 1
+            cuisines[c] += 1
+            if (n := len(chosen)) >= window:
+                leaving = chosen[n - window]
+                brands[brand_of[leaving]] -= 1
+                cuisines[cuisine_of[leaving]] -= 1
+            if n >= params.k:
+                return chosen
+            for i, column in enumerate(waiting):
+                b, c = brand_of[column], cuisine_of[column]
+                if brands[b] < per_brand and cuisines[c] < per_cuisine:
+                    del waiting[i]
+                    break
+            else:
                 break
-            i += 1
-        else:  # nothing fits: the best remaining one
-            i, column = 0, remaining[0]
-            b, c = brand_of[column], cuisine_of[column]
-        del remaining[i]
+    return _diversify_rest(waiting, chosen, (brand_of, brands), (cuisine_of, cuisines), params)
+
+
+def _diversify_rest(
+    waiting: list[int],
+    chosen: list[int],
+    brand: tuple[list[int], list[int]],
+    cuisine: tuple[list[int], list[int]],
+    params: DiscoveryParams,
+) -> list[int]:
+    """`_diversify` once every column was looked at: `chosen` continued from the columns still
+    waiting (the first that fits, else the best: a short list is better than an empty slot);
+    `brand` and `cuisine` are (slot of each column, count of each slot in the window)."""
+    (brand_of, brands), (cuisine_of, cuisines) = brand, cuisine
+    while waiting and len(chosen) < params.k:
+        fits = (
+            i
+            for i, column in enumerate(waiting)
+            if brands[brand_of[column]] < params.per_brand
+            and cuisines[cuisine_of[column]] < params.per_cuisine
+        )
+        column = waiting.pop(next(fits, 0))
         chosen.append(column)
-        brands[b] += 1
-        cuisines[c] += 1
-        if len(chosen) >= window:
-            leaving = chosen[-window]
+        brands[brand_of[column]] += 1
+        cuisines[cuisine_of[column]] += 1
+        if len(chosen) >= params.window:
+            leaving = chosen[-params.window]
             brands[brand_of[leaving]] -= 1
             cuisines[cuisine_of[leaving]] -= 1
     return chosen

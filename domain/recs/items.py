@@ -426,14 +426,14 @@ class _PairLayout:
         self.by_column, self.sole_venue = _venues_of_columns(model)
         self.table = self._table()
 
-    def _table(self) -> IntArray | None:
+    def _table(self) -> npt.NDArray[np.int32] | None:
         """Pair of each (row, venue) key as a dense array, when it fits in BLOCK_CELLS cells (a
         refresh job's 500 users in a world of ~1,600 venues do): a lookup per term instead of a
         binary search. A key asked for twice maps to its first pair, as the search does."""
         size = int(self.keys.max(initial=-1)) + 1
         if size > BLOCK_CELLS:
             return None
-        table = np.full(size, -1, dtype=np.int64)
+        table = np.full(size, -1, dtype=np.int32)  # pairs: a job has thousands, not 2^31
         unique, first = np.unique(self.keys, return_index=True)
         table[unique[unique >= 0]] = first[unique >= 0]
         return table
@@ -469,31 +469,56 @@ class _PairLayout:
         and scores (rounded to 6 places) of every pair end to end, and where each pair's start
         (pair p is [bounds[p], bounds[p + 1]))."""
         segment = np.repeat(np.arange(len(self.width)), self.width)
-        local = np.arange(self.total) - np.repeat(self.start, self.width)
-        chosen = self._best_cells(scores, segment, local, k)
-        items = self.model.item_ids[
-            self.model.venue_columns[self.begin[segment[chosen]] + local[chosen]]
-        ]
+        chosen = self._best_cells(scores, segment, k)
+        entry = chosen + (self.begin - self.start)[segment[chosen]]  # its venue's entries
+        items = self.model.item_ids[self.model.venue_columns[entry]]
         bounds = np.concatenate([[0], np.cumsum(np.minimum(self.width, k))]).astype(np.int64)
         return items, np.round(scores[chosen], 6), bounds
 
-    def _best_cells(
-        self, scores: FloatArray, segment: IntArray, local: IntArray, k: int
-    ) -> IntArray:
-        """= np.lexsort((local, -scores, segment)) cut at k per segment. Venues' menus are of
-        similar sizes, so the pairs' cells are sorted as rows of one padded block (short,
-        cache-friendly sorts) unless padding would dominate; else in two stable passes over
-        all cells (which start in local order)."""
+    def _best_cells(self, scores: FloatArray, segment: IntArray, k: int) -> IntArray:
+        """= np.lexsort((local, -scores, segment)) cut at k per segment. Without negative scores
+        (what `_blend` makes), only the cells with a score are sorted (`_scored_first`). Else:
+        venues' menus are of similar sizes, so the pairs' cells are sorted as rows of one padded
+        block (short, cache-friendly sorts) unless padding would dominate; else in two stable
+        passes over all cells (which start in local order)."""
+        if self.total and float(scores.min()) >= 0.0:  # (a NaN is not >= 0: sorted below)
+            return self._scored_first(scores, segment, k)
         width = int(self.width.max(initial=0))
         if len(self.width) * width <= PADDING_LIMIT * self.total:
             block = np.full((len(self.width), width), np.inf)
-            block[segment, local] = -scores
+            block[segment, np.arange(self.total) - self.start[segment]] = -scores
             order = np.argsort(block, axis=1, kind="stable")
             keep = np.arange(width)[None, :] < np.minimum(self.width, k)[:, None]
             return (self.start[:, None] + order)[keep]
         by_score = np.argsort(-scores, kind="stable")
         order = by_score[np.argsort(segment[by_score], kind="stable")]
         return order[(np.arange(self.total) - self.start[segment[order]]) < k]
+
+    def _scored_first(self, scores: FloatArray, segment: IntArray, k: int) -> IntArray:
+        """`_best_cells` when no score is negative: most cells have no term, score 0, and tie,
+        so a pair's order is its scored cells sorted (stable: ties in local order), then its 0
+        cells in local order. Only the scored cells (~1 in 8 in a refresh job) are sorted; the
+        0 cells fill the slots left, in the order they come."""
+        scored = scores > 0.0
+        hot = np.flatnonzero(scored)
+        hot = hot[np.argsort(-scores[hot], kind="stable")]
+        hot = hot[np.argsort(segment[hot], kind="stable")]
+        hot_count = np.bincount(segment[hot], minlength=len(self.width))
+        rank = np.arange(len(hot)) - np.repeat(np.cumsum(hot_count) - hot_count, hot_count)
+        hot = hot[rank < k]
+        kept = np.minimum(self.width, k)
+        first = np.cumsum(kept) - kept  # where each pair's cells start in the result
+        slots = first[segment[hot]] + rank[rank < k]
+        chosen = np.empty(int(kept.sum()), dtype=np.int64)
+        chosen[slots] = hot
+        rest = np.ones(len(chosen), dtype=bool)
+        rest[slots] = False
+        cold = np.flatnonzero(~scored)  # in (pair, local) order already
+        cold_count, cold_kept = self.width - hot_count, kept - np.minimum(hot_count, k)
+        if not np.array_equal(cold_count, cold_kept):  # pairs of more than k cells: the first
+            cold = cold[ranges(np.cumsum(cold_count) - cold_count, cold_kept)]
+        chosen[rest] = cold
+        return chosen
 
 
 @lru_cache(maxsize=4)  # per model: the same for every refresh job

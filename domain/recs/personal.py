@@ -15,7 +15,7 @@ popularity, rating, closeness; -inf where a venue does not deliver to the user's
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -296,7 +296,7 @@ def eligibility(
     users = len(scored.user_ids)
     eligible = np.ones((users, len(live)), bool)
     affinity = np.zeros((users, len(live)))
-    best, middle = _spread(scored.scores)
+    best, middle = _spread(scored)
     for j, banner in enumerate(live):
         target = target_scores(catalog, scored, banner)
         if target is None:
@@ -307,21 +307,31 @@ def eligibility(
     return live, eligible, affinity
 
 
-def _spread(scores: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _spread(scored: CityScores) -> tuple[FloatArray, FloatArray]:
     """Per user: the best and the median score of the venues that deliver (nan-free; 0 and 0
     for a user nothing delivers to). Affinity to a target is where its best venue falls
     between the two: 1 at the user's best venue, 0 at (or below) a middling one."""
-    users, width = scores.shape
+    users, width = scored.scores.shape
     if width == 0:
         return np.zeros(users), np.zeros(users)
-    ordered = np.sort(scores, axis=1)  # the -inf of venues that do not deliver first
-    count = np.isfinite(scores).sum(axis=1)
+    count = np.isfinite(scored.scores).sum(axis=1)
     rows = np.arange(users)
-    low = ordered[rows, np.maximum(width - count + (count - 1) // 2, 0)]
-    high = ordered[rows, width - count + count // 2 - (count == 0)]
+    ordered = _ascending(scored)  # the -inf of venues that do not deliver first
+    low = ordered(rows, np.maximum(width - count + (count - 1) // 2, 0))
+    high = ordered(rows, width - count + count // 2 - (count == 0))
     none = count == 0  # nothing delivers: 0 and 0
-    best = np.where(none, 0.0, ordered[:, -1])
+    best = np.where(none, 0.0, ordered(rows, np.full(users, width - 1)))
     return best, np.where(none, 0.0, (low + high) / 2)  # as np.median: the middle two's mean
+
+
+def _ascending(scored: CityScores) -> Callable[[IntArray, IntArray], FloatArray]:
+    """(rows, i) -> each row's i-th smallest score: read through the city's shared order
+    (best first, -inf last) when it has one, else from the rows sorted here."""
+    order, width = scored.order, scored.scores.shape[1]
+    if order is None:
+        ordered = np.sort(scored.scores, axis=1)
+        return lambda rows, at: np.asarray(ordered[rows, at])
+    return lambda rows, at: np.asarray(scored.scores[rows, order[rows, width - 1 - at]])
 
 
 def rank_banners(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import pairwise
 
+import numpy as np
+
 from domain.recs.bundle import Bundle
-from domain.recs.flat import FlatLists
+from domain.recs.flat import FlatLists, ranges
 from domain.recs.items import Basket, chronological, popular_columns, venue_lists
 from domain.recs.surfaces.base import (
     EVERY_CITY,
@@ -43,9 +45,11 @@ def rank(batch: Batch) -> FlatLists:
 
 
 def _tops(found: FlatLists, k: int) -> list[list[int]]:
-    """Each list's first 2k venues: enough, as at most k of them are venues already ordered from."""
-    ids, bounds = found.ids.tolist(), found.bounds.tolist()
-    return [ids[a : min(b, a + 2 * k)] for a, b in pairwise(bounds)]
+    """Each list's first 2k venues: enough, as at most k of them are venues already ordered from
+    (cut by numpy first: a discovery list holds up to 100)."""
+    lengths = np.minimum(np.diff(found.bounds), 2 * k)
+    ids = found.ids[ranges(found.bounds[:-1], lengths)].tolist()
+    return [ids[a:b] for a, b in pairwise(np.concatenate([[0], np.cumsum(lengths)]).tolist())]
 
 
 def _with_discovered(ordered: list[int], discovered: list[int]) -> list[int]:

@@ -378,3 +378,35 @@ def test_every_recommender_returns_nothing_for_a_venue_the_model_never_saw() -> 
     # When asked for venue 2 / Then each recommender answers with an empty list, not an error
     for recommender in (recommend_many, g_topfreq_many, p_topfreq_many):
         assert recommender(model, histories, 10, 2) == {1: []}
+
+
+def layout_of(widths: list[int]) -> items._PairLayout:
+    """A pair layout of only its shape (cells per pair), for ranking its cells."""
+    layout = items._PairLayout.__new__(items._PairLayout)
+    layout.width = np.array(widths, dtype=np.int64)
+    layout.start = np.cumsum(layout.width) - layout.width
+    layout.total = int(layout.width.sum())
+    return layout
+
+
+@pytest.mark.parametrize("padding", [items.PADDING_LIMIT, 0])  # 0: never a padded block
+@pytest.mark.parametrize("values", [(0.0, 0.0, 0.0, 0.25, 0.5, 1.0), (0.0, -0.5, 0.5, 1.0)])
+def test_best_cells_are_each_pairs_best_first_ties_to_the_lower_cell(
+    padding: int, values: tuple[float, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(items, "PADDING_LIMIT", padding)
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        # Given pairs of random sizes (some empty, some longer than k) and scores with many
+        # ties: mostly 0 (no term), with or without negative ones
+        layout = layout_of(rng.integers(0, 25, int(rng.integers(1, 30))).tolist())
+        segment = np.repeat(np.arange(len(layout.width)), layout.width)
+        local = np.arange(layout.total) - layout.start[segment]
+        scores = rng.choice(values, layout.total)
+        k = int(rng.integers(1, 30))
+        # When each pair's k best cells are taken
+        found = layout._best_cells(scores, segment, k)
+        # Then they are the pairs' cells by score, ties to the lower cell, cut at k
+        order = np.lexsort((local, -scores, segment))
+        rank = np.arange(layout.total) - layout.start[segment[order]]
+        assert found.tolist() == order[rank < k].tolist()

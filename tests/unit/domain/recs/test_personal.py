@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from domain.opening import compile_hours
+from domain.recs import personal
 from domain.recs.banners import (
     BannerRow,
     BannerSettings,
@@ -273,3 +274,20 @@ def test_affinity_to_the_target_lifts_a_banner_for_that_user() -> None:
     affinity = np.array([[1.0, 0.0]] * 1000)
     got = serve(alpha, beta, np.ones((1000, 2), bool), affinity, rng, BannerSettings(draws=16))
     assert (got.order[:, 0] == 0).mean() > 0.8
+
+
+@pytest.mark.parametrize("tied", [False, True])  # True: no shared order, rows sorted here
+def test_spread_is_the_best_and_median_deliverable_score(tied: bool) -> None:
+    # Given users' scores with venues that do not deliver (-inf), one user reaching none
+    rng = np.random.default_rng(4)
+    scores = np.round(rng.random((40, 30)), 1 if tied else 12)
+    scores[rng.random(scores.shape) < 0.4] = -np.inf
+    scores[0] = -np.inf
+    scored = CityScores(list(range(40)), np.arange(30), scores, np.zeros(scores.shape, bool))
+    assert (scored.order is None) == tied
+    # When spread / Then each user's best and median deliverable scores (0 and 0 for none)
+    best, middle = personal._spread(scored)
+    for row, best_of, middle_of in zip(scores, best, middle, strict=True):
+        finite = row[np.isfinite(row)]
+        assert best_of == (finite.max() if len(finite) else 0.0)
+        assert middle_of == (np.median(finite) if len(finite) else 0.0)
