@@ -133,3 +133,21 @@ def test_procfile_worker_processes_events_and_exports_metrics(
     )
     assert f'queue_name="{PREFIX}events"' in text
     assert "dramatiq_messages_total" in text
+    # And its processes run numpy's BLAS on one thread each (they are many already)
+    assert {env.get("OPENBLAS_NUM_THREADS") for env in worker_environs()} == {"1"}
+
+
+def worker_environs() -> list[dict[str, str]]:
+    """The environments of this test's dramatiq processes (Linux /proc)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            raw = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        env = dict(v.split("=", 1) for v in raw.decode(errors="replace").split("\0") if "=" in v)
+        if b"dramatiq" in cmdline and env.get("LARDER_QUEUE_PREFIX") == PREFIX:
+            found.append(env)
+    assert found, "no dramatiq process of this test found"
+    return found
