@@ -78,7 +78,7 @@ def orders() -> dict[str, float]:
                 bench.queue_depth(prefix + "noop"),
             ):
                 time.sleep(0.2)
-        found = bench.throughput(prefix, db_url, events, start, 8_000)
+        found = bench.throughput(prefix, db_url, events, start, 16_000)
     finally:
         drop_database(db_url)
         delete_queues(bench.RABBITMQ, prefix, (*WORKLOADS, "noop"))
