@@ -708,11 +708,9 @@ def cards_per_order(faults: Sequence[Fault], detections: Sequence[Detection]) ->
     left out (`found_after_it_ended`): never a card, so neither one nor two."""
     counts: Counter[int] = Counter()
     for found in _found_by_order(faults, detections):
-        if all(_over_when_found(d) for d in found):
-            continue
-        most = most_at_once(span for d in found for span in d.loud)
-        held = any(d.muted_by in VENUE_LEVEL for d in found)
-        counts[most if most or not held else 1] += 1
+        cards = _cards(found)
+        if cards is not None:
+            counts[cards] += 1
     return counts
 
 
@@ -720,8 +718,16 @@ def found_after_it_ended(faults: Sequence[Fault], detections: Sequence[Detection
     """Faulty orders whose every record opened and ended in the same judgement: judged behind
     a backlog, through an interval in which the trouble began and cleared (in the inbox's
     history, never a card)."""
-    found = _found_by_order(faults, detections)
-    return sum(all(_over_when_found(d) for d in records) for records in found)
+    return sum(_cards(found) is None for found in _found_by_order(faults, detections))
+
+
+def _cards(found: Sequence[Detection]) -> int | None:
+    """The most cards an order had at once (held by its venue's card: 1); None when it was
+    found only after its trouble ended."""
+    most = most_at_once(span for d in found for span in d.loud)
+    if most or any(d.muted_by in VENUE_LEVEL for d in found):
+        return most or 1
+    return None if all(_over_when_found(d) for d in found) else 0
 
 
 def _found_by_order(

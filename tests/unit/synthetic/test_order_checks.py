@@ -247,6 +247,13 @@ def test_an_order_found_only_after_its_trouble_ended_is_counted_apart() -> None:
     found.append(Detection("courier_stuck", "O2", t[2], t[9], None, over))
     assert cards_per_order(faults, found) == Counter({1: 1})
     assert found_after_it_ended(faults, found) == 1
+    # And an order whose record opened loud and was muted by its venue's problem at once is
+    # held by the venue's card: one card, not found after it ended
+    held = loud_spans([(t[3], "opened", False), (t[3], "muted", True), (t[9], "resolved", None)])
+    found.append(Detection("venue_not_accepting", "O3", t[0], t[3], "venue_struggling", held))
+    faults.append(Fault("venue_not_accepting", "O3", t[0]))
+    assert cards_per_order(faults, found) == Counter({1: 2})
+    assert found_after_it_ended(faults, found) == 1
 
 
 @pytest.mark.parametrize("tick_s", [20.0, 300.0])
