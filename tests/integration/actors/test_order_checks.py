@@ -285,13 +285,11 @@ def test_single_event_messages_share_commits_and_end_as_if_applied_one_by_one(
     assert sum(transactions) == len(delivered) and len(transactions) < len(delivered)
 
 
-def test_a_bad_message_in_a_shared_commit_fails_alone(
-    db: Any, now: clock.FixedClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def failing_for_order_bad(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Make the order BAD's computation fail (a bug) wherever it is applied; returns the real
+    transaction function."""
     import actors.order_checks
-    from actors.order_checks import check_order_events
 
-    # Given an order whose computation fails, among others' messages
     real = actors.order_checks._apply
 
     def failing(events: list[Any], holding: Any) -> Any:
@@ -300,6 +298,16 @@ def test_a_bad_message_in_a_shared_commit_fails_alone(
         return real(events, holding)
 
     monkeypatch.setattr(actors.order_checks, "_apply", failing)
+    return real
+
+
+def test_a_bad_message_in_a_shared_commit_fails_alone(
+    db: Any, now: clock.FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from actors.order_checks import check_order_events
+
+    # Given an order whose computation fails, among others' messages
+    failing_for_order_bad(monkeypatch)
     bodies = [raw("order.created", 1, 0, order_id=f"ok{n}") for n in range(20)]
     bodies.insert(7, raw("order.created", 1, 0, order_id="BAD"))
     now.set(at(1))
@@ -329,14 +337,7 @@ def test_a_batch_whose_one_order_fails_leaves_the_other_orders_applied(
     from actors.order_checks import check_order_events
 
     # Given a batch (as merged one-event messages become) where one order's computation fails
-    real = actors.order_checks._apply
-
-    def failing(events: list[Any], holding: Any) -> Any:
-        if any(e.order_id == "BAD" for e in events):
-            raise RuntimeError("a bug in one order's computation")
-        return real(events, holding)
-
-    monkeypatch.setattr(actors.order_checks, "_apply", failing)
+    real = failing_for_order_bad(monkeypatch)
     orders = [f"ok{n}" for n in range(19)] + ["BAD"]
     body = {
         "type": "batch",

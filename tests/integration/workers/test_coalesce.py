@@ -75,6 +75,14 @@ def settle(consumer: Any) -> None:
     consumer.connection.process_data_events(time_limit=0.2)
 
 
+def ack_all(consumer: Any, messages: list[Any]) -> None:
+    """Ack every message, then close the consumer once its connection has sent the acks."""
+    for message in messages:
+        consumer.ack(message)
+    settle(consumer)
+    consumer.close()
+
+
 def counts(broker: Any, queue: str) -> tuple[int, int, int]:
     return broker.get_queue_message_counts(queue)
 
@@ -107,9 +115,7 @@ def test_waiting_single_deliveries_become_one_message_acked_as_all(queue: Any) -
     assert message.actor_name == ACTOR and message.options["merged"] == 30
     assert message.args == ({"batch": [{"n": n} for n in range(30)]},)
     # And acking it acks all 30: nothing is left in the queue, nothing is redelivered
-    consumer.ack(message)
-    settle(consumer)
-    consumer.close()
+    ack_all(consumer, [message])
     assert counts(broker, name) == (0, 0, 0)
 
 
@@ -130,10 +136,7 @@ def test_what_the_actor_would_refuse_alone_or_a_retry_is_never_merged(queue: Any
         {"n": 4},
     ]
     assert messages[2].options == {"retries": 1}
-    for message in messages:
-        consumer.ack(message)
-    settle(consumer)
-    consumer.close()
+    ack_all(consumer, messages)
     assert counts(broker, name) == (0, 0, 0)
 
 
@@ -149,10 +152,7 @@ def test_a_merged_message_holds_at_most_the_actors_limit(queue: Any) -> None:
     assert [m.options["merged"] for m in messages] == [40, 40, 20]
     bodies = [body["n"] for m in messages for body in m.args[0]["batch"]]
     assert bodies == list(range(100))
-    for message in messages:
-        consumer.ack(message)
-    settle(consumer)
-    consumer.close()
+    ack_all(consumer, messages)
 
 
 def test_a_merged_message_dead_lettered_dead_letters_every_delivery(queue: Any) -> None:
@@ -185,10 +185,7 @@ def test_a_merged_message_never_settled_is_redelivered_whole(queue: Any) -> None
     messages = take(again, 12)
     assert sorted(n for m in messages for n in numbers(m)) == list(range(12))
     assert all(m.redelivered for m in messages)
-    for message in messages:
-        again.ack(message)
-    settle(again)
-    again.close()
+    ack_all(again, messages)
     assert counts(broker, name) == (0, 0, 0)
 
 
@@ -207,9 +204,7 @@ def test_a_delivery_alone_is_handed_out_alone(queue: Any) -> None:
     [message] = take(consumer, 1)
     # Then it is the delivery itself, not a batch of one
     assert message.args == ({"n": 7},) and "merged" not in message.options
-    consumer.ack(message)
-    settle(consumer)
-    consumer.close()
+    ack_all(consumer, [message])
 
 
 def test_the_prefetch_rises_while_deliveries_merge_and_falls_back_for_others(
@@ -234,8 +229,5 @@ def test_the_prefetch_rises_while_deliveries_merge_and_falls_back_for_others(
     send(broker, name, [{"n": -1}])
     [alone] = take(consumer, 1)
     assert alone.args == ({"n": -1},) and consumer._prefetch_now == 5
-    for message in [first, *later, alone]:
-        consumer.ack(message)
-    settle(consumer)
-    consumer.close()
+    ack_all(consumer, [first, *later, alone])
     assert counts(broker, name) == (0, 0, 0)
