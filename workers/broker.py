@@ -37,6 +37,7 @@ from workers.sentry import init_sentry
 from workers.settings import Settings, get_settings
 
 Problem = tuple[str, str]  # (kind, reason) of a rejected delivery
+GATHER_WAIT_S = 0.005  # a gathering consumer's wait for its deliveries and acks, per turn
 
 log = logging.getLogger("larder.broker")
 
@@ -183,8 +184,12 @@ class _ScreeningConsumer(_RabbitmqConsumer):
         if most != prefetch:
             self._set_prefetch(prefetch)
         self._prefetch_set_at = -math.inf
+        self._gathering: list[_Delivery] = []  # a merged message growing while others run
+        # first tags of the merging actor's messages out; added here, discarded by the threads
+        self._flying: set[int] = set()
 
     def ack(self, message: Any) -> None:
+        self._landed(message)
         tags = self._known(message, "ack")
         if not tags:
             return
@@ -198,6 +203,7 @@ class _ScreeningConsumer(_RabbitmqConsumer):
                 raise ConnectionClosed(error) from None
 
     def nack(self, message: Any) -> None:
+        self._landed(message)
         try:
             for tag in self._known(message, "nack"):
                 self._nack(tag)
@@ -225,12 +231,59 @@ class _ScreeningConsumer(_RabbitmqConsumer):
     def __next__(self) -> Any:
         if self._held:
             return self._held.popleft()
+        if self._gathering:
+            return self._gather()
         found = self._receive()
         if found is None or self._prefetch_merging == self._prefetch:
             return found
         merging = _mergeable(found)
         self._adapt_prefetch(merging)
-        return self._merged(found) if merging else found
+        if not merging:
+            return found
+        self._gathering = [found]
+        return self._gather()
+
+    def _gather(self) -> _Delivery | None:
+        """The merged message being gathered, once it may go: when fewer of its actor's
+        messages than the rule's `in_flight` are out, or it is full. Until then the deliveries
+        that arrive join it (group commit: while a batch runs, the next one grows) and this
+        returns None after at most a few milliseconds of the connection's I/O (its acks)."""
+        parts = self._gathering
+        rule = coalesce.of(parts[0].actor_name)
+        assert rule is not None
+        limit, room = self.broker.screen.merge_limits(rule)
+        full = self._take_waiting(parts, limit, room)
+        if not full and len(self._flying) >= rule.in_flight:
+            try:
+                self.connection.process_data_events(time_limit=GATHER_WAIT_S)
+            except pika.exceptions.AMQPError as error:
+                raise ConnectionClosed(error) from None
+            return None
+        self._gathering = []
+        found = parts[0] if len(parts) == 1 else _MergedMessage(parts, rule)
+        if len(parts) > 1:
+            metrics.MERGED.labels(q_name(self.queue_name)).inc(len(parts))
+        self._flying.add(found._tag)
+        return found
+
+    def _take_waiting(self, parts: list[_Delivery], limit: int, room: int) -> bool:
+        """Add the deliveries already waiting that may join `parts` (others that wait with
+        them are held, in their order); whether `parts` is full."""
+        size = sum(part.size for part in parts)
+        while len(parts) < limit and size < room and self.channel.get_waiting_message_count():
+            found = self._receive()
+            if found is None:
+                continue
+            if found.actor_name == parts[0].actor_name and _mergeable(found):
+                parts.append(found)
+                size += found.size
+            else:
+                self._held.append(found)
+        return len(parts) >= limit or size >= room
+
+    def _landed(self, message: Any) -> None:
+        """A message of the merging actor is settled: one fewer out."""
+        self._flying.discard(message._tag)
 
     def _adapt_prefetch(self, merging: bool, every_s: float = 1.0) -> None:
         """Prefetch many deliveries while they merge, Dramatiq's two per thread otherwise:
@@ -264,27 +317,6 @@ class _ScreeningConsumer(_RabbitmqConsumer):
             return None
         self.known_tags.add(method.delivery_tag)
         return _Delivery(method.redelivered, method.delivery_tag, found, len(body))
-
-    def _merged(self, first: _Delivery) -> _Delivery:
-        """`first` with the deliveries of its actor already waiting (workers/coalesce.py);
-        others that wait with them come next, in their order."""
-        rule = coalesce.of(first.actor_name)
-        assert rule is not None
-        limit, room = self.broker.screen.merge_limits(rule)
-        parts, size = [first], first.size
-        while len(parts) < limit and self.channel.get_waiting_message_count():
-            found = self._receive()
-            if found is None:
-                continue
-            if found.actor_name == first.actor_name and _mergeable(found) and size < room:
-                parts.append(found)
-                size += found.size
-            else:
-                self._held.append(found)
-        if len(parts) == 1:
-            return first
-        metrics.MERGED.labels(q_name(self.queue_name)).inc(len(parts))
-        return _MergedMessage(parts, rule)
 
     def _reject(self, tag: int, body: bytes, problem: Problem) -> None:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -230,4 +231,84 @@ def test_the_prefetch_rises_while_deliveries_merge_and_falls_back_for_others(
     [alone] = take(consumer, 1)
     assert alone.args == ({"n": -1},) and consumer._prefetch_now == 5
     ack_all(consumer, [first, *later, alone])
+    assert counts(broker, name) == (0, 0, 0)
+
+
+def gathered(consumer: Any, deliveries: int) -> None:
+    """Turn the consumer until the message it is gathering holds `deliveries` deliveries: each
+    turn hands out nothing while enough of the actor's messages are out."""
+    deadline = time.monotonic() + 10
+    while len(consumer._gathering) < deliveries:
+        assert time.monotonic() < deadline, "the deliveries did not join"
+        assert next(consumer) is None
+
+
+def test_while_enough_merged_messages_are_out_the_next_one_gathers_what_arrives(
+    queue: Any, rule: coalesce.Coalescing
+) -> None:
+    # Given an actor that lets one merged message be out at a time, and one out already
+    broker, name = queue
+    coalesce.register(replace(rule, in_flight=1))
+    consumer = consuming(broker, name)
+    send(broker, name, [{"n": n} for n in range(3)])
+    all_waiting(consumer, 3)
+    [out] = take(consumer, 3)
+    # When 10, then 5 more single bodies arrive while it runs
+    send(broker, name, [{"n": n} for n in range(3, 13)])
+    gathered(consumer, 10)
+    send(broker, name, [{"n": n} for n in range(13, 18)])
+    gathered(consumer, 15)
+    # Then nothing more is handed out until it is settled, and then the 15 go as one message
+    assert next(consumer) is None
+    consumer.ack(out)
+    [after] = take(consumer, 15)
+    assert numbers(after) == list(range(3, 18)) and after.options["merged"] == 15
+    ack_all(consumer, [after])
+    assert counts(broker, name) == (0, 0, 0)
+
+
+def test_a_full_gathered_message_goes_even_while_others_are_out(
+    queue: Any, rule: coalesce.Coalescing
+) -> None:
+    # Given an actor (at most 40 per message) that lets one merged message be out, and one out
+    broker, name = queue
+    coalesce.register(replace(rule, in_flight=1))
+    consumer = consuming(broker, name)
+    send(broker, name, [{"n": 0}, {"n": 1}])
+    all_waiting(consumer, 2)
+    [out] = take(consumer, 2)
+    # When 45 single bodies arrive while it runs
+    send(broker, name, [{"n": n} for n in range(2, 47)])
+    all_waiting(consumer, 45)
+    # Then the next 40 go at once, as one message, and the last 5 wait until both are settled
+    [full] = take(consumer, 40)
+    assert numbers(full) == list(range(2, 42))
+    gathered(consumer, 5)
+    consumer.ack(out)
+    assert next(consumer) is None
+    consumer.ack(full)
+    [rest] = take(consumer, 5)
+    assert numbers(rest) == list(range(42, 47))
+    ack_all(consumer, [rest])
+    assert counts(broker, name) == (0, 0, 0)
+
+
+def test_a_consumer_that_closes_while_gathering_leaves_its_deliveries_to_be_redelivered(
+    queue: Any, rule: coalesce.Coalescing
+) -> None:
+    # Given a consumer gathering 6 deliveries while its one allowed message is out
+    broker, name = queue
+    coalesce.register(replace(rule, in_flight=1))
+    consumer = consuming(broker, name)
+    send(broker, name, [{"n": 0}])
+    assert len(take(consumer, 1)) == 1  # out, never settled
+    send(broker, name, [{"n": n} for n in range(1, 7)])
+    gathered(consumer, 6)
+    # When the worker stops (its connection closes) before any of it is settled
+    consumer.close()
+    # Then all 7 deliveries come again
+    again = broker.consume(name, prefetch=200, timeout=500)
+    messages = take(again, 7)
+    assert sorted(n for m in messages for n in numbers(m)) == list(range(7))
+    ack_all(again, messages)
     assert counts(broker, name) == (0, 0, 0)
