@@ -18,6 +18,7 @@ import psycopg
 log = logging.getLogger("larder.scheduler")
 
 TRY_LOCK = "SELECT pg_try_advisory_lock(%(key)s)"
+UNLOCK = "SELECT pg_advisory_unlock(%(key)s)"
 PING = "SELECT 1"  # a lock lives as long as its session: a session that answers still holds it
 NAMESPACE = "larder.scheduler.duty:"
 
@@ -26,6 +27,20 @@ def lock_key(duty: str) -> int:
     """A stable signed 64-bit key per duty name (advisory locks take a bigint)."""
     digest = hashlib.sha256((NAMESPACE + duty).encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def led_elsewhere(url: str, duties: list[str]) -> list[str]:
+    """The duties of `duties` that a scheduler leads on this database now (their locks held
+    by another session); each lock this takes to find out is released at once."""
+    led = []
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as connection:
+        for duty in duties:
+            row = connection.execute(TRY_LOCK, {"key": lock_key(duty)}).fetchone()
+            if row is not None and row[0]:
+                connection.execute(UNLOCK, {"key": lock_key(duty)})
+            else:
+                led.append(duty)
+    return led
 
 
 class Leases:

@@ -197,6 +197,7 @@ def _simulate_with_own_fleet(
     run = uuid.uuid4().hex[:6]
     if database_url is not None:
         _require_migrated_database(database_url)
+        _require_no_scheduler(database_url, speed)
         click.echo(f"running in the database {without_password(database_url)}", err=True)
         sys.exit(_run_beside_a_fleet(speed, options, run, database_url))
     configured = get_settings().database_url.get_secret_value()
@@ -249,6 +250,24 @@ def _require_migrated_database(url: str) -> None:
     if reason is not None:
         raise click.ClickException(
             f"the database is not ready for the order checks ({reason}): run `larder db upgrade`"
+        )
+
+
+def _require_no_scheduler(url: str, speed: float) -> None:
+    """Fail before a run starts when a scheduler already leads the order checks' duties on
+    the database: it would sweep the run's orders on its own clock, not the run's."""
+    import actors.order_checks  # noqa: F401  (registers the capability's duties)
+    from store.scheduling import led_elsewhere
+    from workers.scheduling import registered
+
+    led = led_elsewhere(url, [duty.name for duty in registered(only=["order_checks"])])
+    if led:
+        raise click.ClickException(
+            f"a scheduler already leads {', '.join(led)} on this database: it would judge the"
+            f" run's orders on its own clock, not the run's {speed:g}x one. Stop it (or its"
+            " `honcho start ... scheduler`), run in a database of the run's own (without"
+            " --in-place or --database-url), or start the fleet with"
+            f" LARDER_CLOCK_SPEED={speed:g} and pass --fleet running"
         )
 
 

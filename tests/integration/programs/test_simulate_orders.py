@@ -178,3 +178,32 @@ def test_simulating_in_place_without_a_migrated_database_fails_before_it_starts(
     assert result.returncode == 1
     assert "run `larder db upgrade`" in result.stderr
     assert "starting a fleet" not in result.stderr
+
+
+def test_simulating_in_place_beside_a_scheduler_on_another_clock_fails_before_it_starts(
+    db: Any,
+) -> None:
+    # Given a migrated database where a scheduler leads the order checks' sweep (its lock held)
+    import psycopg
+
+    from store.scheduling import TRY_LOCK, lock_key
+
+    with psycopg.connect(TEST_DB_URL, autocommit=True) as scheduler:
+        assert scheduler.execute(TRY_LOCK, {"key": lock_key("order_checks.sweep")}).fetchone()
+        # When a simulation is started in that database with a fleet of its own
+        result = subprocess.run(
+            [sys.executable, "-m", "programs.cli", "simulate", "orders", "--orders", "5"]
+            + ["--database-url", TEST_DB_URL],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    # Then it stops at once, before any fleet starts, and says why and what to do
+    assert result.returncode == 1, result.stderr
+    assert "a scheduler already leads order_checks.sweep on this database" in result.stderr
+    assert "LARDER_CLOCK_SPEED=60" in result.stderr
+    assert "starting a fleet" not in result.stderr
+    # And with no scheduler there, nothing is held that the run's own scheduler would miss
+    from store.scheduling import led_elsewhere
+
+    assert led_elsewhere(TEST_DB_URL, ["order_checks.sweep"]) == []
