@@ -191,9 +191,9 @@ def test_simulating_in_place_beside_a_scheduler_on_another_clock_fails_before_it
     with psycopg.connect(TEST_DB_URL, autocommit=True) as scheduler:
         assert scheduler.execute(TRY_LOCK, {"key": lock_key("order_checks.sweep")}).fetchone()
         # When a simulation is started in that database with a fleet of its own
+        command = ["simulate", "orders", "--orders", "5", "--database-url", TEST_DB_URL]
         result = subprocess.run(
-            [sys.executable, "-m", "programs.cli", "simulate", "orders", "--orders", "5"]
-            + ["--database-url", TEST_DB_URL],
+            [sys.executable, "-m", "programs.cli", *command],
             capture_output=True,
             text=True,
             timeout=60,
