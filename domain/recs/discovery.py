@@ -100,12 +100,7 @@ class CityScores:
         SIMD sort per row, ~3x faster than a stable one; shared by the discovery and category
         lists); None when a row has two equal finite scores: callers then sort stably, so that
         ties go to the lower column."""
-        negated = -self.scores
-        order = np.argsort(negated, axis=1)
-        ranked = np.take_along_axis(negated, order, axis=1)
-        if np.any((ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] < np.inf)):
-            return None
-        return order.astype(np.int64, copy=False)
+        return _unstable_order(self.scores)
 
 
 def score_city(
@@ -380,12 +375,20 @@ def _top(scores: FloatArray, k: int) -> IntArray:
     stable passes only when a row has two equal finite scores among its k + 1 best."""
     if k <= 0:
         return np.zeros((scores.shape[0], 0), dtype=np.int64)
+    order = _unstable_order(scores, depth=k + 1)
+    return _stable_top(scores, k) if order is None else order[:, :k]
+
+
+def _unstable_order(scores: FloatArray, depth: int | None = None) -> IntArray | None:
+    """Per row, the columns best first by one unstable sort, -inf ones last in any order; None
+    when a row has two equal finite scores among its `depth` best (all: None), where an unstable
+    sort could put the higher column first."""
     negated = -scores
     order = np.argsort(negated, axis=1)
-    ranked = np.take_along_axis(negated, order[:, : k + 1], axis=1)
+    ranked = np.take_along_axis(negated, order[:, :depth], axis=1)
     if np.any((ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] < np.inf)):
-        return _stable_top(scores, k)
-    return order[:, :k].astype(np.int64, copy=False)
+        return None
+    return order.astype(np.int64, copy=False)
 
 
 def _stable_top(scores: FloatArray, k: int) -> IntArray:

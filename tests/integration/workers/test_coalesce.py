@@ -182,17 +182,23 @@ def test_a_merged_message_never_settled_is_redelivered_whole(queue: Any) -> None
     # When the worker's connection goes before the message is settled
     consumer.close()
     # Then all 12 deliveries come again, redelivered
-    again = broker.consume(name, prefetch=200, timeout=500)
-    messages = take(again, 12)
-    assert sorted(n for m in messages for n in numbers(m)) == list(range(12))
+    messages = come_again(broker, name, 12)
     assert all(m.redelivered for m in messages)
-    ack_all(again, messages)
-    assert counts(broker, name) == (0, 0, 0)
 
 
 def numbers(message: Any) -> list[int]:
     body = message.args[0]
     return [b["n"] for b in body["batch"]] if "batch" in body else [body["n"]]
+
+
+def come_again(broker: Any, queue: str, deliveries: int) -> list[Any]:
+    """A new consumer's messages, once they hold bodies 0..deliveries-1 each once; acked."""
+    again = broker.consume(queue, prefetch=200, timeout=500)
+    messages = take(again, deliveries)
+    assert sorted(n for m in messages for n in numbers(m)) == list(range(deliveries))
+    ack_all(again, messages)
+    assert counts(broker, queue) == (0, 0, 0)
+    return messages
 
 
 def test_a_delivery_alone_is_handed_out_alone(queue: Any) -> None:
@@ -243,16 +249,23 @@ def gathered(consumer: Any, deliveries: int) -> None:
         assert next(consumer) is None
 
 
+def one_out(broker: Any, queue: str, rule: coalesce.Coalescing, out: int) -> tuple[Any, Any]:
+    """A consumer of an actor that lets one merged message be out at a time, and that message,
+    out (bodies 0..out-1), unsettled."""
+    coalesce.register(replace(rule, in_flight=1))
+    consumer = consuming(broker, queue)
+    send(broker, queue, [{"n": n} for n in range(out)])
+    all_waiting(consumer, out)
+    [message] = take(consumer, out)
+    return consumer, message
+
+
 def test_while_enough_merged_messages_are_out_the_next_one_gathers_what_arrives(
     queue: Any, rule: coalesce.Coalescing
 ) -> None:
     # Given an actor that lets one merged message be out at a time, and one out already
     broker, name = queue
-    coalesce.register(replace(rule, in_flight=1))
-    consumer = consuming(broker, name)
-    send(broker, name, [{"n": n} for n in range(3)])
-    all_waiting(consumer, 3)
-    [out] = take(consumer, 3)
+    consumer, out = one_out(broker, name, rule, 3)
     # When 10, then 5 more single bodies arrive while it runs
     send(broker, name, [{"n": n} for n in range(3, 13)])
     gathered(consumer, 10)
@@ -272,11 +285,7 @@ def test_a_full_gathered_message_goes_even_while_others_are_out(
 ) -> None:
     # Given an actor (at most 40 per message) that lets one merged message be out, and one out
     broker, name = queue
-    coalesce.register(replace(rule, in_flight=1))
-    consumer = consuming(broker, name)
-    send(broker, name, [{"n": 0}, {"n": 1}])
-    all_waiting(consumer, 2)
-    [out] = take(consumer, 2)
+    consumer, out = one_out(broker, name, rule, 2)
     # When 45 single bodies arrive while it runs
     send(broker, name, [{"n": n} for n in range(2, 47)])
     all_waiting(consumer, 45)
@@ -298,17 +307,10 @@ def test_a_consumer_that_closes_while_gathering_leaves_its_deliveries_to_be_rede
 ) -> None:
     # Given a consumer gathering 6 deliveries while its one allowed message is out
     broker, name = queue
-    coalesce.register(replace(rule, in_flight=1))
-    consumer = consuming(broker, name)
-    send(broker, name, [{"n": 0}])
-    assert len(take(consumer, 1)) == 1  # out, never settled
+    consumer, _ = one_out(broker, name, rule, 1)  # never settled
     send(broker, name, [{"n": n} for n in range(1, 7)])
     gathered(consumer, 6)
     # When the worker stops (its connection closes) before any of it is settled
     consumer.close()
     # Then all 7 deliveries come again
-    again = broker.consume(name, prefetch=200, timeout=500)
-    messages = take(again, 7)
-    assert sorted(n for m in messages for n in numbers(m)) == list(range(7))
-    ack_all(again, messages)
-    assert counts(broker, name) == (0, 0, 0)
+    come_again(broker, name, 7)
